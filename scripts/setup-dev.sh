@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on Debian 12 / Python 3.11: simulators
+# and synthesis (apt), the CPU build of PyTorch, pynq, cocotb and the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(verilator iverilog yosys g++ make tcl)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+python -m pip install -q --upgrade pip
+# Pinned first: a bare "torch" requirement would pull the multi-GB CUDA build.
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e ".[dev,train,sim]"
