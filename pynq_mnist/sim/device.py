@@ -1,0 +1,632 @@
+"""The virtual board: a ``pynq.Device`` backed by the Verilated RTL and an AXI DMA model.
+
+``VirtualDevice`` offers ``REGISTER_RW`` and ``allocate``, so the unmodified
+``pynq.MMIO``, ``DefaultIP``, ``pynq.allocate`` and ``pynq.lib.dma.DMA`` run
+on it. Register accesses in the accelerator window become AXI4-Lite
+transactions on the RTL; the DMA window is a behavioural model of the Xilinx
+AXI DMA in direct register (simple) mode per PG021, whose stream datapath
+(bytes between host buffers and the RTL) runs in C++.
+
+Simulated time advances lazily: before every register read, the model is
+clocked until no DMA channel is busy or no stream beat has moved for
+``idle_limit`` cycles, so a correct batch is complete by the first poll and a
+stalled one leaves the DMA not idle.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import logging
+import weakref
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar
+
+import numpy as np
+import pynq
+from pynq.buffer import PynqBuffer
+
+from pynq_mnist import regmap
+from pynq_mnist.errors import AcceleratorError
+
+from .verilator import AXI_OKAY, ChannelState, RunResult, SimModel
+
+__all__ = ["DMA_REGISTERS", "FAULTS", "VirtualDevice"]
+
+log = logging.getLogger(__name__)
+
+
+def _field(offset: int, width: int, access: str, description: str) -> dict[str, Any]:
+    return {"bit_offset": offset, "bit_width": width, "access": access, "description": description}
+
+
+def _control(prefix: str, offset: int) -> dict[str, Any]:
+    return {
+        "address_offset": offset,
+        "access": "read-write",
+        "size": 32,
+        "description": f"{prefix} DMA Control register",
+        "fields": {
+            "RS": _field(0, 1, "read-write", "Run/Stop"),
+            "Reset": _field(2, 1, "read-write", "Soft reset of both channels (self-clearing)"),
+            "Keyhole": _field(3, 1, "read-write", "Keyhole read/write"),
+            "Cyclic_BD_Enable": _field(4, 1, "read-write", "Cyclic BD mode (SG only)"),
+            "IOC_IrqEn": _field(12, 1, "read-write", "Interrupt on complete enable"),
+            "Dly_IrqEn": _field(13, 1, "read-write", "Delay interrupt enable"),
+            "Err_IrqEn": _field(14, 1, "read-write", "Error interrupt enable"),
+            "IRQThreshold": _field(16, 8, "read-write", "Interrupt threshold (SG only)"),
+            "IRQDelay": _field(24, 8, "read-write", "Interrupt delay (SG only)"),
+        },
+    }
+
+
+def _status(prefix: str, offset: int) -> dict[str, Any]:
+    return {
+        "address_offset": offset,
+        "access": "read-write",
+        "size": 32,
+        "description": f"{prefix} DMA Status register",
+        "fields": {
+            "Halted": _field(0, 1, "read-only", "Channel halted (RS=0 or error)"),
+            "Idle": _field(1, 1, "read-only", "Transfer complete; 0 before the first transfer"),
+            "SGIncld": _field(3, 1, "read-only", "Scatter gather included"),
+            "DMAIntErr": _field(4, 1, "read-only", "Internal error (length 0, packet > LENGTH)"),
+            "DMASlvErr": _field(5, 1, "read-only", "Slave error on the memory map"),
+            "DMADecErr": _field(6, 1, "read-only", "Decode error (unmapped address)"),
+            "IOC_Irq": _field(12, 1, "read-write", "Interrupt on complete (W1C)"),
+            "Dly_Irq": _field(13, 1, "read-write", "Delay interrupt (W1C)"),
+            "Err_Irq": _field(14, 1, "read-write", "Error interrupt (W1C)"),
+        },
+    }
+
+
+def _plain(offset: int, description: str) -> dict[str, Any]:
+    return {
+        "address_offset": offset,
+        "access": "read-write",
+        "size": 32,
+        "description": description,
+        "fields": {},
+    }
+
+
+# AXI DMA direct register mode map (Xilinx PG021), in the shape of the
+# "registers" entry pynq builds from a .hwh. The one place these offsets and
+# bits are written down in this project.
+DMA_REGISTERS: dict[str, dict[str, Any]] = {
+    "MM2S_DMACR": _control("MM2S", 0x00),
+    "MM2S_DMASR": _status("MM2S", 0x04),
+    "MM2S_SA": _plain(0x18, "MM2S Source Address, lower 32 bits"),
+    "MM2S_SA_MSB": _plain(0x1C, "MM2S Source Address, upper 32 bits"),
+    "MM2S_LENGTH": _plain(0x28, "MM2S transfer length in bytes; writing starts the transfer"),
+    "S2MM_DMACR": _control("S2MM", 0x30),
+    "S2MM_DMASR": _status("S2MM", 0x34),
+    "S2MM_DA": _plain(0x48, "S2MM Destination Address, lower 32 bits"),
+    "S2MM_DA_MSB": _plain(0x4C, "S2MM Destination Address, upper 32 bits"),
+    "S2MM_LENGTH": _plain(
+        0x58, "S2MM buffer length in bytes; writing arms; reads back bytes received"
+    ),
+}
+
+
+def _offset(name: str) -> int:
+    return int(DMA_REGISTERS[name]["address_offset"])
+
+
+def _bit(register: str, name: str) -> int:
+    return 1 << int(DMA_REGISTERS[register]["fields"][name]["bit_offset"])
+
+
+_DMACR_RS = _bit("MM2S_DMACR", "RS")
+_DMACR_RESET = _bit("MM2S_DMACR", "Reset")
+_DMACR_IOC_IRQ_EN = _bit("MM2S_DMACR", "IOC_IrqEn")
+_DMACR_ERR_IRQ_EN = _bit("MM2S_DMACR", "Err_IrqEn")
+_DMACR_RESET_VALUE = 1 << int(DMA_REGISTERS["MM2S_DMACR"]["fields"]["IRQThreshold"]["bit_offset"])
+_SR_HALTED = _bit("MM2S_DMASR", "Halted")
+_SR_IDLE = _bit("MM2S_DMASR", "Idle")
+_SR_INT_ERR = _bit("MM2S_DMASR", "DMAIntErr")
+_SR_DEC_ERR = _bit("MM2S_DMASR", "DMADecErr")
+_SR_ERRORS = _SR_INT_ERR | _bit("MM2S_DMASR", "DMASlvErr") | _SR_DEC_ERR
+_SR_IOC_IRQ = _bit("MM2S_DMASR", "IOC_Irq")
+_SR_ERR_IRQ = _bit("MM2S_DMASR", "Err_Irq")
+_SR_W1C = _SR_IOC_IRQ | _bit("MM2S_DMASR", "Dly_Irq") | _SR_ERR_IRQ
+_LENGTH_MASK = (1 << int(regmap.DMA_PARAMETERS["c_sg_length_width"])) - 1
+
+_CHANNELS = ("mm2s", "s2mm")
+_ROLES = ("cr", "sr", "lo", "hi", "length")
+# DMA window offset -> (channel, register role)
+_DMA_DECODE: dict[int, tuple[str, str]] = {
+    _offset(reg): (channel, role)
+    for channel, regs in (
+        ("mm2s", ("MM2S_DMACR", "MM2S_DMASR", "MM2S_SA", "MM2S_SA_MSB", "MM2S_LENGTH")),
+        ("s2mm", ("S2MM_DMACR", "S2MM_DMASR", "S2MM_DA", "S2MM_DA_MSB", "S2MM_LENGTH")),
+    )
+    for role, reg in zip(_ROLES, regs, strict=True)
+}
+
+# Fake physical memory handed out by allocate(): a CMA-like pool below 4 GiB,
+# since the DMA is built with c_addr_width = 32.
+POOL_BASE = 0x1000_0000
+POOL_SIZE = 0x1000_0000
+PAGE = 4096
+
+FAULTS = ("drop_tlast", "stall", "random_stream", "corrupt_weight_write")
+
+
+@dataclass
+class _Region:
+    phys: int
+    size: int
+    backing: weakref.ref[np.ndarray]
+
+
+@dataclass
+class _Channel:
+    """Register state of one direct-register-mode DMA channel."""
+
+    name: str
+    dmacr: int = _DMACR_RESET_VALUE
+    halted: bool = True
+    idle: bool = False  # PG021: 0 until the first transfer completes
+    errors: int = 0
+    irq: int = 0
+    addr_lo: int = 0
+    addr_hi: int = 0
+    length: int = 0
+    busy: bool = False
+    keepalive: np.ndarray | None = field(default=None, repr=False)
+
+    def status(self) -> int:
+        value = self.errors | self.irq
+        if self.halted:
+            value |= _SR_HALTED
+        elif self.idle:
+            value |= _SR_IDLE
+        return value
+
+    def fail(self, error: int) -> None:
+        """PG021: an error halts the channel gracefully (RS cleared)."""
+        self.errors |= error
+        self.irq |= _SR_ERR_IRQ
+        self.dmacr &= ~_DMACR_RS
+        self.halted = True
+        self.busy = False
+        self.keepalive = None
+
+    @property
+    def introut(self) -> bool:
+        return bool(
+            (self.irq & _SR_IOC_IRQ and self.dmacr & _DMACR_IOC_IRQ_EN)
+            or (self.irq & _SR_ERR_IRQ and self.dmacr & _DMACR_ERR_IRQ_EN)
+        )
+
+
+class VirtualDevice(pynq.Device):
+    """A PYNQ device whose PL is the Verilated ``mnist_top`` plus an AXI DMA model.
+
+    Parameters
+    ----------
+    num_banks : int
+        NUM_BANKS of the RTL build (one of ``regmap.SUPPORTED_NUM_BANKS``).
+    activate : bool
+        Make this ``pynq.Device.active_device`` (restored by ``close``), so
+        ``pynq.allocate`` and ``pynq.MMIO`` use it by default.
+    idle_limit : int
+        Cycles without a stream beat after which a register read stops
+        clocking (a stalled transfer costs this much per poll).
+    max_cycles_per_access : int
+        Upper bound of cycles clocked before one register read.
+    strict_bus : bool
+        Raise AcceleratorError on an AXI4-Lite SLVERR/DECERR (a bus fault on a
+        real board); when False, log it and return 0 / drop the write.
+    """
+
+    capabilities: ClassVar[dict[str, bool]] = {"REGISTER_RW": True}
+
+    def __init__(
+        self,
+        num_banks: int = regmap.DEFAULT_NUM_BANKS,
+        *,
+        activate: bool = True,
+        idle_limit: int = 1 << 16,
+        max_cycles_per_access: int = 1 << 34,
+        strict_bus: bool = True,
+        tag: str = "pynq_mnist_virtual_board",
+    ) -> None:
+        super().__init__(tag)
+        self.num_banks = num_banks
+        self.idle_limit = idle_limit
+        self.max_cycles_per_access = max_cycles_per_access
+        self.strict_bus = strict_bus
+        self.model: SimModel | None = SimModel(num_banks)
+        self._channels = {name: _Channel(name) for name in _CHANNELS}
+        self._regions: list[_Region] = []
+        self.register_accesses: dict[str, int] = {}
+        self.reset_counters()
+        self.last_run: RunResult | None = None
+        self.mem_dict: dict[str, Any] = {}
+        self.gpio_dict: dict[str, Any] = {}
+        self.interrupt_controllers: dict[str, Any] = {}
+        self.interrupt_pins: dict[str, Any] = {}
+        self.hierarchy_dict: dict[str, Any] = {}
+        self.ip_dict = self._build_ip_dict()
+        self._windows = sorted(
+            (d["phys_addr"], d["phys_addr"] + d["addr_range"], name)
+            for name, d in self.ip_dict.items()
+        )
+        self._restore_active: tuple[bool, Any] | None = None
+        if activate:
+            had = "_active_device" in pynq.Device.__dict__
+            self._restore_active = (had, pynq.Device.__dict__.get("_active_device"))
+            pynq.Device.active_device = self
+
+    # --- description (what pynq builds from the .hwh) -----------------------
+
+    def _build_ip_dict(self) -> dict[str, dict[str, Any]]:
+        def entry(
+            name: str,
+            vlnv: str,
+            base: int,
+            span: int,
+            mem_id: str,
+            parameters: dict[str, str],
+            registers: dict[str, Any],
+        ) -> dict[str, Any]:
+            return {
+                "fullpath": name,
+                "type": vlnv,
+                "bdtype": None,
+                "state": None,
+                "addr_range": span,
+                "phys_addr": base,
+                "mem_id": mem_id,
+                "memtype": "REGISTER",
+                "gpio": {},
+                "interrupts": {},
+                "parameters": parameters,
+                "registers": copy.deepcopy(registers),
+                "device": self,
+            }
+
+        return {
+            regmap.ACCEL_INSTANCE: entry(
+                regmap.ACCEL_INSTANCE,
+                regmap.VLNV,
+                regmap.ACCEL_BASE,
+                regmap.ACCEL_RANGE,
+                regmap.ACCEL_CTRL_INTERFACE,
+                {"C_NUM_BANKS": str(self.num_banks)},
+                regmap.REGISTERS,
+            ),
+            regmap.DMA_INSTANCE: entry(
+                regmap.DMA_INSTANCE,
+                regmap.DMA_VLNV,
+                regmap.DMA_BASE,
+                regmap.DMA_RANGE,
+                "S_AXI_LITE",
+                dict(regmap.DMA_PARAMETERS),
+                DMA_REGISTERS,
+            ),
+        }
+
+    def description(self, name: str) -> dict[str, Any]:
+        """The ip_dict entry of instance ``name`` (a copy), ready for ``DefaultIP``/``DMA``.
+
+        Raises
+        ------
+        KeyError
+            No such instance.
+        """
+        if name not in self.ip_dict:
+            raise KeyError(f"no IP '{name}' on the virtual board (have {sorted(self.ip_dict)})")
+        desc = dict(self.ip_dict[name])
+        desc["parameters"] = dict(desc["parameters"])
+        return desc
+
+    # --- counters, faults, lifecycle -------------------------------------
+
+    def reset_counters(self) -> None:
+        """Zero ``register_accesses`` (one count per read_registers/write_registers call)."""
+        self.register_accesses = {regmap.ACCEL_INSTANCE: 0, regmap.DMA_INSTANCE: 0}
+
+    @property
+    def cycles(self) -> int:
+        """Clock cycles simulated so far."""
+        return self._model().cycles
+
+    @property
+    def interrupts(self) -> dict[str, bool]:
+        """Levels of the three PL interrupt lines."""
+        return {
+            "mnist_accel/interrupt": self._model().interrupt,
+            "axi_dma/mm2s_introut": self._channels["mm2s"].introut,
+            "axi_dma/s2mm_introut": self._channels["s2mm"].introut,
+        }
+
+    def inject(self, fault: str, **params: Any) -> None:
+        """Inject a fault; it stays until :meth:`clear_faults` (or fires once).
+
+        - ``drop_tlast``: MM2S sends its last beat without TLAST.
+        - ``stall``: m_axis TREADY held low, so S2MM never completes.
+        - ``random_stream``: ``seed``, ``idle_permille``, ``backpressure_permille``:
+          seeded random bubbles on s_axis and backpressure on m_axis.
+        - ``corrupt_weight_write``: flip ``bit`` (default 0) of the next
+          write in the weight window (fires once).
+
+        Raises
+        ------
+        ValueError
+            Unknown fault or parameter.
+        """
+        model = self._model()
+        if fault == "drop_tlast" and not params:
+            model.fault_drop_tlast(True)
+        elif fault == "stall" and not params:
+            model.fault_stall(True)
+        elif fault == "random_stream":
+            model.fault_random(**params)
+        elif fault == "corrupt_weight_write" and set(params) <= {"bit"}:
+            lo = regmap.WEIGHT_WINDOW_OFFSET
+            model.fault_corrupt_write(lo, lo + regmap.WEIGHT_WINDOW_SPAN, params.get("bit", 0))
+        else:
+            raise ValueError(f"unknown fault {fault!r} with {params}; faults: {', '.join(FAULTS)}")
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self._model().clear_faults()
+
+    def reset_board(self) -> None:
+        """Power-on state: RTL in reset for 16 cycles, DMA channels reset."""
+        self._model().reset()
+        self._dma_soft_reset()
+
+    def close(self) -> None:
+        """Free the simulator and restore the previously active pynq device (idempotent)."""
+        if self.model is not None:
+            self.model.close()
+            self.model = None
+        for ch in self._channels.values():
+            ch.keepalive = None
+        self._regions.clear()
+        if self._restore_active is not None:
+            had, previous = self._restore_active
+            self._restore_active = None
+            if pynq.Device.__dict__.get("_active_device") is self:
+                if had:
+                    pynq.Device.active_device = previous
+                else:
+                    del pynq.Device._active_device
+
+    def __enter__(self) -> VirtualDevice:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _model(self) -> SimModel:
+        if self.model is None:
+            raise AcceleratorError("sim: virtual board used after close()")
+        return self.model
+
+    # --- memory ---------------------------------------------------------------
+
+    def allocate(self, shape: Any, dtype: Any = "u4", **kwargs: Any) -> PynqBuffer:
+        """A coherent PynqBuffer in host memory at a unique, page-aligned fake physical address."""
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        nbytes = max(count * dt.itemsize, 1)
+        backing = np.zeros(nbytes, dtype=np.uint8)
+        phys = self._reserve(nbytes, backing)
+        return PynqBuffer(
+            shape, dt, buffer=backing, device=self, device_address=phys, coherent=True
+        )
+
+    def _reserve(self, nbytes: int, backing: np.ndarray) -> int:
+        self._regions = [r for r in self._regions if r.backing() is not None]
+        span = -(-nbytes // PAGE) * PAGE
+        start = POOL_BASE
+        for region in self._regions:
+            if region.phys - start >= span:
+                break
+            start = max(start, region.phys + -(-region.size // PAGE) * PAGE)
+        if start + span > POOL_BASE + POOL_SIZE:
+            raise AcceleratorError(
+                f"sim: cannot allocate {nbytes} bytes: the {POOL_SIZE >> 20} MiB "
+                f"buffer pool at {POOL_BASE:#x} is full"
+            )
+        region = _Region(phys=start, size=nbytes, backing=weakref.ref(backing))
+        bisect.insort(self._regions, region, key=lambda r: r.phys)
+        return start
+
+    def _host_span(self, phys: int, nbytes: int) -> tuple[np.ndarray, int] | None:
+        """(backing array, host pointer) for [phys, phys+nbytes) inside one live buffer."""
+        i = bisect.bisect_right([r.phys for r in self._regions], phys) - 1
+        if i < 0:
+            return None
+        region = self._regions[i]
+        backing = region.backing()
+        if backing is None or phys + nbytes > region.phys + region.size:
+            return None
+        return backing, backing.ctypes.data + (phys - region.phys)
+
+    # --- register access ------------------------------------------------------
+
+    def _decode(self, addr: int, length: int, what: str) -> tuple[str, int]:
+        if addr % 4 or length % 4 or length <= 0:
+            raise ValueError(f"sim: {what} of {length} bytes at {addr:#x} is not word aligned")
+        for lo, hi, name in self._windows:
+            if lo <= addr and addr + length <= hi:
+                self.register_accesses[name] += 1
+                return name, addr - lo
+        raise AcceleratorError(
+            f"sim: {what} of {length} bytes at {addr:#x} hits no IP "
+            + ", ".join(f"{n} {lo:#x}..{hi - 1:#x}" for lo, hi, n in self._windows)
+        )
+
+    def read_registers(self, address: int, length: int) -> bytes:
+        """Serve a register read (pynq REGISTER_RW): accelerator or DMA window."""
+        name, offset = self._decode(address, length, "read")
+        self.advance()
+        if name == regmap.DMA_INSTANCE:
+            return b"".join(
+                self._dma_read(offset + 4 * i).to_bytes(4, "little") for i in range(length // 4)
+            )
+        model = self._model()
+        if length == 4:
+            value, resp = model.read(offset)
+            data = value.to_bytes(4, "little")
+            errors = int(resp != AXI_OKAY)
+        else:
+            data, resp, errors = model.read_block(offset, length // 4)
+        self._bus_check(resp, errors, "read", address)
+        return data
+
+    def write_registers(self, address: int, data: bytes) -> None:
+        """Serve a register write (pynq REGISTER_RW); multi-word writes are one C call."""
+        data = bytes(data)
+        name, offset = self._decode(address, len(data), "write")
+        if name == regmap.DMA_INSTANCE:
+            for i in range(0, len(data), 4):
+                self._dma_write(offset + i, int.from_bytes(data[i : i + 4], "little"))
+            return
+        model = self._model()
+        if len(data) == 4:
+            resp = model.write(offset, int.from_bytes(data, "little"))
+            errors = int(resp != AXI_OKAY)
+        else:
+            resp, errors = model.write_block(offset, data)
+        self._bus_check(resp, errors, "write", address)
+
+    def _bus_check(self, resp: int, errors: int, what: str, address: int) -> None:
+        if resp == AXI_OKAY:
+            return
+        message = (
+            f"sim: AXI4-Lite {what} at {address:#x} answered "
+            f"{'SLVERR' if resp == 2 else 'DECERR'} ({errors} word(s))"
+        )
+        if self.strict_bus:
+            raise AcceleratorError(message)
+        log.warning("%s", message)
+
+    # --- simulated time ---------------------------------------------------------
+
+    def advance(self) -> RunResult | None:
+        """Clock the model until no DMA channel is busy or nothing moves; update DMA status."""
+        self._sync()
+        if not any(ch.busy for ch in self._channels.values()):
+            return None
+        result = self._model().run(self.max_cycles_per_access, self.idle_limit)
+        self.last_run = result
+        self._sync()
+        return result
+
+    def _sync(self) -> None:
+        """Fold stream-channel completions from the C++ datapath into DMA status."""
+        model = self._model()
+        for name, ch in self._channels.items():
+            if not ch.busy:
+                continue
+            state, nbytes = model.mm2s_state() if name == "mm2s" else model.s2mm_state()
+            if state == ChannelState.DONE:
+                ch.busy = False
+                ch.idle = True
+                ch.irq |= _SR_IOC_IRQ
+                ch.keepalive = None
+                if name == "s2mm":
+                    ch.length = nbytes
+            elif state == ChannelState.OVERFLOW:
+                log.debug("sim: S2MM overflow after %d bytes (LENGTH %d)", nbytes, ch.length)
+                ch.length = nbytes
+                ch.fail(_SR_INT_ERR)
+
+    # --- AXI DMA model (PG021, direct register mode) --------------------------
+
+    def _dma_read(self, offset: int) -> int:
+        self._sync()
+        if offset not in _DMA_DECODE:
+            return 0  # reserved/unused offsets read as zero
+        channel, role = _DMA_DECODE[offset]
+        ch = self._channels[channel]
+        if role == "cr":
+            return ch.dmacr
+        if role == "sr":
+            return ch.status()
+        return {"lo": ch.addr_lo, "hi": ch.addr_hi, "length": ch.length}[role]
+
+    def _dma_write(self, offset: int, value: int) -> None:
+        self._sync()
+        if offset not in _DMA_DECODE:
+            return
+        channel, role = _DMA_DECODE[offset]
+        ch = self._channels[channel]
+        if role == "cr":
+            self._write_dmacr(ch, value)
+        elif role == "sr":
+            ch.irq &= ~(value & _SR_W1C)
+        elif role == "lo":
+            ch.addr_lo = value
+        elif role == "hi":
+            ch.addr_hi = value
+        else:
+            self._write_length(ch, value)
+
+    def _write_dmacr(self, ch: _Channel, value: int) -> None:
+        if value & _DMACR_RESET:
+            self._dma_soft_reset()
+            return
+        ch.dmacr = value
+        if value & _DMACR_RS:
+            # Errors only clear by reset; an erroring channel stays halted.
+            ch.halted = bool(ch.errors)
+            if ch.errors:
+                ch.dmacr &= ~_DMACR_RS
+        else:
+            self._abort(ch)
+            ch.halted = True
+            ch.idle = False
+
+    def _dma_soft_reset(self) -> None:
+        for ch in self._channels.values():
+            self._abort(ch)
+        self._channels = {name: _Channel(name) for name in _CHANNELS}
+
+    def _abort(self, ch: _Channel) -> None:
+        model = self._model()
+        if ch.name == "mm2s":
+            model.mm2s_abort()
+        else:
+            model.s2mm_abort()
+        ch.busy = False
+        ch.keepalive = None
+
+    def _write_length(self, ch: _Channel, value: int) -> None:
+        if ch.halted:
+            log.debug("sim: %s LENGTH written while halted: ignored (PG021)", ch.name)
+            return
+        if ch.busy:
+            log.warning("sim: %s LENGTH written during a transfer: ignored", ch.name)
+            return
+        nbytes = value & _LENGTH_MASK
+        ch.length = nbytes
+        if nbytes == 0:
+            ch.fail(_SR_INT_ERR)
+            return
+        phys = (ch.addr_hi << 32) | ch.addr_lo
+        span = self._host_span(phys, nbytes)
+        if span is None:
+            log.debug("sim: %s %d bytes at %#x: no buffer there (DMADecErr)", ch.name, nbytes, phys)
+            ch.fail(_SR_DEC_ERR)
+            return
+        ch.keepalive, pointer = span
+        ch.busy = True
+        ch.idle = False
+        if ch.name == "mm2s":
+            self._model().mm2s_start(pointer, nbytes)
+        else:
+            self._model().s2mm_start(pointer, nbytes)

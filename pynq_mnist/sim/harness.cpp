@@ -1,0 +1,388 @@
+// C ABI around the Verilated mnist_top: AXI4-Lite transactions, the AXI DMA
+// stream datapath (MM2S -> s_axis, m_axis -> S2MM) and fault injection.
+// Every clock edge runs here; Python only calls in once per transaction or run.
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "Vmnist_top.h"
+#include "verilated.h"
+
+namespace {
+
+// Run stop reasons, mirrored by RunReason in verilator.py.
+enum : int { RUN_QUIESCENT = 0, RUN_NO_PROGRESS = 1, RUN_CYCLE_CAP = 2 };
+// Channel states, mirrored by ChannelState in verilator.py.
+enum : int { CH_IDLE = 0, CH_BUSY = 1, CH_DONE = 2, CH_OVERFLOW = 3 };
+// AXI4-Lite responses beyond the two-bit BRESP/RRESP: the slave never answered.
+constexpr int RESP_TIMEOUT = -1;
+
+struct Mm2s {
+    const uint8_t* src = nullptr;
+    uint64_t len = 0;
+    uint64_t pos = 0;  // bytes handed to the stream (accepted beats)
+    int state = CH_IDLE;
+    // beat currently offered on s_axis (held until accepted, as AXIS requires)
+    bool valid = false;
+    uint32_t data = 0;
+    uint8_t keep = 0;
+    bool last = false;
+    uint32_t nbytes = 0;
+};
+
+struct S2mm {
+    uint8_t* dst = nullptr;
+    uint64_t cap = 0;
+    uint64_t pos = 0;  // bytes written to dst
+    int state = CH_IDLE;
+};
+
+struct Faults {
+    bool drop_tlast = false;
+    bool stall_m_axis = false;
+    uint32_t idle_permille = 0;
+    uint32_t backpressure_permille = 0;
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    int corrupt_bit = -1;
+    uint32_t corrupt_lo = 0;
+    uint32_t corrupt_hi = 0;
+};
+
+struct Sim {
+    std::unique_ptr<VerilatedContext> ctx;
+    std::unique_ptr<Vmnist_top> top;
+    uint64_t cycles = 0;
+    uint64_t last_beat_cycle = 0;
+    Mm2s mm2s;
+    S2mm s2mm;
+    Faults faults;
+};
+
+uint32_t next_random(Faults& f) {
+    // xorshift64*: cheap, seeded, reproducible across compilers
+    f.rng ^= f.rng >> 12;
+    f.rng ^= f.rng << 25;
+    f.rng ^= f.rng >> 27;
+    return static_cast<uint32_t>((f.rng * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+bool chance(Faults& f, uint32_t permille) {
+    return permille != 0 && next_random(f) % 1000 < permille;
+}
+
+void load_mm2s_beat(Sim& s) {
+    Mm2s& m = s.mm2s;
+    if (m.valid || m.state != CH_BUSY || m.pos >= m.len) return;
+    if (chance(s.faults, s.faults.idle_permille)) return;
+    uint64_t left = m.len - m.pos;
+    uint32_t n = left < 4 ? static_cast<uint32_t>(left) : 4u;
+    uint32_t word = 0;
+    std::memcpy(&word, m.src + m.pos, n);  // little-endian host: byte k -> bits 8k+7:8k
+    m.data = word;
+    m.keep = static_cast<uint8_t>((1u << n) - 1u);
+    m.nbytes = n;
+    m.last = (m.pos + n == m.len) && !s.faults.drop_tlast;
+    m.valid = true;
+}
+
+// One clock cycle: drive inputs, settle, sample handshakes, rising edge, update.
+void step(Sim& s) {
+    Vmnist_top& t = *s.top;
+    load_mm2s_beat(s);
+    t.s_axis_tvalid = s.mm2s.valid;
+    t.s_axis_tdata = s.mm2s.data;
+    t.s_axis_tkeep = s.mm2s.keep;
+    t.s_axis_tlast = s.mm2s.last;
+    bool out_ready = s.s2mm.state == CH_BUSY && !s.faults.stall_m_axis &&
+                     !chance(s.faults, s.faults.backpressure_permille);
+    t.m_axis_tready = out_ready;
+    t.aclk = 0;
+    t.eval();
+
+    bool in_fire = s.mm2s.valid && t.s_axis_tready;
+    bool out_fire = out_ready && t.m_axis_tvalid;
+    uint32_t out_data = t.m_axis_tdata;
+    uint8_t out_keep = t.m_axis_tkeep;
+    bool out_last = t.m_axis_tlast;
+
+    t.aclk = 1;
+    t.eval();
+    ++s.cycles;
+
+    if (in_fire) {
+        Mm2s& m = s.mm2s;
+        m.pos += m.nbytes;
+        m.valid = false;
+        if (m.pos >= m.len) m.state = CH_DONE;
+        s.last_beat_cycle = s.cycles;
+    }
+    if (out_fire) {
+        S2mm& r = s.s2mm;
+        uint32_t n = 0;
+        while (n < 4 && (out_keep >> n) & 1u) ++n;
+        if (r.pos + n > r.cap) {
+            r.state = CH_OVERFLOW;  // PG021: packet longer than S2MM_LENGTH
+        } else {
+            std::memcpy(r.dst + r.pos, &out_data, n);
+            r.pos += n;
+            if (out_last) r.state = CH_DONE;
+        }
+        s.last_beat_cycle = s.cycles;
+    }
+}
+
+// Verilator escapes the port name `interrupt` (a reserved word for some
+// compilers) as __SYM__interrupt; accept either spelling.
+template <typename T>
+auto interrupt_of(T& t, int) -> decltype(t.__SYM__interrupt, int()) {
+    return t.__SYM__interrupt;
+}
+template <typename T>
+auto interrupt_of(T& t, long) -> decltype(t.interrupt, int()) {
+    return t.interrupt;
+}
+
+bool streams_quiescent(const Sim& s) {
+    return s.mm2s.state != CH_BUSY && s.s2mm.state != CH_BUSY;
+}
+
+void drive_lite_idle(Vmnist_top& t) {
+    t.s_axi_ctrl_awvalid = 0;
+    t.s_axi_ctrl_wvalid = 0;
+    t.s_axi_ctrl_bready = 0;
+    t.s_axi_ctrl_arvalid = 0;
+    t.s_axi_ctrl_rready = 0;
+}
+
+// The AXI4-Lite master keeps the streams running while it waits, as the real
+// interconnect would; the handshake is sampled before each rising edge.
+int lite_write(Sim& s, uint32_t addr, uint32_t data, uint32_t strb, uint32_t timeout) {
+    Vmnist_top& t = *s.top;
+    Faults& f = s.faults;
+    if (f.corrupt_bit >= 0 && addr >= f.corrupt_lo && addr < f.corrupt_hi) {
+        data ^= 1u << f.corrupt_bit;
+        f.corrupt_bit = -1;
+    }
+    bool aw_done = false, w_done = false;
+    t.s_axi_ctrl_awaddr = addr;
+    t.s_axi_ctrl_awprot = 0;
+    t.s_axi_ctrl_wdata = data;
+    t.s_axi_ctrl_wstrb = strb;
+    t.s_axi_ctrl_bready = 1;
+    for (uint32_t i = 0; i < timeout; ++i) {
+        t.s_axi_ctrl_awvalid = !aw_done;
+        t.s_axi_ctrl_wvalid = !w_done;
+        t.aclk = 0;
+        t.eval();
+        bool aw_fire = !aw_done && t.s_axi_ctrl_awready;
+        bool w_fire = !w_done && t.s_axi_ctrl_wready;
+        bool b_fire = aw_done && w_done && t.s_axi_ctrl_bvalid;
+        int resp = t.s_axi_ctrl_bresp;
+        step(s);
+        aw_done = aw_done || aw_fire;
+        w_done = w_done || w_fire;
+        if (b_fire) {
+            drive_lite_idle(t);
+            return resp;
+        }
+    }
+    drive_lite_idle(t);
+    return RESP_TIMEOUT;
+}
+
+int lite_read(Sim& s, uint32_t addr, uint32_t* data, uint32_t timeout) {
+    Vmnist_top& t = *s.top;
+    bool ar_done = false;
+    t.s_axi_ctrl_araddr = addr;
+    t.s_axi_ctrl_arprot = 0;
+    t.s_axi_ctrl_rready = 1;
+    for (uint32_t i = 0; i < timeout; ++i) {
+        t.s_axi_ctrl_arvalid = !ar_done;
+        t.aclk = 0;
+        t.eval();
+        bool ar_fire = !ar_done && t.s_axi_ctrl_arready;
+        bool r_fire = ar_done && t.s_axi_ctrl_rvalid;
+        uint32_t rdata = t.s_axi_ctrl_rdata;
+        int resp = t.s_axi_ctrl_rresp;
+        step(s);
+        ar_done = ar_done || ar_fire;
+        if (r_fire) {
+            drive_lite_idle(t);
+            *data = rdata;
+            return resp;
+        }
+    }
+    drive_lite_idle(t);
+    *data = 0;
+    return RESP_TIMEOUT;
+}
+
+}  // namespace
+
+double sc_time_stamp() { return 0; }
+
+extern "C" {
+
+void* mnist_sim_create() {
+    Sim* s = new Sim;
+    s->ctx = std::make_unique<VerilatedContext>();
+    s->ctx->randReset(0);
+    s->top = std::make_unique<Vmnist_top>(s->ctx.get(), "mnist_top");
+    drive_lite_idle(*s->top);
+    s->top->aresetn = 0;
+    s->top->aclk = 0;
+    s->top->eval();
+    return s;
+}
+
+void mnist_sim_destroy(void* h) {
+    Sim* s = static_cast<Sim*>(h);
+    if (s == nullptr) return;
+    s->top->final();
+    delete s;
+}
+
+// Hold aresetn low for `cycles` clocks; the DMA datapath is cleared too.
+void mnist_sim_reset(void* h, uint32_t cycles) {
+    Sim& s = *static_cast<Sim*>(h);
+    s.mm2s = Mm2s{};
+    s.s2mm = S2mm{};
+    drive_lite_idle(*s.top);
+    s.top->aresetn = 0;
+    for (uint32_t i = 0; i < cycles; ++i) step(s);
+    s.top->aresetn = 1;
+    step(s);
+}
+
+int mnist_sim_write(void* h, uint32_t addr, uint32_t data, uint32_t strb, uint32_t timeout) {
+    return lite_write(*static_cast<Sim*>(h), addr, data, strb, timeout);
+}
+
+int mnist_sim_read(void* h, uint32_t addr, uint32_t* data, uint32_t timeout) {
+    return lite_read(*static_cast<Sim*>(h), addr, data, timeout);
+}
+
+// Write n words to consecutive addresses; returns the worst response seen
+// (RESP_TIMEOUT stops at once), and the count of non-OKAY responses in *errors.
+int mnist_sim_write_block(void* h, uint32_t addr, const uint32_t* words, uint32_t n,
+                          uint32_t timeout, uint32_t* errors) {
+    Sim& s = *static_cast<Sim*>(h);
+    int worst = 0;
+    *errors = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        int r = lite_write(s, addr + 4u * i, words[i], 0xFu, timeout);
+        if (r == RESP_TIMEOUT) return r;
+        if (r != 0) ++*errors;
+        if (r > worst) worst = r;
+    }
+    return worst;
+}
+
+int mnist_sim_read_block(void* h, uint32_t addr, uint32_t* words, uint32_t n, uint32_t timeout,
+                         uint32_t* errors) {
+    Sim& s = *static_cast<Sim*>(h);
+    int worst = 0;
+    *errors = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        int r = lite_read(s, addr + 4u * i, &words[i], timeout);
+        if (r == RESP_TIMEOUT) return r;
+        if (r != 0) ++*errors;
+        if (r > worst) worst = r;
+    }
+    return worst;
+}
+
+// MM2S: stream `len` bytes from host memory onto s_axis, TLAST on the last beat.
+void mnist_sim_mm2s_start(void* h, const void* src, uint64_t len) {
+    Sim& s = *static_cast<Sim*>(h);
+    s.mm2s = Mm2s{};
+    s.mm2s.src = static_cast<const uint8_t*>(src);
+    s.mm2s.len = len;
+    s.mm2s.state = len ? CH_BUSY : CH_DONE;
+}
+
+// S2MM: accept m_axis beats into host memory until TLAST; data past `cap` is an overflow.
+void mnist_sim_s2mm_start(void* h, void* dst, uint64_t cap) {
+    Sim& s = *static_cast<Sim*>(h);
+    s.s2mm = S2mm{};
+    s.s2mm.dst = static_cast<uint8_t*>(dst);
+    s.s2mm.cap = cap;
+    s.s2mm.state = CH_BUSY;
+}
+
+// Abort both stream channels (DMA soft reset or halt); the RTL is untouched.
+void mnist_sim_mm2s_abort(void* h) { static_cast<Sim*>(h)->mm2s = Mm2s{}; }
+void mnist_sim_s2mm_abort(void* h) { static_cast<Sim*>(h)->s2mm = S2mm{}; }
+
+int mnist_sim_mm2s_state(void* h, uint64_t* bytes) {
+    Sim& s = *static_cast<Sim*>(h);
+    *bytes = s.mm2s.pos;
+    return s.mm2s.state;
+}
+
+int mnist_sim_s2mm_state(void* h, uint64_t* bytes) {
+    Sim& s = *static_cast<Sim*>(h);
+    *bytes = s.s2mm.pos;
+    return s.s2mm.state;
+}
+
+// Clock until both channels are done/idle, no beat moved for `idle_limit`
+// cycles, or `max_cycles` ran. Returns the reason; *ran gets the cycle count.
+int mnist_sim_run(void* h, uint64_t max_cycles, uint64_t idle_limit, uint64_t* ran) {
+    Sim& s = *static_cast<Sim*>(h);
+    uint64_t start = s.cycles;
+    s.last_beat_cycle = s.cycles;
+    int reason = RUN_CYCLE_CAP;
+    while (s.cycles - start < max_cycles) {
+        if (streams_quiescent(s)) {
+            reason = RUN_QUIESCENT;
+            break;
+        }
+        if (s.cycles - s.last_beat_cycle >= idle_limit) {
+            reason = RUN_NO_PROGRESS;
+            break;
+        }
+        step(s);
+    }
+    *ran = s.cycles - start;
+    return reason;
+}
+
+// Plain clocking with no stop condition (settling after register writes).
+void mnist_sim_tick(void* h, uint64_t n) {
+    Sim& s = *static_cast<Sim*>(h);
+    for (uint64_t i = 0; i < n; ++i) step(s);
+}
+
+uint64_t mnist_sim_cycles(void* h) { return static_cast<Sim*>(h)->cycles; }
+
+int mnist_sim_interrupt(void* h) { return interrupt_of(*static_cast<Sim*>(h)->top, 0); }
+
+void mnist_sim_fault_drop_tlast(void* h, int on) {
+    static_cast<Sim*>(h)->faults.drop_tlast = on != 0;
+}
+
+void mnist_sim_fault_stall_m_axis(void* h, int on) {
+    static_cast<Sim*>(h)->faults.stall_m_axis = on != 0;
+}
+
+// Seeded random bubbles on s_axis and backpressure on m_axis, per mille of cycles.
+void mnist_sim_fault_random(void* h, uint64_t seed, uint32_t idle_permille,
+                            uint32_t backpressure_permille) {
+    Faults& f = static_cast<Sim*>(h)->faults;
+    f.rng = seed ? seed : 0x9E3779B97F4A7C15ull;  // xorshift must not start at 0
+    f.idle_permille = idle_permille;
+    f.backpressure_permille = backpressure_permille;
+}
+
+// Flip `bit` of the next AXI4-Lite write data whose address is in [lo, hi).
+void mnist_sim_fault_corrupt_write(void* h, uint32_t lo, uint32_t hi, int bit) {
+    Faults& f = static_cast<Sim*>(h)->faults;
+    f.corrupt_lo = lo;
+    f.corrupt_hi = hi;
+    f.corrupt_bit = bit;
+}
+
+void mnist_sim_fault_clear(void* h) { static_cast<Sim*>(h)->faults = Faults{}; }
+
+}  // extern "C"
