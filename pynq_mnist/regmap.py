@@ -210,18 +210,14 @@ REGISTERS: dict[str, dict[str, Any]] = {
         RW,
         "Control: START, SOFT_RESET (self-clearing), IRQ_EN",
         {
-            "START": _field(
-                CTRL_START_BIT, 1, RW, "write 1 to start a batch (self-clearing)"
-            ),
+            "START": _field(CTRL_START_BIT, 1, RW, "write 1 to start a batch (self-clearing)"),
             "SOFT_RESET": _field(
                 CTRL_SOFT_RESET_BIT,
                 1,
                 RW,
                 "write 1 to abort and return to idle (self-clearing)",
             ),
-            "IRQ_EN": _field(
-                CTRL_IRQ_EN_BIT, 1, RW, "interrupt = STATUS.DONE & IRQ_EN"
-            ),
+            "IRQ_EN": _field(CTRL_IRQ_EN_BIT, 1, RW, "interrupt = STATUS.DONE & IRQ_EN"),
         },
     ),
     "STATUS": _reg(
@@ -231,12 +227,8 @@ REGISTERS: dict[str, dict[str, Any]] = {
         {
             "IDLE": _field(STATUS_IDLE_BIT, 1, RO, "engine idle"),
             "BUSY": _field(STATUS_BUSY_BIT, 1, RO, "batch in progress"),
-            "DONE": _field(
-                STATUS_DONE_BIT, 1, RW, "batch done (W1C, cleared by START)"
-            ),
-            "ERROR": _field(
-                STATUS_ERROR_BIT, 1, RW, "framing error (W1C, cleared by START)"
-            ),
+            "DONE": _field(STATUS_DONE_BIT, 1, RW, "batch done (W1C, cleared by START)"),
+            "ERROR": _field(STATUS_ERROR_BIT, 1, RW, "framing error (W1C, cleared by START)"),
         },
     ),
     "ERROR_CAUSE": _reg(
@@ -244,16 +236,12 @@ REGISTERS: dict[str, dict[str, Any]] = {
         RO,
         "Framing error causes of the last batch",
         {
-            "EARLY_TLAST": _field(
-                ERR_EARLY_TLAST_BIT, 1, RO, "TLAST before the last beat"
-            ),
+            "EARLY_TLAST": _field(ERR_EARLY_TLAST_BIT, 1, RO, "TLAST before the last beat"),
             "MISSING_TLAST": _field(
                 ERR_MISSING_TLAST_BIT, 1, RO, "no TLAST on the last beat (extra beats)"
             ),
             "BAD_TKEEP": _field(ERR_BAD_TKEEP_BIT, 1, RO, "TKEEP != 4'hF"),
-            "ZERO_IMAGES": _field(
-                ERR_ZERO_IMAGES_BIT, 1, RO, "START with N_IMAGES = 0"
-            ),
+            "ZERO_IMAGES": _field(ERR_ZERO_IMAGES_BIT, 1, RO, "START with N_IMAGES = 0"),
         },
     ),
     "N_IMAGES": _reg(
@@ -299,18 +287,14 @@ REGISTERS: dict[str, dict[str, Any]] = {
 }
 
 RESULT_WORD10_FIELDS: dict[str, dict[str, Any]] = {
-    "DIGIT": _field(
-        RESULT_DIGIT_SHIFT, RESULT_DIGIT_WIDTH, RO, "argmax(logits), lowest index"
-    ),
+    "DIGIT": _field(RESULT_DIGIT_SHIFT, RESULT_DIGIT_WIDTH, RO, "argmax(logits), lowest index"),
     "SEED_DIGIT": _field(
         RESULT_SEED_SHIFT,
         RESULT_SEED_WIDTH,
         RO,
         "argmax(clamp(logits >> SHIFT_L2)), lowest index",
     ),
-    "INDEX": _field(
-        RESULT_INDEX_SHIFT, RESULT_INDEX_WIDTH, RO, "image index in batch mod 2^16"
-    ),
+    "INDEX": _field(RESULT_INDEX_SHIFT, RESULT_INDEX_WIDTH, RO, "image index in batch mod 2^16"),
     "ERROR": _field(RESULT_ERROR_BIT, 1, RO, "image not (completely) received"),
 }
 
@@ -344,9 +328,7 @@ def pack_weights(w1: np.ndarray, w2: np.ndarray, num_banks: int) -> np.ndarray:
         if not np.issubdtype(w.dtype, np.integer):
             raise ValueError(f"{name} dtype {w.dtype} is not an integer type")
         if w.size and (int(w.min()) < -128 or int(w.max()) > 127):
-            raise ValueError(
-                f"{name} values {int(w.min())}..{int(w.max())} outside int8 -128..127"
-            )
+            raise ValueError(f"{name} values {int(w.min())}..{int(w.max())} outside int8 -128..127")
     # n = j*NB + b  ->  W1 as [j, b, i]; window index ((j*784 + i)*NB + b) -> [j, i, b]
     part1 = w1.astype(np.int8).reshape(npl, num_banks, N_IN).transpose(0, 2, 1)
     # W2[o][j*NB + b] -> window index ((784*NPL + o*NPL + j)*NB + b) -> [o, j, b]
@@ -360,16 +342,9 @@ def unpack_weights(window: np.ndarray, num_banks: int) -> tuple[np.ndarray, np.n
     npl = _check_num_banks(num_banks)
     flat = np.asarray(window).astype(np.uint8, copy=False).view(np.int8).ravel()
     if flat.size != WEIGHT_WINDOW_BYTES:
-        raise ValueError(
-            f"window has {flat.size} bytes, expected {WEIGHT_WINDOW_BYTES}"
-        )
+        raise ValueError(f"window has {flat.size} bytes, expected {WEIGHT_WINDOW_BYTES}")
     split = N_IN * N_HID
-    w1 = (
-        flat[:split]
-        .reshape(npl, N_IN, num_banks)
-        .transpose(0, 2, 1)
-        .reshape(N_HID, N_IN)
-    )
+    w1 = flat[:split].reshape(npl, N_IN, num_banks).transpose(0, 2, 1).reshape(N_HID, N_IN)
     w2 = flat[split:].reshape(N_OUT, N_HID)
     return np.ascontiguousarray(w1), np.ascontiguousarray(w2)
 
@@ -394,22 +369,27 @@ def _vh_constants() -> list[tuple[str, int, int, str]]:
         ("MNIST_N_HID", 32, N_HID, "hidden neurons"),
         ("MNIST_N_OUT", 32, N_OUT, "outputs"),
         ("MNIST_AXIL_ADDR_WIDTH", 32, AXIL_ADDR_WIDTH, "AXI4-Lite address bits"),
+        ("MNIST_AXIL_DATA_WIDTH", 32, AXIL_DATA_WIDTH, "AXI4-Lite data bits"),
+        ("MNIST_AXIS_DATA_WIDTH", 32, STREAM_DATA_WIDTH, "image/result stream bits"),
     ]
     for name, reg in REGISTERS.items():
         out.append((f"MNIST_REG_{name}", a, reg["address_offset"], reg["description"]))
-    out.append(
-        ("MNIST_REG_SPACE_BYTES", a, REG_SPACE_BYTES, "registers below this offset")
-    )
+    out.append(("MNIST_REG_SPACE_BYTES", a, REG_SPACE_BYTES, "registers below this offset"))
     for reg_name in ("CTRL", "STATUS", "ERROR_CAUSE"):
         prefix = {"CTRL": "CTRL", "STATUS": "STATUS", "ERROR_CAUSE": "ERR"}[reg_name]
         for fname, f in REGISTERS[reg_name]["fields"].items():
-            out.append(
-                (f"MNIST_{prefix}_{fname}_BIT", 32, f["bit_offset"], f["description"])
-            )
+            out.append((f"MNIST_{prefix}_{fname}_BIT", 32, f["bit_offset"], f["description"]))
     out += [
         ("MNIST_SHIFT_WIDTH", 32, SHIFT_WIDTH, "SHIFT_L1/SHIFT_L2 field width"),
         ("MNIST_WEIGHT_WINDOW_OFFSET", a, WEIGHT_WINDOW_OFFSET, "weight window base"),
         ("MNIST_WEIGHT_WINDOW_BYTES", 32, WEIGHT_WINDOW_BYTES, "(784 + 10) * 128"),
+        (
+            "MNIST_WIN_WORD_WIDTH",
+            32,
+            (WEIGHT_WINDOW_BYTES // 4 - 1).bit_length(),
+            "bits of a window word index",
+        ),
+        ("MNIST_W2_WORD_BASE", 32, N_IN * N_HID // 4, "window word index of W2[0][0]"),
         (
             "MNIST_RESULT_WORDS_PER_IMAGE",
             32,
@@ -444,9 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: print or write the generated Verilog header."""
     parser = argparse.ArgumentParser(prog="python -m pynq_mnist.regmap")
     parser.add_argument("--write-vh", action="store_true", help=f"write {VH_PATH}")
-    parser.add_argument(
-        "--check-vh", action="store_true", help="exit 1 if the .vh is stale"
-    )
+    parser.add_argument("--check-vh", action="store_true", help="exit 1 if the .vh is stale")
     args = parser.parse_args(argv)
     text = render_vh()
     if args.write_vh:
@@ -456,9 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_vh:
         current = VH_PATH.read_text() if VH_PATH.exists() else ""
         if current != text:
-            sys.stderr.write(
-                f"{VH_PATH} is stale: run python -m pynq_mnist.regmap --write-vh\n"
-            )
+            sys.stderr.write(f"{VH_PATH} is stale: run python -m pynq_mnist.regmap --write-vh\n")
             return 1
         return 0
     sys.stdout.write(text)

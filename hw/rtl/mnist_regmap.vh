@@ -9,6 +9,8 @@
 `define MNIST_N_HID                      32'h00000080  // hidden neurons
 `define MNIST_N_OUT                      32'h0000000A  // outputs
 `define MNIST_AXIL_ADDR_WIDTH            32'h00000012  // AXI4-Lite address bits
+`define MNIST_AXIL_DATA_WIDTH            32'h00000020  // AXI4-Lite data bits
+`define MNIST_AXIS_DATA_WIDTH            32'h00000020  // image/result stream bits
 `define MNIST_REG_ID                     18'h00000  // Magic 'MN' [31:16], major [15:8], minor [7:0]
 `define MNIST_REG_NUM_BANKS              18'h00004  // NUM_BANKS parameter (= MAC lanes)
 `define MNIST_REG_LAYER_SIZES            18'h00008  // N_IN [11:0], N_HID [23:12], N_OUT [31:24]
@@ -35,6 +37,8 @@
 `define MNIST_SHIFT_WIDTH                32'h00000005  // SHIFT_L1/SHIFT_L2 field width
 `define MNIST_WEIGHT_WINDOW_OFFSET       18'h20000  // weight window base
 `define MNIST_WEIGHT_WINDOW_BYTES        32'h00018D00  // (784 + 10) * 128
+`define MNIST_WIN_WORD_WIDTH             32'h0000000F  // bits of a window word index
+`define MNIST_W2_WORD_BASE               32'h00006200  // window word index of W2[0][0]
 `define MNIST_RESULT_WORDS_PER_IMAGE     32'h0000000B  // 10 logits + digit word
 `define MNIST_RESULT_DIGIT_LSB           32'h00000000  // argmax(logits), lowest index
 `define MNIST_RESULT_DIGIT_WIDTH         32'h00000004

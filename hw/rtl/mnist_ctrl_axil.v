@@ -1,0 +1,359 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+`include "mnist_regmap.vh"
+
+// AXI4-Lite register file and weight-window port of mnist_accel.
+// Registers 0x000-0x0FF follow pynq_mnist/regmap.py; 0x20000-0x3FFFF is the
+// weight window, forwarded word by word to the banks (win_*). Undefined
+// addresses, and window accesses while busy, answer SLVERR (reads return 0).
+module mnist_ctrl_axil #(
+    // weight banks = MAC lanes, reported in the NUM_BANKS register; 8..128, divides 128
+    parameter NUM_BANKS = 64
+) (
+    input  wire                                 clk,
+    input  wire                                 rst_n,
+
+    // AXI4-Lite slave
+    input  wire [`MNIST_AXIL_ADDR_WIDTH-1:0]    s_axi_awaddr,
+    input  wire                                 s_axi_awvalid,
+    output wire                                 s_axi_awready,
+    input  wire [`MNIST_AXIL_DATA_WIDTH-1:0]    s_axi_wdata,
+    input  wire [`MNIST_AXIL_DATA_WIDTH/8-1:0]  s_axi_wstrb,
+    input  wire                                 s_axi_wvalid,
+    output wire                                 s_axi_wready,
+    output wire [1:0]                           s_axi_bresp,
+    output wire                                 s_axi_bvalid,
+    input  wire                                 s_axi_bready,
+    input  wire [`MNIST_AXIL_ADDR_WIDTH-1:0]    s_axi_araddr,
+    input  wire                                 s_axi_arvalid,
+    output wire                                 s_axi_arready,
+    output wire [`MNIST_AXIL_DATA_WIDTH-1:0]    s_axi_rdata,
+    output wire [1:0]                           s_axi_rresp,
+    output wire                                 s_axi_rvalid,
+    input  wire                                 s_axi_rready,
+
+    // control to the engine
+    output wire                                 start,        // one-cycle pulse
+    output wire                                 soft_reset,   // one-cycle pulse
+    output wire [31:0]                          n_images,
+    output wire [`MNIST_SHIFT_WIDTH-1:0]        shift_l1,
+    output wire [`MNIST_SHIFT_WIDTH-1:0]        shift_l2,
+    output wire                                 interrupt,
+
+    // status from the engine
+    input  wire                                 busy,
+    input  wire                                 done_set,     // pulse: batch finished
+    input  wire [3:0]                           error_set,    // pulse per ERROR_CAUSE bit
+    input  wire [31:0]                          images_done,
+    input  wire [31:0]                          cycles,
+
+    // weight window, word index = (byte offset - 0x20000) / 4, always < 101632 / 4
+    output wire                                 win_wr_en,
+    output wire [`MNIST_WIN_WORD_WIDTH-1:0]      win_wr_addr,
+    output wire [31:0]                          win_wr_data,
+    output wire [3:0]                           win_wr_strb,
+    output wire                                 win_rd_en,
+    output wire [`MNIST_WIN_WORD_WIDTH-1:0]      win_rd_addr,
+    input  wire                                 win_rd_valid,
+    input  wire [31:0]                          win_rd_data
+);
+
+localparam ADDR_WIDTH = `MNIST_AXIL_ADDR_WIDTH;
+localparam DATA_WIDTH = `MNIST_AXIL_DATA_WIDTH;
+localparam SHIFT_WIDTH = `MNIST_SHIFT_WIDTH;
+localparam WIN_WORDS = `MNIST_WEIGHT_WINDOW_BYTES / 4;
+localparam [ADDR_WIDTH-1:0] WIN_BASE = `MNIST_WEIGHT_WINDOW_OFFSET;
+localparam [ADDR_WIDTH-1:0] WIN_WORDS_A = WIN_WORDS[ADDR_WIDTH-1:0];
+localparam [ADDR_WIDTH-1:0] REG_SPACE = `MNIST_REG_SPACE_BYTES;
+localparam [1:0] RESP_OKAY = 2'b00;
+localparam [1:0] RESP_SLVERR = 2'b10;
+localparam [31:0] NUM_BANKS_VALUE = NUM_BANKS;
+
+localparam WIN_WORD_WIDTH = `MNIST_WIN_WORD_WIDTH;
+
+initial begin
+    if (NUM_BANKS < 8 || NUM_BANKS > 128 || (128 % NUM_BANKS) != 0) begin
+        $error("%m: NUM_BANKS=%0d must be 8..128 and divide 128", NUM_BANKS);
+        $finish;
+    end
+end
+
+// ---------------------------------------------------------------- decode
+function automatic is_window(input [ADDR_WIDTH-1:0] a);
+    is_window = a >= WIN_BASE && ((a - WIN_BASE) >> 2) < WIN_WORDS_A;
+endfunction
+
+
+// ---------------------------------------------------------------- registers
+reg start_reg = 1'b0, start_next;
+reg soft_reset_reg = 1'b0, soft_reset_next;
+reg irq_en_reg = 1'b0, irq_en_next;
+reg done_reg = 1'b0, done_next;
+reg error_reg = 1'b0, error_next;
+reg [3:0] cause_reg = 4'd0, cause_next;
+reg [31:0] n_images_reg = 32'd0, n_images_next;
+reg [SHIFT_WIDTH-1:0] shift_l1_reg = {SHIFT_WIDTH{1'b0}}, shift_l1_next;
+reg [SHIFT_WIDTH-1:0] shift_l2_reg = {SHIFT_WIDTH{1'b0}}, shift_l2_next;
+reg interrupt_reg = 1'b0;
+
+// write channel: accept AW and W together, one transaction every other cycle
+reg awready_reg = 1'b0, awready_next;
+reg bvalid_reg = 1'b0, bvalid_next;
+reg [1:0] bresp_reg = RESP_OKAY, bresp_next;
+reg win_wr_en_reg = 1'b0, win_wr_en_next;
+reg [WIN_WORD_WIDTH-1:0] win_wr_addr_reg = {WIN_WORD_WIDTH{1'b0}}, win_wr_addr_next;
+reg [31:0] win_wr_data_reg = 32'd0, win_wr_data_next;
+reg [3:0] win_wr_strb_reg = 4'd0, win_wr_strb_next;
+
+// read channel
+reg arready_reg = 1'b0, arready_next;
+reg rvalid_reg = 1'b0, rvalid_next;
+reg [1:0] rresp_reg = RESP_OKAY, rresp_next;
+reg [DATA_WIDTH-1:0] rdata_reg = {DATA_WIDTH{1'b0}}, rdata_next;
+reg rd_wait_reg = 1'b0, rd_wait_next;
+reg win_rd_en_reg = 1'b0, win_rd_en_next;
+reg [WIN_WORD_WIDTH-1:0] win_rd_addr_reg = {WIN_WORD_WIDTH{1'b0}}, win_rd_addr_next;
+
+assign s_axi_awready = awready_reg;
+assign s_axi_wready = awready_reg;
+assign s_axi_bresp = bresp_reg;
+assign s_axi_bvalid = bvalid_reg;
+assign s_axi_arready = arready_reg;
+assign s_axi_rdata = rdata_reg;
+assign s_axi_rresp = rresp_reg;
+assign s_axi_rvalid = rvalid_reg;
+
+assign start = start_reg;
+assign soft_reset = soft_reset_reg;
+assign n_images = n_images_reg;
+assign shift_l1 = shift_l1_reg;
+assign shift_l2 = shift_l2_reg;
+assign interrupt = interrupt_reg;
+
+assign win_wr_en = win_wr_en_reg;
+assign win_wr_addr = win_wr_addr_reg;
+assign win_wr_data = win_wr_data_reg;
+assign win_wr_strb = win_wr_strb_reg;
+assign win_rd_en = win_rd_en_reg;
+assign win_rd_addr = win_rd_addr_reg;
+
+// ---------------------------------------------------------------- write path
+// byte lanes within a word carry no address meaning (WSTRB selects them)
+wire unused_addr_lsbs = ^{s_axi_awaddr[1:0], s_axi_araddr[1:0]};
+
+wire wr_fire = awready_reg;  // AW and W both handshake in this cycle
+wire [ADDR_WIDTH-1:0] wa = {s_axi_awaddr[ADDR_WIDTH-1:2], 2'b00};
+wire [DATA_WIDTH-1:0] wd = s_axi_wdata;
+wire [WIN_WORD_WIDTH-1:0] wa_word = wa[WIN_WORD_WIDTH+1:2] - WIN_BASE[WIN_WORD_WIDTH+1:2];
+
+always @* begin
+    awready_next = 1'b0;
+    bvalid_next = bvalid_reg && !s_axi_bready;
+    bresp_next = bresp_reg;
+    win_wr_en_next = 1'b0;
+    win_wr_addr_next = win_wr_addr_reg;
+    win_wr_data_next = win_wr_data_reg;
+    win_wr_strb_next = win_wr_strb_reg;
+
+    start_next = 1'b0;
+    soft_reset_next = 1'b0;
+    irq_en_next = irq_en_reg;
+    done_next = done_reg;
+    error_next = error_reg;
+    cause_next = cause_reg;
+    n_images_next = n_images_reg;
+    shift_l1_next = shift_l1_reg;
+    shift_l2_next = shift_l2_reg;
+
+    if (!awready_reg && s_axi_awvalid && s_axi_wvalid && (!bvalid_reg || s_axi_bready)) begin
+        awready_next = 1'b1;
+    end
+
+    if (wr_fire) begin
+        bvalid_next = 1'b1;
+        bresp_next = RESP_OKAY;
+        if (is_window(wa)) begin
+            if (busy) begin
+                bresp_next = RESP_SLVERR;
+            end else begin
+                win_wr_en_next = 1'b1;
+                win_wr_addr_next = wa_word;
+                win_wr_data_next = wd;
+                win_wr_strb_next = s_axi_wstrb;
+            end
+        end else if (wa < REG_SPACE) begin
+            case (wa)
+                `MNIST_REG_ID, `MNIST_REG_NUM_BANKS, `MNIST_REG_LAYER_SIZES,
+                `MNIST_REG_ERROR_CAUSE, `MNIST_REG_IMAGES_DONE, `MNIST_REG_CYCLES: begin
+                    // read-only: the write is ignored with OKAY
+                end
+                `MNIST_REG_CTRL: begin
+                    if (s_axi_wstrb[0]) begin
+                        if (wd[`MNIST_CTRL_SOFT_RESET_BIT]) begin
+                            soft_reset_next = 1'b1;
+                        end else if (wd[`MNIST_CTRL_START_BIT] && !busy) begin
+                            start_next = 1'b1;
+                        end
+                        irq_en_next = wd[`MNIST_CTRL_IRQ_EN_BIT];
+                    end
+                end
+                `MNIST_REG_STATUS: begin
+                    if (s_axi_wstrb[0]) begin
+                        if (wd[`MNIST_STATUS_DONE_BIT]) done_next = 1'b0;
+                        if (wd[`MNIST_STATUS_ERROR_BIT]) error_next = 1'b0;
+                    end
+                end
+                `MNIST_REG_N_IMAGES: begin
+                    if (s_axi_wstrb[0]) n_images_next[7:0] = wd[7:0];
+                    if (s_axi_wstrb[1]) n_images_next[15:8] = wd[15:8];
+                    if (s_axi_wstrb[2]) n_images_next[23:16] = wd[23:16];
+                    if (s_axi_wstrb[3]) n_images_next[31:24] = wd[31:24];
+                end
+                `MNIST_REG_SHIFT_L1: begin
+                    if (s_axi_wstrb[0]) shift_l1_next = wd[SHIFT_WIDTH-1:0];
+                end
+                `MNIST_REG_SHIFT_L2: begin
+                    if (s_axi_wstrb[0]) shift_l2_next = wd[SHIFT_WIDTH-1:0];
+                end
+                default: bresp_next = RESP_SLVERR;
+            endcase
+        end else begin
+            bresp_next = RESP_SLVERR;
+        end
+    end
+
+    // START and SOFT_RESET clear the sticky status; events from the engine win
+    if (start_next || soft_reset_next) begin
+        done_next = 1'b0;
+        error_next = 1'b0;
+        cause_next = 4'd0;
+    end
+    if (done_set) done_next = 1'b1;
+    if (|error_set) begin
+        error_next = 1'b1;
+        cause_next = cause_next | error_set;
+    end
+end
+
+// ---------------------------------------------------------------- read path
+reg [DATA_WIDTH-1:0] reg_rdata;
+reg reg_hit;
+wire [ADDR_WIDTH-1:0] ra = {s_axi_araddr[ADDR_WIDTH-1:2], 2'b00};
+wire [WIN_WORD_WIDTH-1:0] ra_word = ra[WIN_WORD_WIDTH+1:2] - WIN_BASE[WIN_WORD_WIDTH+1:2];
+
+always @* begin
+    reg_hit = 1'b1;
+    reg_rdata = {DATA_WIDTH{1'b0}};
+    case (ra)
+        `MNIST_REG_ID:          reg_rdata = `MNIST_ID_VALUE;
+        `MNIST_REG_NUM_BANKS:   reg_rdata = NUM_BANKS_VALUE;
+        `MNIST_REG_LAYER_SIZES: reg_rdata = `MNIST_LAYER_SIZES_VALUE;
+        `MNIST_REG_CTRL: begin
+            reg_rdata[`MNIST_CTRL_IRQ_EN_BIT] = irq_en_reg;
+        end
+        `MNIST_REG_STATUS: begin
+            reg_rdata[`MNIST_STATUS_IDLE_BIT] = !busy;
+            reg_rdata[`MNIST_STATUS_BUSY_BIT] = busy;
+            reg_rdata[`MNIST_STATUS_DONE_BIT] = done_reg;
+            reg_rdata[`MNIST_STATUS_ERROR_BIT] = error_reg;
+        end
+        `MNIST_REG_ERROR_CAUSE: reg_rdata[3:0] = cause_reg;
+        `MNIST_REG_N_IMAGES:    reg_rdata = n_images_reg;
+        `MNIST_REG_SHIFT_L1:    reg_rdata[SHIFT_WIDTH-1:0] = shift_l1_reg;
+        `MNIST_REG_SHIFT_L2:    reg_rdata[SHIFT_WIDTH-1:0] = shift_l2_reg;
+        `MNIST_REG_IMAGES_DONE: reg_rdata = images_done;
+        `MNIST_REG_CYCLES:      reg_rdata = cycles;
+        default:                reg_hit = 1'b0;
+    endcase
+end
+
+always @* begin
+    arready_next = 1'b0;
+    rvalid_next = rvalid_reg && !s_axi_rready;
+    rresp_next = rresp_reg;
+    rdata_next = rdata_reg;
+    rd_wait_next = rd_wait_reg;
+    win_rd_en_next = 1'b0;
+    win_rd_addr_next = win_rd_addr_reg;
+
+    if (rd_wait_reg) begin
+        if (win_rd_valid) begin
+            rd_wait_next = 1'b0;
+            rvalid_next = 1'b1;
+            rresp_next = RESP_OKAY;
+            rdata_next = win_rd_data;
+        end
+    end else if (!arready_reg && s_axi_arvalid && (!rvalid_reg || s_axi_rready)) begin
+        arready_next = 1'b1;
+        if (is_window(ra)) begin
+            if (busy) begin
+                rvalid_next = 1'b1;
+                rresp_next = RESP_SLVERR;
+                rdata_next = {DATA_WIDTH{1'b0}};
+            end else begin
+                rd_wait_next = 1'b1;
+                win_rd_en_next = 1'b1;
+                win_rd_addr_next = ra_word;
+            end
+        end else begin
+            rvalid_next = 1'b1;
+            rresp_next = (reg_hit && ra < REG_SPACE) ? RESP_OKAY : RESP_SLVERR;
+            rdata_next = (reg_hit && ra < REG_SPACE) ? reg_rdata : {DATA_WIDTH{1'b0}};
+        end
+    end
+end
+
+always @(posedge clk) begin
+    awready_reg <= awready_next;
+    bvalid_reg <= bvalid_next;
+    bresp_reg <= bresp_next;
+    win_wr_en_reg <= win_wr_en_next;
+    win_wr_addr_reg <= win_wr_addr_next;
+    win_wr_data_reg <= win_wr_data_next;
+    win_wr_strb_reg <= win_wr_strb_next;
+
+    arready_reg <= arready_next;
+    rvalid_reg <= rvalid_next;
+    rresp_reg <= rresp_next;
+    rdata_reg <= rdata_next;
+    rd_wait_reg <= rd_wait_next;
+    win_rd_en_reg <= win_rd_en_next;
+    win_rd_addr_reg <= win_rd_addr_next;
+
+    start_reg <= start_next;
+    soft_reset_reg <= soft_reset_next;
+    irq_en_reg <= irq_en_next;
+    done_reg <= done_next;
+    error_reg <= error_next;
+    cause_reg <= cause_next;
+    n_images_reg <= n_images_next;
+    shift_l1_reg <= shift_l1_next;
+    shift_l2_reg <= shift_l2_next;
+    interrupt_reg <= done_next && irq_en_next;
+
+    if (!rst_n) begin
+        awready_reg <= 1'b0;
+        bvalid_reg <= 1'b0;
+        win_wr_en_reg <= 1'b0;
+        arready_reg <= 1'b0;
+        rvalid_reg <= 1'b0;
+        rd_wait_reg <= 1'b0;
+        win_rd_en_reg <= 1'b0;
+        start_reg <= 1'b0;
+        soft_reset_reg <= 1'b0;
+        irq_en_reg <= 1'b0;
+        done_reg <= 1'b0;
+        error_reg <= 1'b0;
+        cause_reg <= 4'd0;
+        n_images_reg <= 32'd0;
+        shift_l1_reg <= {SHIFT_WIDTH{1'b0}};
+        shift_l2_reg <= {SHIFT_WIDTH{1'b0}};
+        interrupt_reg <= 1'b0;
+    end
+end
+
+endmodule
+
+`resetall

@@ -1,0 +1,316 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+`include "mnist_regmap.vh"
+
+// Layer 1: NUM_BANKS weight banks and MAC lanes in lockstep, plus the shared
+// requantizer. Lane b computes neurons n = b + NUM_BANKS*j (j = 0..NPL-1)
+// while the pixel x[i] is broadcast; all banks read the same address
+// j*784 + i, so one image takes 784*NPL cycles. When a group j finishes,
+// every lane's sum is captured and requantized serially (one neuron per
+// cycle) into the h buffer while the lanes go on with group j+1 or with the
+// next image.
+//
+// The banks also serve the weight window: writes at any time (the register
+// file refuses them while busy), reads while the sequencer is idle.
+module mnist_layer1 #(
+    // weight banks = MAC lanes; 8..128, divides 128
+    parameter NUM_BANKS = 64
+) (
+    input  wire                               clk,
+    input  wire                               rst_n,
+    input  wire                               start,      // batch start
+    input  wire [`MNIST_SHIFT_WIDTH-1:0]      shift_l1,
+
+    // weight window
+    input  wire                               win_wr_en,
+    input  wire [`MNIST_WIN_WORD_WIDTH-1:0]   win_wr_addr,
+    input  wire [31:0]                        win_wr_data,
+    input  wire [3:0]                         win_wr_strb,
+    input  wire                               win_rd_en,
+    input  wire [`MNIST_WIN_WORD_WIDTH-1:0]   win_rd_addr,
+    output wire                               win_rd_valid,
+    output wire [31:0]                        win_rd_data,
+
+    // image slots (mnist_stream_in)
+    input  wire                               img_avail,
+    output wire                               img_release,
+    output wire [$clog2(`MNIST_N_IN/4):0]     img_rd_addr,
+    input  wire [31:0]                        img_rd_data,
+
+    // hidden activations (mnist_layer2)
+    output wire                               h_wr_en,
+    output wire [7:0]                         h_wr_addr,  // {slot, n}
+    output wire [7:0]                         h_wr_data,
+    output wire                               h_done,     // pulse: an image's h complete
+    input  wire                               h_release   // pulse: oldest h slot free
+);
+
+localparam N_IN = `MNIST_N_IN;
+localparam N_HID = `MNIST_N_HID;
+localparam N_OUT = `MNIST_N_OUT;
+localparam NB = NUM_BANKS;
+localparam NPL = N_HID / NB;                    // neurons per lane
+localparam DEPTH = (N_IN + N_OUT) * NPL;        // bank words
+localparam BANK_AW = $clog2(DEPTH);
+localparam LANE_BITS = $clog2(NB);
+localparam Q_BITS = $clog2(NB / 4);             // bank group of a window word
+localparam J_BITS = (NPL > 1) ? $clog2(NPL) : 1;
+localparam I_BITS = $clog2(N_IN);
+localparam ACC_WIDTH = 26;
+localparam integer LAST_I_INT = N_IN - 1;
+localparam [I_BITS-1:0] LAST_I = LAST_I_INT[I_BITS-1:0];
+localparam integer LAST_J_INT = NPL - 1;
+localparam [J_BITS-1:0] LAST_J = LAST_J_INT[J_BITS-1:0];
+localparam integer LAST_LANE_INT = NB - 1;
+localparam [LANE_BITS-1:0] LAST_LANE = LAST_LANE_INT[LANE_BITS-1:0];
+localparam PIPE = 5;                             // issue -> P register holds the sum
+
+initial begin
+    if (NB < 8 || NB > N_HID || (N_HID % NB) != 0) begin
+        $error("%m: NUM_BANKS=%0d must be 8..128 and divide 128", NB);
+        $finish;
+    end
+end
+
+// ---------------------------------------------------------------- weight window writes
+reg [NB-1:0] bank_we_reg = {NB{1'b0}};
+reg [BANK_AW-1:0] bank_wa_reg = {BANK_AW{1'b0}};
+reg [31:0] bank_wd_reg = 32'd0;
+
+wire [Q_BITS-1:0] wr_q = win_wr_addr[Q_BITS-1:0];
+wire [`MNIST_WIN_WORD_WIDTH-Q_BITS-1:0] wr_row = win_wr_addr[`MNIST_WIN_WORD_WIDTH-1:Q_BITS];
+
+always @(posedge clk) begin
+    bank_we_reg <= win_wr_en ? ({{(NB-4){1'b0}}, win_wr_strb} << {wr_q, 2'b00}) : {NB{1'b0}};
+    bank_wa_reg <= wr_row[BANK_AW-1:0];
+    bank_wd_reg <= win_wr_data;
+    if (!rst_n) begin
+        bank_we_reg <= {NB{1'b0}};
+    end
+end
+
+// ---------------------------------------------------------------- sequencer
+reg run_reg = 1'b0, run_next;
+reg [BANK_AW-1:0] raddr_reg = {BANK_AW{1'b0}}, raddr_next;  // bank read address
+reg [I_BITS-1:0] i_reg = {I_BITS{1'b0}}, i_next;
+reg [J_BITS-1:0] j_reg = {J_BITS{1'b0}}, j_next;
+reg slot_reg = 1'b0, slot_next;
+reg [1:0] hcnt_reg = 2'd0, hcnt_next;     // images holding an h slot
+reg release_reg = 1'b0, release_next;
+
+// window read-back pipeline: address in raddr_reg, data 3 cycles later
+reg [3:0] wrd_valid_reg = 4'd0;
+reg [Q_BITS-1:0] wrd_q_reg [1:3];
+reg [31:0] win_rd_data_reg = 32'd0;
+
+wire [Q_BITS-1:0] rd_q = win_rd_addr[Q_BITS-1:0];
+wire [`MNIST_WIN_WORD_WIDTH-Q_BITS-1:0] rd_row = win_rd_addr[`MNIST_WIN_WORD_WIDTH-1:Q_BITS];
+
+wire issue_last = run_reg && i_reg == LAST_I && j_reg == LAST_J;
+wire can_start = img_avail && !release_reg && hcnt_reg != 2'd2;
+
+always @* begin
+    run_next = run_reg;
+    raddr_next = raddr_reg;
+    i_next = i_reg;
+    j_next = j_reg;
+    slot_next = slot_reg;
+    hcnt_next = hcnt_reg - {1'b0, h_release};
+    release_next = 1'b0;
+
+    if (start) begin
+        run_next = 1'b0;
+        slot_next = 1'b0;
+        hcnt_next = 2'd0;
+    end else if (run_reg) begin
+        raddr_next = raddr_reg + 1'b1;
+        if (i_reg == LAST_I) begin
+            i_next = {I_BITS{1'b0}};
+            j_next = j_reg + 1'b1;
+        end else begin
+            i_next = i_reg + 1'b1;
+        end
+        if (issue_last) begin
+            run_next = 1'b0;
+            release_next = 1'b1;
+            slot_next = !slot_reg;
+        end
+    end else if (can_start) begin
+        run_next = 1'b1;
+        raddr_next = {BANK_AW{1'b0}};
+        i_next = {I_BITS{1'b0}};
+        j_next = {J_BITS{1'b0}};
+        hcnt_next = hcnt_next + 2'd1;
+    end else if (win_rd_en) begin
+        raddr_next = rd_row[BANK_AW-1:0];
+    end
+end
+
+always @(posedge clk) begin
+    run_reg <= run_next;
+    raddr_reg <= raddr_next;
+    i_reg <= i_next;
+    j_reg <= j_next;
+    slot_reg <= slot_next;
+    hcnt_reg <= hcnt_next;
+    release_reg <= release_next;
+
+    wrd_valid_reg <= {wrd_valid_reg[2:0], win_rd_en};
+    wrd_q_reg[1] <= rd_q;
+    wrd_q_reg[2] <= wrd_q_reg[1];
+    wrd_q_reg[3] <= wrd_q_reg[2];
+
+    if (!rst_n) begin
+        run_reg <= 1'b0;
+        slot_reg <= 1'b0;
+        hcnt_reg <= 2'd0;
+        release_reg <= 1'b0;
+        wrd_valid_reg <= 4'd0;
+    end
+end
+
+assign img_release = release_reg;
+assign img_rd_addr = {slot_reg, i_reg[I_BITS-1:2]};
+assign win_rd_valid = wrd_valid_reg[3];
+assign win_rd_data = win_rd_data_reg;
+
+// ---------------------------------------------------------------- control pipeline
+// ctl_d[k]: the issue of k cycles ago
+localparam CTL_W = 5 + J_BITS;  // {slot, last_j, j, last_i, first_i, valid}
+reg [CTL_W-1:0] ctl_d [1:PIPE];
+reg [1:0] ilo_d1;
+
+wire [CTL_W-1:0] ctl_issue = {slot_reg, j_reg == LAST_J, j_reg, i_reg == LAST_I,
+                              i_reg == {I_BITS{1'b0}}, run_reg};
+
+integer k;
+always @(posedge clk) begin
+    ctl_d[1] <= ctl_issue;
+    for (k = 2; k <= PIPE; k = k + 1) begin
+        ctl_d[k] <= ctl_d[k-1];
+    end
+    ilo_d1 <= i_reg[1:0];
+    if (!rst_n) begin
+        for (k = 1; k <= PIPE; k = k + 1) begin
+            ctl_d[k][0] <= 1'b0;
+        end
+    end
+end
+
+wire acc_en = ctl_d[PIPE-1][0];
+wire acc_clear = ctl_d[PIPE-1][1];
+wire cap_en = ctl_d[PIPE][0] && ctl_d[PIPE][2];
+wire [J_BITS-1:0] cap_j = ctl_d[PIPE][3 +: J_BITS];
+wire cap_last_j = ctl_d[PIPE][3 + J_BITS];
+wire cap_slot = ctl_d[PIPE][4 + J_BITS];
+
+// ---------------------------------------------------------------- banks and lanes
+// registered broadcast pixel; Vivado replicates it per lane group
+(* max_fanout = 16 *) reg [7:0] pix_reg = 8'd0;
+always @(posedge clk) begin
+    pix_reg <= img_rd_data[{ilo_d1, 3'b000} +: 8];
+end
+
+wire [NB*8-1:0] bank_q;
+wire [NB*ACC_WIDTH-1:0] caps;
+
+genvar b;
+generate
+    for (b = 0; b < NB; b = b + 1) begin : g_lane
+        mnist_weight_bank #(
+            .DEPTH(DEPTH)
+        ) bank_inst (
+            .clk(clk),
+            .wr_en(bank_we_reg[b]),
+            .wr_addr(bank_wa_reg),
+            .wr_data(bank_wd_reg[(b % 4)*8 +: 8]),
+            .rd_addr(raddr_reg),
+            .rd_data(bank_q[b*8 +: 8])
+        );
+
+        mnist_mac_lane #(
+            .ACC_WIDTH(ACC_WIDTH)
+        ) lane_inst (
+            .clk(clk),
+            .w_in(bank_q[b*8 +: 8]),
+            .x_in(pix_reg),
+            .acc_en(acc_en),
+            .acc_clear(acc_clear),
+            .cap_en(cap_en),
+            .cap(caps[b*ACC_WIDTH +: ACC_WIDTH])
+        );
+    end
+endgenerate
+
+always @(posedge clk) begin
+    win_rd_data_reg <= bank_q[{wrd_q_reg[3], 5'b00000} +: 32];
+end
+
+// ---------------------------------------------------------------- serial requantizer
+// h = min(255, max(0, acc) >> shift_l1), one neuron per cycle
+reg rq_run_reg = 1'b0;
+reg [LANE_BITS-1:0] rq_lane_reg = {LANE_BITS{1'b0}};
+reg [J_BITS-1:0] rq_j_reg = {J_BITS{1'b0}};
+reg rq_slot_reg = 1'b0;
+reg rq_last_j_reg = 1'b0;
+
+reg [2:0] rq_v_reg = 3'd0;       // stage valid: mux, shift, clamp
+reg [2:0] rq_done_reg = 3'd0;    // stage carries an image's final neuron
+reg [7:0] rq_addr_d [1:3];
+reg signed [ACC_WIDTH-1:0] rq_acc_reg;
+reg [ACC_WIDTH-2:0] rq_sh_reg;
+reg [7:0] h_data_reg;
+
+// n = lane + NUM_BANKS * j
+wire [6:0] rq_n;
+generate
+    if (NPL > 1) begin : g_n_multi
+        assign rq_n = {rq_j_reg, rq_lane_reg};
+    end else begin : g_n_single
+        assign rq_n = rq_lane_reg;
+        wire unused_j = ^rq_j_reg;  // single group: j is always 0
+    end
+endgenerate
+
+always @(posedge clk) begin
+    if (cap_en) begin
+        rq_run_reg <= 1'b1;
+        rq_lane_reg <= {LANE_BITS{1'b0}};
+        rq_j_reg <= cap_j;
+        rq_slot_reg <= cap_slot;
+        rq_last_j_reg <= cap_last_j;
+    end else if (rq_run_reg) begin
+        rq_lane_reg <= rq_lane_reg + 1'b1;
+        if (rq_lane_reg == LAST_LANE) begin
+            rq_run_reg <= 1'b0;
+        end
+    end
+
+    rq_v_reg <= {rq_v_reg[1:0], rq_run_reg};
+    rq_done_reg <= {rq_done_reg[1:0], rq_run_reg && rq_last_j_reg && rq_lane_reg == LAST_LANE};
+    rq_addr_d[1] <= {rq_slot_reg, rq_n};
+    rq_addr_d[2] <= rq_addr_d[1];
+    rq_addr_d[3] <= rq_addr_d[2];
+
+    rq_acc_reg <= $signed(caps[rq_lane_reg*ACC_WIDTH +: ACC_WIDTH]);
+    rq_sh_reg <= rq_acc_reg[ACC_WIDTH-1] ? {(ACC_WIDTH-1){1'b0}}
+                                         : rq_acc_reg[ACC_WIDTH-2:0] >> shift_l1;
+    h_data_reg <= (|rq_sh_reg[ACC_WIDTH-2:8]) ? 8'hFF : rq_sh_reg[7:0];
+
+    if (!rst_n || start) begin
+        rq_run_reg <= 1'b0;
+        rq_v_reg <= 3'd0;
+        rq_done_reg <= 3'd0;
+    end
+end
+
+assign h_wr_en = rq_v_reg[2];
+assign h_wr_addr = rq_addr_d[3];
+assign h_wr_data = h_data_reg;
+assign h_done = rq_done_reg[2];
+
+endmodule
+
+`resetall

@@ -1,0 +1,169 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+`include "mnist_regmap.vh"
+
+// Result stream: a FIFO decouples layer 2 from m_axis backpressure. Records
+// of good images come from the FIFO; once the receiver has flagged a framing
+// error, records from n_good on are generated here (logits 0, both digits
+// 0xF, ERROR set), so every batch emits exactly N*11 words ending in TLAST.
+module mnist_result_out #(
+    // FIFO words; >= 2 * 11 so layer 2 can start while the previous image drains
+    parameter FIFO_DEPTH = 32
+) (
+    input  wire                                clk,
+    input  wire                                rst_n,
+    input  wire                                start,       // batch start, n_images > 0
+    input  wire [31:0]                         n_images,
+
+    input  wire                                res_valid,
+    input  wire [31:0]                         res_data,
+    output wire                                res_room,
+
+    input  wire                                err_flag,
+    input  wire [31:0]                         n_good,
+
+    output wire [`MNIST_AXIS_DATA_WIDTH-1:0]   m_axis_tdata,
+    output wire [`MNIST_AXIS_DATA_WIDTH/8-1:0] m_axis_tkeep,
+    output wire                                m_axis_tlast,
+    output wire                                m_axis_tvalid,
+    input  wire                                m_axis_tready,
+
+    output wire [31:0]                         images_done,
+    output wire                                last_beat,   // pulse: final beat accepted
+    output wire                                out_done
+);
+
+localparam DATA_WIDTH = `MNIST_AXIS_DATA_WIDTH;
+localparam KEEP_WIDTH = DATA_WIDTH / 8;
+localparam PTR_WIDTH = $clog2(FIFO_DEPTH);
+localparam WORDS = `MNIST_RESULT_WORDS_PER_IMAGE;
+localparam integer LAST_WORD_INT = WORDS - 1;
+localparam [3:0] LAST_WORD = LAST_WORD_INT[3:0];
+localparam integer ROOM_LIMIT_INT = FIFO_DEPTH - WORDS;
+localparam [PTR_WIDTH:0] ROOM_LIMIT = ROOM_LIMIT_INT[PTR_WIDTH:0];
+
+initial begin
+    if (FIFO_DEPTH < 2 * WORDS || (1 << PTR_WIDTH) != FIFO_DEPTH) begin
+        $error("%m: FIFO_DEPTH=%0d must be a power of two >= %0d", FIFO_DEPTH, 2 * WORDS);
+        $finish;
+    end
+end
+
+(* ram_style = "distributed" *)
+reg [31:0] fifo_mem [0:FIFO_DEPTH-1];
+reg [PTR_WIDTH-1:0] wr_ptr_reg = {PTR_WIDTH{1'b0}};
+reg [PTR_WIDTH-1:0] rd_ptr_reg = {PTR_WIDTH{1'b0}};
+reg [PTR_WIDTH:0] count_reg = {(PTR_WIDTH+1){1'b0}}, count_next;
+reg room_reg = 1'b0;
+
+reg active_reg = 1'b0;             // words of this batch still to load
+reg [3:0] ld_word_reg = 4'd0;
+reg [31:0] ld_rec_reg = 32'd0;
+reg [31:0] ld_rem_reg = 32'd0;     // records after the one being loaded
+
+reg tvalid_reg = 1'b0;
+reg [31:0] tdata_reg = 32'd0;
+reg tlast_reg = 1'b0;
+reg tw10_reg = 1'b0;
+reg [31:0] images_done_reg = 32'd0;
+reg last_beat_reg = 1'b0;
+reg out_done_reg = 1'b1;
+
+assign res_room = room_reg;
+assign m_axis_tdata = tdata_reg;
+assign m_axis_tkeep = {KEEP_WIDTH{1'b1}};
+assign m_axis_tlast = tlast_reg;
+assign m_axis_tvalid = tvalid_reg;
+assign images_done = images_done_reg;
+assign last_beat = last_beat_reg;
+assign out_done = out_done_reg;
+
+wire use_err = err_flag && ld_rec_reg >= n_good;
+wire fifo_empty = count_reg == {(PTR_WIDTH+1){1'b0}};
+wire beat_fire = tvalid_reg && m_axis_tready;
+wire load = active_reg && (use_err || !fifo_empty) && (!tvalid_reg || m_axis_tready);
+wire pop = load && !use_err;
+wire ld_w10 = ld_word_reg == LAST_WORD;
+
+wire [31:0] err_word = (32'd1 << `MNIST_RESULT_ERROR_LSB)
+                     | ({16'd0, ld_rec_reg[15:0]} << `MNIST_RESULT_INDEX_LSB)
+                     | (32'h0000000F << `MNIST_RESULT_SEED_DIGIT_LSB)
+                     | (32'h0000000F << `MNIST_RESULT_DIGIT_LSB);
+
+always @* begin
+    count_next = count_reg + {{PTR_WIDTH{1'b0}}, res_valid} - {{PTR_WIDTH{1'b0}}, pop};
+end
+
+always @(posedge clk) begin
+    if (res_valid) begin
+        fifo_mem[wr_ptr_reg] <= res_data;
+        wr_ptr_reg <= wr_ptr_reg + 1'b1;
+    end
+    if (pop) begin
+        rd_ptr_reg <= rd_ptr_reg + 1'b1;
+    end
+    count_reg <= count_next;
+    room_reg <= count_next <= ROOM_LIMIT;
+
+    last_beat_reg <= 1'b0;
+    if (beat_fire) begin
+        tvalid_reg <= 1'b0;
+        if (tw10_reg) begin
+            images_done_reg <= images_done_reg + 1'b1;
+        end
+        if (tlast_reg) begin
+            last_beat_reg <= 1'b1;
+            out_done_reg <= 1'b1;
+        end
+    end
+
+    if (load) begin
+        tvalid_reg <= 1'b1;
+        tdata_reg <= use_err ? (ld_w10 ? err_word : 32'd0) : fifo_mem[rd_ptr_reg];
+        tlast_reg <= ld_w10 && ld_rem_reg == 32'd0;
+        tw10_reg <= ld_w10;
+        if (ld_w10) begin
+            ld_word_reg <= 4'd0;
+            ld_rec_reg <= ld_rec_reg + 1'b1;
+            ld_rem_reg <= ld_rem_reg - 1'b1;
+            if (ld_rem_reg == 32'd0) begin
+                active_reg <= 1'b0;
+            end
+        end else begin
+            ld_word_reg <= ld_word_reg + 1'b1;
+        end
+    end
+
+    if (start) begin
+        active_reg <= 1'b1;
+        ld_word_reg <= 4'd0;
+        ld_rec_reg <= 32'd0;
+        ld_rem_reg <= n_images - 32'd1;
+        images_done_reg <= 32'd0;
+        out_done_reg <= 1'b0;
+        // a soft reset or START leaves no stale words behind
+        wr_ptr_reg <= {PTR_WIDTH{1'b0}};
+        rd_ptr_reg <= {PTR_WIDTH{1'b0}};
+        count_reg <= {(PTR_WIDTH+1){1'b0}};
+        room_reg <= 1'b1;
+        tvalid_reg <= 1'b0;
+    end
+
+    if (!rst_n) begin
+        wr_ptr_reg <= {PTR_WIDTH{1'b0}};
+        rd_ptr_reg <= {PTR_WIDTH{1'b0}};
+        count_reg <= {(PTR_WIDTH+1){1'b0}};
+        room_reg <= 1'b1;
+        active_reg <= 1'b0;
+        tvalid_reg <= 1'b0;
+        last_beat_reg <= 1'b0;
+        out_done_reg <= 1'b1;
+        images_done_reg <= 32'd0;
+    end
+end
+
+endmodule
+
+`resetall

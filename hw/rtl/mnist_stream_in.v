@@ -1,0 +1,164 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+`include "mnist_regmap.vh"
+
+// Image stream receiver: checks the batch framing, writes each image into one
+// of two image slots (double buffer, 196 x 32-bit words each) and hands
+// complete images to layer 1 in order.
+//
+// An image is good when all 196 beats arrive with TKEEP = 4'hF and no TLAST
+// before its own last beat. At the first framing error the images from the
+// broken one on are reported bad (n_good, err_flag), the rest of the stream
+// is drained up to TLAST and in_done rises. Extra beats after a complete
+// batch (no TLAST on the final beat) keep all N images good.
+module mnist_stream_in (
+    input  wire                                clk,
+    input  wire                                rst_n,
+
+    input  wire                                start,       // batch start, n_images > 0
+    input  wire [31:0]                         n_images,
+
+    input  wire [`MNIST_AXIS_DATA_WIDTH-1:0]   s_axis_tdata,
+    input  wire [`MNIST_AXIS_DATA_WIDTH/8-1:0] s_axis_tkeep,
+    input  wire                                s_axis_tlast,
+    input  wire                                s_axis_tvalid,
+    output wire                                s_axis_tready,
+
+    // image slots: layer 1 consumes them in order
+    output wire                                img_avail,
+    input  wire                                img_release,
+    input  wire [$clog2(`MNIST_N_IN/4):0]      img_rd_addr,  // {slot, word}
+    output wire [`MNIST_AXIS_DATA_WIDTH-1:0]   img_rd_data,
+
+    output wire [3:0]                          err_set,      // ERROR_CAUSE bits, pulse
+    output wire                                err_flag,     // images >= n_good are bad
+    output wire [31:0]                         n_good,
+    output wire                                in_done       // stream consumed up to TLAST
+);
+
+localparam DATA_WIDTH = `MNIST_AXIS_DATA_WIDTH;
+localparam KEEP_WIDTH = DATA_WIDTH / 8;
+localparam BEATS = `MNIST_N_IN / KEEP_WIDTH;            // 196 beats per image
+localparam BEAT_WIDTH = $clog2(BEATS);
+localparam integer LAST_BEAT_INT = BEATS - 1;
+localparam [BEAT_WIDTH-1:0] LAST_BEAT = LAST_BEAT_INT[BEAT_WIDTH-1:0];
+
+localparam [1:0] ST_IDLE = 2'd0;
+localparam [1:0] ST_RECV = 2'd1;
+localparam [1:0] ST_DRAIN = 2'd2;
+
+(* ram_style = "block" *)
+reg [DATA_WIDTH-1:0] mem [0:2*(1<<BEAT_WIDTH)-1];
+reg [DATA_WIDTH-1:0] rd_data_reg;
+
+reg [1:0] state_reg = ST_IDLE, state_next;
+reg [BEAT_WIDTH-1:0] beat_reg = {BEAT_WIDTH{1'b0}}, beat_next;
+reg [31:0] img_reg = 32'd0, img_next;
+reg [31:0] rem_reg = 32'd0, rem_next;       // images after the current one
+reg wr_slot_reg = 1'b0, wr_slot_next;
+reg [1:0] full_reg = 2'd0, full_next;       // complete images waiting in slots
+reg tready_reg = 1'b0, tready_next;
+reg [3:0] err_set_reg = 4'd0, err_set_next;
+reg err_flag_reg = 1'b0, err_flag_next;
+reg [31:0] n_good_reg = 32'd0, n_good_next;
+
+assign s_axis_tready = tready_reg;
+assign img_avail = full_reg != 2'd0;
+assign img_rd_data = rd_data_reg;
+assign err_set = err_set_reg;
+assign err_flag = err_flag_reg;
+assign n_good = n_good_reg;
+assign in_done = state_reg == ST_IDLE;
+
+wire beat_fire = s_axis_tvalid && tready_reg;
+wire keep_ok = s_axis_tkeep == {KEEP_WIDTH{1'b1}};
+wire end_of_img = beat_reg == LAST_BEAT;
+wire final_beat = end_of_img && rem_reg == 32'd0;
+
+always @* begin
+    state_next = state_reg;
+    beat_next = beat_reg;
+    img_next = img_reg;
+    rem_next = rem_reg;
+    wr_slot_next = wr_slot_reg;
+    full_next = full_reg - {1'b0, img_release};
+    err_set_next = 4'd0;
+    err_flag_next = err_flag_reg;
+    n_good_next = n_good_reg;
+
+    if (start) begin
+        state_next = ST_RECV;
+        beat_next = {BEAT_WIDTH{1'b0}};
+        img_next = 32'd0;
+        rem_next = n_images - 32'd1;
+        wr_slot_next = 1'b0;
+        full_next = 2'd0;
+        err_flag_next = 1'b0;
+        n_good_next = 32'd0;
+    end else if (state_reg == ST_RECV && beat_fire) begin
+        err_set_next[`MNIST_ERR_BAD_TKEEP_BIT] = !keep_ok;
+        err_set_next[`MNIST_ERR_EARLY_TLAST_BIT] = s_axis_tlast && !final_beat;
+        err_set_next[`MNIST_ERR_MISSING_TLAST_BIT] = final_beat && !s_axis_tlast;
+        if (!keep_ok || (s_axis_tlast && !end_of_img)) begin
+            // this image is broken: it and all later ones are reported bad
+            err_flag_next = 1'b1;
+            n_good_next = img_reg;
+            state_next = s_axis_tlast ? ST_IDLE : ST_DRAIN;
+        end else if (end_of_img) begin
+            full_next = full_next + 2'd1;
+            wr_slot_next = !wr_slot_reg;
+            beat_next = {BEAT_WIDTH{1'b0}};
+            img_next = img_reg + 32'd1;
+            rem_next = rem_reg - 32'd1;
+            if (final_beat) begin
+                if (!s_axis_tlast) begin
+                    err_flag_next = 1'b1;
+                    n_good_next = img_reg + 32'd1;
+                end
+                state_next = s_axis_tlast ? ST_IDLE : ST_DRAIN;
+            end else if (s_axis_tlast) begin
+                err_flag_next = 1'b1;
+                n_good_next = img_reg + 32'd1;
+                state_next = ST_IDLE;
+            end
+        end else begin
+            beat_next = beat_reg + 1'b1;
+        end
+    end else if (state_reg == ST_DRAIN && beat_fire && s_axis_tlast) begin
+        state_next = ST_IDLE;
+    end
+
+    tready_next = (state_next == ST_RECV && full_next != 2'd2) || state_next == ST_DRAIN;
+end
+
+always @(posedge clk) begin
+    if (state_reg == ST_RECV && beat_fire) begin
+        mem[{wr_slot_reg, beat_reg}] <= s_axis_tdata;
+    end
+    rd_data_reg <= mem[img_rd_addr];
+
+    state_reg <= state_next;
+    beat_reg <= beat_next;
+    img_reg <= img_next;
+    rem_reg <= rem_next;
+    wr_slot_reg <= wr_slot_next;
+    full_reg <= full_next;
+    tready_reg <= tready_next;
+    err_set_reg <= err_set_next;
+    err_flag_reg <= err_flag_next;
+    n_good_reg <= n_good_next;
+
+    if (!rst_n) begin
+        state_reg <= ST_IDLE;
+        full_reg <= 2'd0;
+        tready_reg <= 1'b0;
+        err_set_reg <= 4'd0;
+        err_flag_reg <= 1'b0;
+    end
+end
+
+endmodule
+
+`resetall
