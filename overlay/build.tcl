@@ -1,0 +1,261 @@
+# overlay/build.tcl: one-command Vivado batch build of the pynq-mnist overlay.
+#
+#   vivado -mode batch -source build.tcl -tclargs board pynq-z2 [key value ...]
+#
+# (normally through `make -C overlay BOARD=pynq-z2`). Keys:
+#   board        pynq-z2 | pynq-z1                          (required)
+#   step         ip | bd | bitstream                        (default bitstream)
+#   fclk_mhz     FCLK_CLK0 in MHz                           (default regmap.FCLK_MHZ)
+#   num_banks    32 | 64 | 128                              (default regmap.DEFAULT_NUM_BANKS)
+#   jobs         parallel synthesis/implementation jobs     (default 2)
+#   build_dir    scratch directory                          (default ./build/<board>)
+#   out_dir      where mnist.bit + mnist.hwh go  (default pynq_mnist/overlays/<$BOARD>,
+#                $BOARD as PYNQ images set it: Pynq-Z1, Pynq-Z2)
+#   allow_version_mismatch 0|1  run on an untested Vivado version
+#   allow_timing_failure   0|1  keep a bitstream with negative slack
+#
+# Steps: "ip" packages hw/rtl; "bd" also creates the project and the
+# validated block design and copies its .hwh; "bitstream" also runs synthesis,
+# implementation and write_bitstream and copies mnist.bit next to mnist.hwh.
+
+namespace eval mnist {
+    variable SCRIPT_DIR [file dirname [file normalize [info script]]]
+    variable REPO_ROOT  [file dirname $SCRIPT_DIR]
+    variable DESIGN_NAME mnist
+    variable PART xc7z020clg400-1
+    # PYNQ v3.1 images (PYNQ-Z1/Z2) were built with 2024.1, v3.0.x with 2022.1.
+    variable VIVADO_TARGET 2024.1
+    variable VIVADO_SUPPORTED {2024.1 2022.1}
+    # board -> board-part pattern (Digilent PYNQ-Z1, TUL PYNQ-Z2 board files)
+    variable BOARD_PARTS {
+        pynq-z1 www.digilentinc.com:pynq-z1:part0:*
+        pynq-z2 tul.com.tw:pynq-z2:part0:*
+    }
+    # board -> $BOARD on the PYNQ image, the directory pynq_mnist/overlay.py searches
+    variable BOARD_ENV_NAMES {
+        pynq-z1 Pynq-Z1
+        pynq-z2 Pynq-Z2
+    }
+}
+
+source [file join $mnist::SCRIPT_DIR config.tcl]
+source [file join $mnist::SCRIPT_DIR package_ip.tcl]
+source [file join $mnist::SCRIPT_DIR bd.tcl]
+
+# key/value argv -> dict with defaults filled in; errors name the bad value.
+proc mnist::parse_args {argv} {
+    variable BOARD_PARTS
+    variable FCLK_MHZ
+    variable NUM_BANKS_DEFAULT
+    variable NUM_BANKS_SUPPORTED
+    variable REPO_ROOT
+    variable BOARD_ENV_NAMES
+    if {[llength $argv] % 2 != 0} {
+        error "arguments must be key value pairs, got: $argv"
+    }
+    set opts [dict create step bitstream fclk_mhz $FCLK_MHZ num_banks $NUM_BANKS_DEFAULT \
+                  jobs 2 build_dir "" out_dir "" \
+                  allow_version_mismatch 0 allow_timing_failure 0]
+    set known [concat board [dict keys $opts]]
+    foreach {key value} $argv {
+        if {$key ni $known} {
+            error "unknown argument '$key' (known: [join $known {, }])"
+        }
+        dict set opts $key $value
+    }
+    if {![dict exists $opts board]} {
+        error "missing argument: board ([join [dict keys $BOARD_PARTS] { | }])"
+    }
+    set board [dict get $opts board]
+    if {![dict exists $BOARD_PARTS $board]} {
+        error "board '$board' is not supported ([join [dict keys $BOARD_PARTS] { | }])"
+    }
+    if {[dict get $opts step] ni {ip bd bitstream}} {
+        error "step '[dict get $opts step]' must be ip, bd or bitstream"
+    }
+    set fclk [dict get $opts fclk_mhz]
+    # PS7 FCLK outputs are specified up to 250 MHz (DS187).
+    if {![string is double -strict $fclk] || $fclk <= 0 || $fclk > 250} {
+        error "fclk_mhz '$fclk' must be a number in (0, 250]"
+    }
+    if {[dict get $opts num_banks] ni $NUM_BANKS_SUPPORTED} {
+        error "num_banks '[dict get $opts num_banks]' must be one of $NUM_BANKS_SUPPORTED"
+    }
+    set jobs [dict get $opts jobs]
+    if {![string is integer -strict $jobs] || $jobs < 1} {
+        error "jobs '$jobs' must be a positive integer"
+    }
+    foreach flag {allow_version_mismatch allow_timing_failure} {
+        if {[dict get $opts $flag] ni {0 1}} {
+            error "$flag '[dict get $opts $flag]' must be 0 or 1"
+        }
+    }
+    if {[dict get $opts build_dir] eq ""} {
+        dict set opts build_dir [file join [pwd] build $board]
+    }
+    if {[dict get $opts out_dir] eq ""} {
+        dict set opts out_dir \
+            [file join $REPO_ROOT pynq_mnist overlays [dict get $BOARD_ENV_NAMES $board]]
+    }
+    dict set opts build_dir [file normalize [dict get $opts build_dir]]
+    dict set opts out_dir [file normalize [dict get $opts out_dir]]
+    return $opts
+}
+
+# "2024.1" or "2024.1.2" -> 2024.1. Errors on an unsupported version unless allowed.
+proc mnist::check_vivado_version {current allow_mismatch} {
+    variable VIVADO_TARGET
+    variable VIVADO_SUPPORTED
+    set release [join [lrange [split $current .] 0 1] .]
+    if {$release eq $VIVADO_TARGET} {
+        msg INFO "Vivado $current (target $VIVADO_TARGET)"
+        return ok
+    }
+    if {$release in $VIVADO_SUPPORTED} {
+        msg WARNING "Vivado $current: supported, but the target version is $VIVADO_TARGET"
+        return supported
+    }
+    set text "Vivado $current is not a supported version ($VIVADO_SUPPORTED; target\
+              $VIVADO_TARGET, matching PYNQ v3.1 images)"
+    if {!$allow_mismatch} {
+        error "$text. Re-run with ALLOW_VERSION_MISMATCH=1 (make) or\
+               'allow_version_mismatch 1' to try anyway."
+    }
+    msg CRITICAL_WARNING "$text; continuing because allow_version_mismatch is set"
+    return mismatch
+}
+
+# Installed board part for board, or "" (then the PS7 fallback preset is used).
+proc mnist::find_board_part {board} {
+    variable BOARD_PARTS
+    set parts [lsort -dictionary [get_board_parts -quiet [dict get $BOARD_PARTS $board]]]
+    if {[llength $parts] == 0} {
+        return ""
+    }
+    return [lindex $parts end]
+}
+
+# The block design's hardware handoff: <project>.gen/... since 2020.1,
+# <project>.srcs/... before.
+proc mnist::find_hwh {proj_dir design_name} {
+    set hits [get_files -quiet -all ${design_name}.hwh]
+    foreach pattern [list \
+        [file join $proj_dir *.gen sources_1 bd $design_name hw_handoff ${design_name}.hwh] \
+        [file join $proj_dir *.srcs sources_1 bd $design_name hw_handoff ${design_name}.hwh]] {
+        lappend hits {*}[glob -nocomplain $pattern]
+    }
+    foreach hit $hits {
+        if {[file exists $hit]} {
+            return $hit
+        }
+    }
+    error "no ${design_name}.hwh under $proj_dir: was generate_target run?"
+}
+
+proc mnist::check_run {run} {
+    set progress [get_property PROGRESS [get_runs $run]]
+    set status [get_property STATUS [get_runs $run]]
+    if {$progress ne "100%" || [string match -nocase "*error*" $status]} {
+        error "run $run did not complete: $status ($progress); see its runme.log"
+    }
+}
+
+# Worst setup and hold slack of the routed design; errors on a violation
+# unless allowed.
+proc mnist::check_timing {report_dir allow_failure} {
+    open_run impl_1
+    report_timing_summary -file [file join $report_dir timing_summary.rpt]
+    report_utilization -file [file join $report_dir utilization.rpt]
+    set wns [get_property SLACK [get_timing_paths -delay_type max -max_paths 1]]
+    set whs [get_property SLACK [get_timing_paths -delay_type min -max_paths 1]]
+    msg INFO "worst setup slack $wns ns, worst hold slack $whs ns"
+    if {$wns eq "" || $whs eq ""} {
+        msg WARNING "no timing paths reported; check timing_summary.rpt"
+    } elseif {$wns < 0 || $whs < 0} {
+        set text "timing not met (WNS $wns ns, WHS $whs ns); lower FCLK_MHZ or NUM_BANKS"
+        if {!$allow_failure} {
+            error $text
+        }
+        msg CRITICAL_WARNING "$text; keeping the bitstream because allow_timing_failure is set"
+    }
+    return [list $wns $whs]
+}
+
+proc mnist::main {argv} {
+    variable REPO_ROOT
+    variable DESIGN_NAME
+    variable PART
+    variable BOARD_PARTS
+
+    set opts [parse_args $argv]
+    check_vivado_version [version -short] [dict get $opts allow_version_mismatch]
+    set board [dict get $opts board]
+    set build_dir [dict get $opts build_dir]
+    set out_dir [dict get $opts out_dir]
+    set jobs [dict get $opts jobs]
+    file mkdir $build_dir
+
+    set ip_repo [file join $build_dir ip_repo]
+    package_ip [file join $REPO_ROOT hw rtl] $ip_repo [file join $build_dir ip_pkg] $PART
+    if {[dict get $opts step] eq "ip"} {
+        return
+    }
+
+    set proj_dir [file join $build_dir vivado]
+    create_project -force $DESIGN_NAME $proj_dir -part $PART
+    set board_part [find_board_part $board]
+    if {$board_part ne ""} {
+        set_property BOARD_PART $board_part [current_project]
+        msg INFO "board part $board_part: PS7 from the board preset"
+    } else {
+        msg WARNING "no board files for $board ([dict get $BOARD_PARTS $board]);\
+                     part $PART with the PS7 fallback preset of bd.tcl"
+    }
+    set_property TARGET_LANGUAGE Verilog [current_project]
+    set_property IP_REPO_PATHS [list $ip_repo] [current_project]
+    update_ip_catalog
+
+    create_bd $DESIGN_NAME $board [expr {$board_part ne ""}] \
+        [dict get $opts fclk_mhz] [dict get $opts num_banks]
+    set bd_file [get_files ${DESIGN_NAME}.bd]
+    generate_target all $bd_file
+    set wrapper [make_wrapper -files $bd_file -top]
+    add_files -norecurse $wrapper
+    set_property TOP ${DESIGN_NAME}_wrapper [current_fileset]
+    update_compile_order -fileset sources_1
+
+    file mkdir $out_dir
+    set hwh [find_hwh $proj_dir $DESIGN_NAME]
+    if {[dict get $opts step] eq "bd"} {
+        file copy -force $hwh [file join $out_dir ${DESIGN_NAME}.hwh]
+        msg INFO "block design validated; wrote [file join $out_dir ${DESIGN_NAME}.hwh]"
+        return
+    }
+
+    launch_runs synth_1 -jobs $jobs
+    wait_on_run synth_1
+    check_run synth_1
+    launch_runs impl_1 -to_step write_bitstream -jobs $jobs
+    wait_on_run impl_1
+    check_run impl_1
+    check_timing $build_dir [dict get $opts allow_timing_failure]
+
+    set bit [file join [get_property DIRECTORY [get_runs impl_1]] ${DESIGN_NAME}_wrapper.bit]
+    if {![file exists $bit]} {
+        error "bitstream $bit not found after impl_1"
+    }
+    # PYNQ needs <name>.bit and <name>.hwh side by side, same base name.
+    file copy -force $bit [file join $out_dir ${DESIGN_NAME}.bit]
+    file copy -force $hwh [file join $out_dir ${DESIGN_NAME}.hwh]
+    msg INFO "wrote [file join $out_dir ${DESIGN_NAME}.bit] and ${DESIGN_NAME}.hwh"
+}
+
+# tests/test_overlay.py sources this file with Vivado stubs and calls
+# mnist::main itself.
+if {![info exists ::mnist_no_main]} {
+    if {[catch {mnist::main $::argv} message]} {
+        puts stderr "ERROR: \[mnist\] $message"
+        exit 1
+    }
+    exit 0
+}
