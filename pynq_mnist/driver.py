@@ -1,0 +1,590 @@
+"""PYNQ driver for the mnist_accel IP: weights over AXI-Lite, images and results over AXI DMA.
+
+``MnistAccel`` is bound by VLNV, so ``pynq.Overlay`` attaches it to the
+``mnist_accel`` instance; the overlay (or the ``sim`` glue) hands it the
+``pynq.lib.dma.DMA`` object with :meth:`MnistAccel.attach_dma`. The same code
+runs on a board and on the virtual board.
+
+Per batch (after weights are loaded) the driver makes at most
+``N_IMAGES`` (only when it changed) + S2MM DA/LENGTH + START + MM2S SA/LENGTH +
+S2MM DMASR polls + STATUS (+ CYCLES) register accesses. pynq's
+``_SDMAChannel.transfer()``/``wait()`` cost five or more per channel, so the
+driver programs the two DMA channels itself through the DMA's MMIO.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+from pynq import DefaultIP, allocate
+
+from . import regmap
+from .errors import AcceleratorError, AcceleratorTimeout, ConfigError
+from .model import Model
+from .sim.device import DMA_REGISTERS
+
+__all__ = ["DEFAULT_TIMEOUT_S", "MnistAccel"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 5.0
+# Polling backoff: the first polls come fast (a single image takes ~20 us at
+# 100 MHz), later ones back off so a long batch costs few register reads.
+_POLL_FIRST_S = 10e-6
+_POLL_MAX_S = 20e-3
+# Fraction of the expected batch time slept before the first poll.
+_PRESLEEP_FRACTION = 0.9
+_PRESLEEP_MIN_S = 200e-6
+
+_IN_BYTES_PER_IMAGE = regmap.N_IN
+_OUT_WORDS_PER_IMAGE = regmap.RESULT_WORDS_PER_IMAGE
+_OUT_BYTES_PER_IMAGE = 4 * _OUT_WORDS_PER_IMAGE
+_N_IMAGES_MAX = (1 << 32) - 1
+_WORD_BYTES = 4
+_NUM_BANKS_PARAMETERS = ("NUM_BANKS", "C_NUM_BANKS")
+
+
+def _offset(name: str) -> int:
+    return int(DMA_REGISTERS[name]["address_offset"])
+
+
+def _bit(register: str, field: str) -> int:
+    return 1 << int(DMA_REGISTERS[register]["fields"][field]["bit_offset"])
+
+
+def _field_mask(fields: dict[str, dict[str, Any]], name: str) -> tuple[int, int]:
+    f = fields[name]
+    return int(f["bit_offset"]), (1 << int(f["bit_width"])) - 1
+
+
+def _decode_bits(value: int, fields: dict[str, dict[str, Any]]) -> str:
+    """``0x00000005 (IDLE|DONE)``: the value and the names of its set 1-bit fields."""
+    names = [
+        name
+        for name, f in fields.items()
+        if int(f["bit_width"]) == 1 and value >> int(f["bit_offset"]) & 1
+    ]
+    return f"0x{value:08X} ({'|'.join(names) or '-'})"
+
+
+def _described_num_banks(description: dict[str, Any]) -> int | None:
+    """NUM_BANKS from the IP parameters (hwh: ``NUM_BANKS``; some flows prefix ``C_``)."""
+    params = description.get("parameters", {})
+    for key in _NUM_BANKS_PARAMETERS:
+        if key in params:
+            return int(params[key])
+    return None
+
+
+class _DmaChannel:
+    """Offsets and bits of one AXI DMA channel (PG021), taken from the named map."""
+
+    def __init__(self, prefix: str, address_register: str) -> None:
+        self.name = prefix
+        self.dmacr = _offset(f"{prefix}_DMACR")
+        self.dmasr = _offset(f"{prefix}_DMASR")
+        self.address = _offset(f"{prefix}_{address_register}")
+        self.address_msb = _offset(f"{prefix}_{address_register}_MSB")
+        self.length = _offset(f"{prefix}_LENGTH")
+        self.sr_fields = DMA_REGISTERS[f"{prefix}_DMASR"]["fields"]
+        self.run = _bit(f"{prefix}_DMACR", "RS")
+        self.reset = _bit(f"{prefix}_DMACR", "Reset")
+        self.halted = _bit(f"{prefix}_DMASR", "Halted")
+        self.idle = _bit(f"{prefix}_DMASR", "Idle")
+        self.errors = (
+            _bit(f"{prefix}_DMASR", "DMAIntErr")
+            | _bit(f"{prefix}_DMASR", "DMASlvErr")
+            | _bit(f"{prefix}_DMASR", "DMADecErr")
+        )
+
+
+class MnistAccel(DefaultIP):
+    """Driver for ``mnist_accel``: ID check, weight load/verify, batched DMA classify.
+
+    Parameters
+    ----------
+    description : dict
+        The IP description (from the .hwh, or the virtual board's ``description()``).
+    timeout_s : float
+        Deadline of every wait on the hardware; a batch also gets the time
+        its size needs at the overlay clock.
+
+    Raises
+    ------
+    ConfigError
+        The ID, NUM_BANKS or LAYER_SIZES registers do not match this driver or
+        the description's ``NUM_BANKS`` parameter.
+    """
+
+    bindto: ClassVar[list[str]] = [regmap.VLNV]
+
+    def __init__(self, description: dict[str, Any], timeout_s: float = DEFAULT_TIMEOUT_S):
+        super().__init__(description)
+        self.timeout_s = float(timeout_s)
+        self.register_accesses = 0
+        self._dma: Any = None
+        self._dma_mmio: Any = None
+        self._mm2s = _DmaChannel("MM2S", "SA")
+        self._s2mm = _DmaChannel("S2MM", "DA")
+        self._dma_addr64 = False
+        self._dmacr_run: dict[str, int] = {}
+        self.max_images_per_transfer = 0
+        self._in_buf: Any = None
+        self._out_buf: Any = None
+        self._n_images_reg: int | None = None
+        self._shifts: tuple[int, int] | None = None
+        self._cycles_per_image: float | None = None
+        self._described_banks = _described_num_banks(description)
+        self.num_banks = self.check_config()
+
+    # --- register access, counted ---------------------------------------------------
+
+    def _rd(self, offset: int) -> int:
+        self.register_accesses += 1
+        return int(self.mmio.read(offset))
+
+    def _wr(self, offset: int, value: int) -> None:
+        self.register_accesses += 1
+        self.mmio.write(offset, int(value))
+
+    def _dma_rd(self, offset: int) -> int:
+        self.register_accesses += 1
+        return int(self._dma_mmio.read(offset))
+
+    def _dma_wr(self, offset: int, value: int) -> None:
+        self.register_accesses += 1
+        self._dma_mmio.write(offset, int(value))
+
+    def _read_block(self, offset: int, nbytes: int) -> np.ndarray:
+        """Read ``nbytes`` of the accelerator window in one go, as uint32 words."""
+        self.register_accesses += nbytes // _WORD_BYTES
+        device = self.mmio.device
+        if device.has_capability("MEMORY_MAPPED"):
+            first = offset // _WORD_BYTES
+            return np.array(self.mmio.array[first : first + nbytes // _WORD_BYTES], dtype=np.uint32)
+        raw = device.read_registers(self.mmio.base_addr + offset, nbytes)
+        return np.frombuffer(bytes(raw), dtype="<u4").astype(np.uint32)
+
+    # --- configuration ----------------------------------------------------------------
+
+    def check_config(self) -> int:
+        """Read ID, NUM_BANKS and LAYER_SIZES; return NUM_BANKS.
+
+        Raises
+        ------
+        ConfigError
+            A register value differs from what this driver (or the description) expects.
+        """
+        ident = self._rd(regmap.REG_ID)
+        if ident != regmap.ID_VALUE:
+            raise ConfigError(
+                f"mnist_accel register ID (0x{regmap.REG_ID:02X}) reads 0x{ident:08X}, "
+                f"expected 0x{regmap.ID_VALUE:08X}: wrong bitstream or IP version"
+            )
+        banks = self._rd(regmap.REG_NUM_BANKS)
+        if banks < 1 or regmap.N_HID % banks:
+            raise ConfigError(
+                f"mnist_accel register NUM_BANKS (0x{regmap.REG_NUM_BANKS:02X}) reads {banks}, "
+                f"expected a divisor of {regmap.N_HID}"
+            )
+        if self._described_banks is not None and banks != self._described_banks:
+            raise ConfigError(
+                f"mnist_accel register NUM_BANKS (0x{regmap.REG_NUM_BANKS:02X}) reads {banks}, "
+                f"but the IP description parameter NUM_BANKS is {self._described_banks}"
+            )
+        sizes = self._rd(regmap.REG_LAYER_SIZES)
+        if sizes != regmap.LAYER_SIZES_VALUE:
+            fields = regmap.REGISTERS["LAYER_SIZES"]["fields"]
+            got = {k: sizes >> o & m for k in fields for o, m in [_field_mask(fields, k)]}
+            raise ConfigError(
+                f"mnist_accel register LAYER_SIZES (0x{regmap.REG_LAYER_SIZES:02X}) reads "
+                f"0x{sizes:08X} {got}, expected N_IN={regmap.N_IN} N_HID={regmap.N_HID} "
+                f"N_OUT={regmap.N_OUT}"
+            )
+        return banks
+
+    def attach_dma(self, dma: Any) -> None:
+        """Use ``dma`` (a ``pynq.lib.dma.DMA`` in simple mode) for images and results.
+
+        Raises
+        ------
+        ConfigError
+            The DMA lacks a channel, uses scatter-gather or micro mode, or its
+            data widths differ from the 32-bit streams of the accelerator.
+        """
+        params = dma.description.get("parameters", {})
+        if dma.sendchannel is None or dma.recvchannel is None:
+            raise ConfigError(
+                "axi_dma needs both MM2S and S2MM channels "
+                f"(c_include_mm2s={params.get('c_include_mm2s')}, "
+                f"c_include_s2mm={params.get('c_include_s2mm')})"
+            )
+        for key, want in (("c_include_sg", 0), ("c_micro_dma", 0)):
+            if int(params.get(key, 0)) != want:
+                raise ConfigError(f"axi_dma parameter {key}={params[key]}, expected {want}")
+        for key in ("c_m_axi_mm2s_data_width", "c_m_axi_s2mm_data_width"):
+            if int(params.get(key, regmap.STREAM_DATA_WIDTH)) != regmap.STREAM_DATA_WIDTH:
+                raise ConfigError(
+                    f"axi_dma parameter {key}={params[key]}, expected {regmap.STREAM_DATA_WIDTH}"
+                )
+        self._dma = dma
+        self._dma_mmio = dma.mmio
+        self._dma_addr64 = int(params.get("c_addr_width", 32)) > 32
+        # Remember what pynq's DMA wrote to DMACR (RS, and IOC_IrqEn when it
+        # found an interrupt) so a recovery restarts the channels the same way.
+        self._dmacr_run = {
+            ch.name: self._dma_rd(ch.dmacr) | ch.run for ch in (self._mm2s, self._s2mm)
+        }
+        self.max_images_per_transfer = min(
+            dma.buffer_max_size // _IN_BYTES_PER_IMAGE,
+            dma.buffer_max_size // _OUT_BYTES_PER_IMAGE,
+            _N_IMAGES_MAX,
+        )
+        if self.max_images_per_transfer < 1:
+            raise ConfigError(
+                f"axi_dma max transfer {dma.buffer_max_size} bytes "
+                f"(c_sg_length_width={params.get('c_sg_length_width')}) is smaller than "
+                f"one image ({_IN_BYTES_PER_IMAGE} bytes)"
+            )
+
+    @property
+    def dma(self) -> Any:
+        """The attached ``pynq.lib.dma.DMA`` (None until :meth:`attach_dma`)."""
+        return self._dma
+
+    # --- weights ----------------------------------------------------------------------
+
+    def load_weights(self, model: Model, verify: bool = True) -> None:
+        """Write the model's weights and shifts; with ``verify`` read them back and compare.
+
+        Raises
+        ------
+        ConfigError
+            ID/NUM_BANKS/LAYER_SIZES mismatch, or the model's shapes differ from LAYER_SIZES.
+        AcceleratorError
+            Read-back differs (names the first weight and the number of bad bytes).
+        AcceleratorTimeout
+            The engine was busy and did not return to idle after a soft reset.
+        """
+        self.num_banks = self.check_config()
+        want = {"w1": (regmap.N_HID, regmap.N_IN), "w2": (regmap.N_OUT, regmap.N_HID)}
+        for name, shape in want.items():
+            got = getattr(model, name).shape
+            if got != shape:
+                raise ConfigError(f"model {name} shape {got} does not match LAYER_SIZES {shape}")
+        status = self._rd(regmap.REG_STATUS)
+        if status & regmap.STATUS_BUSY:
+            log.warning("mnist_accel busy while loading weights: soft reset")
+            self._soft_reset_accel(time.monotonic() + self.timeout_s)
+        packed = regmap.pack_weights(model.w1, model.w2, self.num_banks)
+        self.register_accesses += packed.nbytes // _WORD_BYTES
+        self.mmio.write(regmap.WEIGHT_WINDOW_OFFSET, packed.tobytes())
+        self._write_shifts(model.shift_l1, model.shift_l2)
+        if verify:
+            self._verify_weights(model, packed)
+        log.debug("loaded %d weight bytes, NUM_BANKS=%d", packed.nbytes, self.num_banks)
+
+    def _write_shifts(self, shift_l1: int, shift_l2: int) -> None:
+        self._wr(regmap.REG_SHIFT_L1, shift_l1)
+        self._wr(regmap.REG_SHIFT_L2, shift_l2)
+        self._shifts = (int(shift_l1), int(shift_l2))
+
+    def _verify_weights(self, model: Model, packed: np.ndarray) -> None:
+        back = self._read_block(regmap.WEIGHT_WINDOW_OFFSET, packed.nbytes).view(np.int8)
+        bad = np.flatnonzero(back != packed)
+        if bad.size:
+            first = int(bad[0])
+            raise AcceleratorError(
+                f"weight verify failed: {bad.size} of {packed.nbytes} bytes differ in the "
+                f"mnist_accel weight window (0x{regmap.WEIGHT_WINDOW_OFFSET:05X}); first at "
+                f"byte 0x{regmap.WEIGHT_WINDOW_OFFSET + first:05X} = "
+                f"{self._weight_name(first)}: wrote {int(packed[first])}, read {int(back[first])}"
+            )
+        for offset, name, want in (
+            (regmap.REG_SHIFT_L1, "SHIFT_L1", model.shift_l1),
+            (regmap.REG_SHIFT_L2, "SHIFT_L2", model.shift_l2),
+        ):
+            got = self._rd(offset)
+            if got != want:
+                raise AcceleratorError(
+                    f"register {name} (0x{offset:02X}) reads {got}, wrote {want}"
+                )
+
+    def _weight_name(self, byte_index: int) -> str:
+        """Name the weight at a window byte, e.g. ``W1[17][300]`` (layer 1, neuron 17, input 300).
+
+        Packs index-coded matrices with the same ``pack_weights`` rather than
+        inverting the layout by hand, so this cannot drift from the packing.
+        """
+        n1, i1 = np.indices((regmap.N_HID, regmap.N_IN))
+        o2, n2 = np.indices((regmap.N_OUT, regmap.N_HID))
+
+        def at(w1: np.ndarray, w2: np.ndarray) -> int:
+            packed = regmap.pack_weights(
+                w1.astype(np.uint8).view(np.int8),
+                w2.astype(np.uint8).view(np.int8),
+                self.num_banks,
+            )
+            return int(packed.view(np.uint8)[byte_index])
+
+        layer = at(np.ones_like(n1), 2 * np.ones_like(n2))
+        if layer == 1:
+            neuron = at(n1, n2)
+            pixel = at(i1 & 0xFF, o2) | at(i1 >> 8, o2) << 8
+            return f"W1[{neuron}][{pixel}] (layer 1, neuron {neuron}, input {pixel})"
+        neuron = at(n1, n2)
+        output = at(i1 & 0xFF, o2)
+        return f"W2[{output}][{neuron}] (layer 2, neuron {output}, input {neuron})"
+
+    # --- classification ---------------------------------------------------------------
+
+    def classify(
+        self, images: np.ndarray, read_cycles: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Classify uint8 images [N, 784] on the accelerator.
+
+        Returns ``(logits int32 [N,10], digits int64 [N], stats)``; ``stats``
+        has ``images``, ``transfers``, ``cycles`` (sum of CYCLES, None unless
+        ``read_cycles``), ``register_accesses`` and ``wall_s``.
+
+        Raises
+        ------
+        ValueError
+            Images not uint8 [N, 784] with N >= 1.
+        ConfigError
+            No DMA attached or no weights loaded.
+        AcceleratorTimeout
+            A transfer passed its deadline (DMA and accelerator are reset).
+        AcceleratorError
+            The DMA or the accelerator reported an error (both are reset).
+        """
+        batch = np.asarray(images)
+        if batch.dtype != np.uint8 or batch.ndim != 2 or batch.shape[1] != regmap.N_IN:
+            raise ValueError(
+                f"images must be uint8 [N, {regmap.N_IN}], got {batch.dtype} {list(batch.shape)}"
+            )
+        if batch.shape[0] < 1:
+            raise ValueError("images must hold at least one image, got 0")
+        if self._dma is None:
+            raise ConfigError("no AXI DMA attached: call attach_dma(dma) first")
+        if self._shifts is None:
+            raise ConfigError("no weights loaded: call load_weights(model) first")
+        t0 = time.perf_counter()
+        accesses0 = self.register_accesses
+        n = batch.shape[0]
+        logits = np.empty((n, regmap.N_OUT), dtype=np.int32)
+        digits = np.empty(n, dtype=np.int64)
+        cycles = 0 if read_cycles else None
+        transfers = 0
+        step = self.max_images_per_transfer
+        for start in range(0, n, step):
+            chunk = batch[start : start + step]
+            records, chunk_cycles = self._transfer(chunk, read_cycles)
+            stop = start + chunk.shape[0]
+            logits[start:stop], digits[start:stop] = self._decode(records)
+            if cycles is not None and chunk_cycles is not None:
+                cycles += chunk_cycles
+            transfers += 1
+        stats = {
+            "images": n,
+            "transfers": transfers,
+            "cycles": cycles,
+            "register_accesses": self.register_accesses - accesses0,
+            "wall_s": time.perf_counter() - t0,
+        }
+        return logits, digits, stats
+
+    def _buffers(self, n: int) -> tuple[Any, Any]:
+        """DMA buffers holding at least ``n`` images, allocated once and grown only when needed."""
+        if self._in_buf is None or self._in_buf.shape[0] < n:
+            self._free_buffers()
+            self._in_buf = allocate((n, _IN_BYTES_PER_IMAGE), dtype=np.uint8)
+            self._out_buf = allocate((n, _OUT_WORDS_PER_IMAGE), dtype=np.uint32)
+            log.debug("allocated DMA buffers for %d images", n)
+        return self._in_buf, self._out_buf
+
+    def _free_buffers(self) -> None:
+        for buf in (self._in_buf, self._out_buf):
+            if buf is not None:
+                buf.freebuffer()
+        self._in_buf = self._out_buf = None
+
+    def _start_channel(self, channel: _DmaChannel, address: int, nbytes: int) -> None:
+        self._dma_wr(channel.address, address & 0xFFFFFFFF)
+        if self._dma_addr64:
+            self._dma_wr(channel.address_msb, address >> 32)
+        self._dma_wr(channel.length, nbytes)  # writing LENGTH starts the channel
+
+    def _transfer(self, chunk: np.ndarray, read_cycles: bool) -> tuple[np.ndarray, int | None]:
+        n = chunk.shape[0]
+        in_buf, out_buf = self._buffers(n)
+        src = in_buf[:n]
+        dst = out_buf[:n]
+        src[:] = chunk
+        src.flush()
+        if n != self._n_images_reg:
+            self._wr(regmap.REG_N_IMAGES, n)
+            self._n_images_reg = n
+        self._start_channel(self._s2mm, dst.physical_address, n * _OUT_BYTES_PER_IMAGE)
+        self._wr(regmap.REG_CTRL, regmap.CTRL_START)
+        self._start_channel(self._mm2s, src.physical_address, n * _IN_BYTES_PER_IMAGE)
+        deadline = self._wait_s2mm(n)
+        status = self._rd(regmap.REG_STATUS)
+        # DONE follows the last result beat by a few clock cycles; on a board
+        # the poll above is far slower than that, so this loop rarely turns.
+        while status & regmap.STATUS_BUSY and not status & regmap.STATUS_ERROR:
+            if time.monotonic() > deadline:
+                detail = self._describe_state(status)
+                self._recover()
+                raise AcceleratorTimeout(
+                    f"mnist_accel still BUSY after the DMA received all {n} results: "
+                    f"{detail}; DMA and accelerator reset"
+                )
+            status = self._rd(regmap.REG_STATUS)
+        if status & regmap.STATUS_ERROR or not status & regmap.STATUS_DONE:
+            detail = self._describe_state(status)
+            self._recover()
+            raise AcceleratorError(
+                f"mnist_accel batch of {n} images failed: {detail}; DMA and accelerator reset"
+            )
+        cycles = self._rd(regmap.REG_CYCLES) if read_cycles else None
+        if cycles:
+            self._cycles_per_image = cycles / n
+        dst.invalidate()
+        return np.array(dst, dtype=np.uint32), cycles
+
+    def _expected_s(self, n: int) -> float:
+        if self._cycles_per_image is None:
+            return 0.0
+        return n * self._cycles_per_image / (regmap.FCLK_MHZ * 1e6)
+
+    def _wait_s2mm(self, n: int) -> float:
+        """Poll S2MM DMASR until idle, with a deadline scaled to the batch; return the deadline."""
+        expected = self._expected_s(n)
+        budget = self.timeout_s + 2 * expected
+        deadline = time.monotonic() + budget
+        if expected > _PRESLEEP_MIN_S:
+            time.sleep(_PRESLEEP_FRACTION * expected)
+        pause = _POLL_FIRST_S
+        while True:
+            sr = self._dma_rd(self._s2mm.dmasr)
+            if sr & self._s2mm.errors:
+                detail = self._describe_state(None, s2mm_sr=sr)
+                self._recover()
+                raise AcceleratorError(
+                    f"AXI DMA S2MM error on a batch of {n} images: {detail}; "
+                    "DMA and accelerator reset"
+                )
+            if sr & self._s2mm.idle:
+                return deadline
+            if time.monotonic() > deadline:
+                detail = self._describe_state(None, s2mm_sr=sr)
+                self._recover()
+                raise AcceleratorTimeout(
+                    f"batch of {n} images not done within {budget:.3f} s "
+                    f"(timeout_s={self.timeout_s}): {detail}; DMA and accelerator reset"
+                )
+            time.sleep(pause)
+            pause = min(2 * pause, _POLL_MAX_S)
+
+    def _describe_state(self, status: int | None, s2mm_sr: int | None = None) -> str:
+        """Decode STATUS, ERROR_CAUSE, IMAGES_DONE and both DMASR values into one line."""
+        if status is None:
+            status = self._rd(regmap.REG_STATUS)
+        cause = self._rd(regmap.REG_ERROR_CAUSE)
+        done = self._rd(regmap.REG_IMAGES_DONE)
+        mm2s_sr = self._dma_rd(self._mm2s.dmasr)
+        if s2mm_sr is None:
+            s2mm_sr = self._dma_rd(self._s2mm.dmasr)
+        return (
+            f"STATUS={_decode_bits(status, regmap.REGISTERS['STATUS']['fields'])} "
+            f"ERROR_CAUSE={_decode_bits(cause, regmap.REGISTERS['ERROR_CAUSE']['fields'])} "
+            f"IMAGES_DONE={done} "
+            f"MM2S_DMASR={_decode_bits(mm2s_sr, self._mm2s.sr_fields)} "
+            f"S2MM_DMASR={_decode_bits(s2mm_sr, self._s2mm.sr_fields)}"
+        )
+
+    def _decode(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split [n, 11] result words into logits and hardware digits; check index and error."""
+        n = records.shape[0]
+        fields = regmap.RESULT_WORD10_FIELDS
+        word = records[:, regmap.N_OUT].astype(np.int64)
+        shift, mask = _field_mask(fields, "ERROR")
+        failed = np.flatnonzero(word >> shift & mask)
+        if failed.size:
+            raise AcceleratorError(
+                f"{failed.size} of {n} result records carry the ERROR bit, first image {failed[0]}"
+            )
+        shift, mask = _field_mask(fields, "INDEX")
+        index = word >> shift & mask
+        wrong = np.flatnonzero(index != np.arange(n) & mask)
+        if wrong.size:
+            k = int(wrong[0])
+            raise AcceleratorError(
+                f"result record {k} carries image index {int(index[k])}, expected {k & mask} "
+                f"({wrong.size} of {n} records out of order)"
+            )
+        shift, mask = _field_mask(fields, "DIGIT")
+        digits = word >> shift & mask
+        logits = np.ascontiguousarray(records[:, : regmap.N_OUT]).view(np.int32)
+        return logits, digits
+
+    # --- recovery -----------------------------------------------------------------------
+
+    def _wait_bits(self, read: Any, mask: int, want: int, deadline: float, what: str) -> int:
+        while True:
+            value = read()
+            if value & mask == want:
+                return value
+            if time.monotonic() > deadline:
+                raise AcceleratorTimeout(
+                    f"recovery failed: {what} (reads 0x{value:08X}); reload the overlay"
+                )
+            time.sleep(_POLL_FIRST_S)
+
+    def _soft_reset_accel(self, deadline: float) -> None:
+        self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+        self._wait_bits(
+            lambda: self._rd(regmap.REG_STATUS),
+            regmap.STATUS_IDLE,
+            regmap.STATUS_IDLE,
+            deadline,
+            "mnist_accel STATUS.IDLE not set after SOFT_RESET",
+        )
+        self._n_images_reg = None
+        if self._shifts is not None:
+            self._write_shifts(*self._shifts)
+
+    def _recover(self) -> None:
+        """Reset the AXI DMA (both channels), soft-reset the accelerator, restart the DMA."""
+        deadline = time.monotonic() + self.timeout_s
+        # Reset in either DMACR resets the whole AXI DMA (PG021); it self-clears.
+        self._dma_wr(self._mm2s.dmacr, self._mm2s.reset)
+        for ch in (self._mm2s, self._s2mm):
+            self._wait_bits(
+                lambda ch=ch: self._dma_rd(ch.dmacr),
+                ch.reset,
+                0,
+                deadline,
+                f"AXI DMA {ch.name}_DMACR.Reset did not clear",
+            )
+        self._soft_reset_accel(deadline)
+        for ch in (self._mm2s, self._s2mm):
+            self._dma_wr(ch.dmacr, self._dmacr_run[ch.name])
+            self._wait_bits(
+                lambda ch=ch: self._dma_rd(ch.dmasr),
+                ch.halted,
+                0,
+                deadline,
+                f"AXI DMA {ch.name}_DMASR.Halted still set after RS=1",
+            )
+        log.warning("mnist_accel and axi_dma reset after a failed batch")
+
+    def close(self) -> None:
+        """Free the DMA buffers (idempotent)."""
+        self._free_buffers()
+        self._dma = None
+        self._dma_mmio = None

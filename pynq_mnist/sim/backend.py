@@ -1,0 +1,111 @@
+"""The ``sim`` backend: the unmodified pynq DMA driver and MnistAccel on the virtual board.
+
+``SimBackend`` makes a ``VirtualDevice`` (Verilated RTL + behavioural AXI DMA)
+pynq's active device, then builds ``pynq.lib.dma.DMA`` and ``MnistAccel`` from
+the device's hwh-equivalent descriptions: exactly the code path of the
+``fabric`` backend, on a different ``pynq.Device``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pynq import Device
+from pynq.lib.dma import DMA
+
+from .. import regmap
+from ..backend import Backend
+from ..driver import MnistAccel
+from ..model import Model
+from .device import VirtualDevice
+
+__all__ = ["SIM_TIMEOUT_S", "SimBackend"]
+
+# The Verilated RTL runs ~30x slower than the 100 MHz fabric: a 10k-image
+# transfer takes seconds of wall time, so the sim's deadline is longer.
+SIM_TIMEOUT_S = 60.0
+
+
+# DONE is set a few cycles after the last result beat. A board's clock keeps
+# running while the driver reads STATUS; the virtual board's stops when the
+# streams are quiescent, so clock on a little after every run.
+SETTLE_CYCLES = 16
+
+
+class _SettlingDevice(VirtualDevice):
+    """VirtualDevice that clocks SETTLE_CYCLES more after the streams go quiet."""
+
+    def advance(self) -> Any:
+        result = super().advance()
+        if result is not None:
+            self._model().tick(SETTLE_CYCLES)
+        return result
+
+
+class SimBackend(Backend):
+    """Runs the model on the Verilated RTL through the real pynq stack.
+
+    Parameters
+    ----------
+    timeout_s : float
+        Deadline of every wait in the driver.
+    device : VirtualDevice, optional
+        Use this device (e.g. built with fault or DMA options) instead of a new one.
+    **device_kwargs
+        Passed to ``VirtualDevice`` when ``device`` is None.
+    """
+
+    name = "sim"
+
+    def __init__(
+        self,
+        timeout_s: float = SIM_TIMEOUT_S,
+        device: VirtualDevice | None = None,
+        **device_kwargs: Any,
+    ) -> None:
+        self.device = (
+            device if device is not None else _SettlingDevice(activate=False, **device_kwargs)
+        )
+        self._had_active = "_active_device" in Device.__dict__
+        self._previous = Device.__dict__.get("_active_device")
+        Device.active_device = self.device
+        try:
+            self.dma = DMA(self.device.description(regmap.DMA_INSTANCE))
+            self.accel = MnistAccel(self.device.description(regmap.ACCEL_INSTANCE), timeout_s)
+            self.accel.attach_dma(self.dma)
+        except BaseException:
+            self._restore_active()
+            self.device.close()
+            raise
+        self._closed = False
+
+    def load(self, model: Model) -> None:
+        """Write and verify the weights and shifts."""
+        self.accel.load_weights(model, verify=True)
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """Return int32 logits [N, 10] computed by the Verilated RTL."""
+        logits, _, _ = self.accel.classify(images, read_cycles=False)
+        return logits
+
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Logits, hardware digits and stats (cycles, register accesses)."""
+        return self.accel.classify(images, read_cycles=True)
+
+    def _restore_active(self) -> None:
+        if Device.__dict__.get("_active_device") is not self.device:
+            return
+        if self._had_active:
+            Device.active_device = self._previous
+        else:
+            del Device._active_device
+
+    def close(self) -> None:
+        """Free buffers, stop the simulator and restore pynq's previous active device."""
+        if self._closed:
+            return
+        self._closed = True
+        self.accel.close()
+        self._restore_active()
+        self.device.close()
