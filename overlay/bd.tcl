@@ -64,7 +64,9 @@ proc mnist::config_dict {pairs} {
 }
 
 # PS7 after the board preset (or fallback): GP0 for control, HP0 for the DMA,
-# FCLK0 at fclk_mhz, fabric interrupts on IRQ_F2P.
+# FCLK0 at fclk_mhz, fabric interrupts on IRQ_F2P. pynq reads
+# PCW_FPGA_FCLK0_ENABLE and PCW_FCLK0_PERIPHERAL_DIVISOR0/1 from the .hwh and
+# programs FCLK0 with them when it downloads the bitstream.
 proc mnist::configure_ps7 {board use_board_preset fclk_mhz} {
     variable PS7_VLNV
     variable PS7_CELL
@@ -86,9 +88,8 @@ proc mnist::configure_ps7 {board use_board_preset fclk_mhz} {
         PCW_USE_M_AXI_GP0 1 \
         PCW_USE_S_AXI_HP0 1 \
         PCW_S_AXI_HP0_DATA_WIDTH 64 \
+        PCW_FPGA_FCLK0_ENABLE 1 \
         PCW_FPGA0_PERIPHERAL_FREQMHZ $fclk_mhz \
-        PCW_EN_CLK0_PORT 1 \
-        PCW_EN_RST0_PORT 1 \
         PCW_USE_FABRIC_INTERRUPT 1 \
         PCW_IRQ_F2P_INTR 1 \
     ]] $ps

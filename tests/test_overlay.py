@@ -362,6 +362,17 @@ def test_port_check_catches_drift() -> None:
     assert _port_mismatches(maps, flipped) == ["m_axis_tready: output, m_axis.TREADY needs input"]
 
 
+def test_rtl_files_include_the_header_they_use() -> None:
+    """UG1118: packaged IP has no global includes; each file must include what it uses."""
+    sources = sorted(RTL.glob("*.v"))
+    assert sources
+    for path in sources:
+        text = path.read_text()
+        if "`MNIST_" in text:
+            assert '`include "mnist_regmap.vh"' in text, f"{path.name} uses `MNIST_* macros"
+    assert sorted(p.name for p in RTL.glob("*.vh")) == ["mnist_regmap.vh"]
+
+
 # --- build.tcl against stub Vivado commands -----------------------------------------
 
 # Interface/pin/address-space names of the Xilinx IP the block design wires,
@@ -943,7 +954,7 @@ def test_stub_build_ps7(z2_build: StubRun) -> None:
     ps = z2_build.props("processing_system7_0")
     assert float(ps["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"]) == regmap.FCLK_MHZ
     for key in ("PCW_USE_M_AXI_GP0", "PCW_USE_S_AXI_HP0", "PCW_USE_FABRIC_INTERRUPT",
-                "PCW_IRQ_F2P_INTR", "PCW_EN_CLK0_PORT", "PCW_EN_RST0_PORT"):
+                "PCW_IRQ_F2P_INTR", "PCW_FPGA_FCLK0_ENABLE"):
         assert ps[f"CONFIG.{key}"] == "1", key
     # No board files given: fallback preset, board preset not applied.
     assert ps["CONFIG.PCW_CRYSTAL_PERIPHERAL_FREQMHZ"] == "50"
