@@ -1,0 +1,460 @@
+"""Turn real-world digit images (files, photos, arrays) into MNIST-style 28x28 uint8.
+
+The MNIST recipe: ink bright on a zero background, cropped to the ink, scaled to
+fit a 20x20 box (antialiased, aspect kept) and placed in 28x28 so that the
+centre of mass of the ink sits at pixel (14, 14). Photos of paper additionally
+get their uneven lighting flattened and their paper texture thresholded away.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+from .errors import ImageError
+
+__all__ = ["MAX_PIXELS", "load_image", "preprocess"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PIXELS = 40_000_000
+"""Largest image (width * height) load_image decodes: a decompression-bomb guard."""
+
+SIZE = 28
+BOX = 20
+CENTRE = 14.0  # MNIST's centre of mass in row/column index coordinates
+UINT8_MAX = 255
+UINT16_MAX = 65535
+
+# Longest side the analysis runs at; a 20x20 target needs far less, but
+# strokes must stay several pixels wide for the noise threshold to work.
+WORK_SIDE = 512
+# A 28x28 8-bit image whose border median is at most this is already MNIST-like.
+MNIST_BORDER_MAX = 16
+BLUR_DIVISOR = 256  # denoising blur radius = longest working side / this
+BORDER_FRACTION = 0.05  # border ring width, as a fraction of the shorter side
+OUTLIER_MADS = 3.0  # border pixels this many median errors off the fit are ink
+TAIL_PERCENTILE = 0.05  # polarity: compare this far into the dark and bright tails
+BLOCK_SIDE = 64  # background-estimate block size at working resolution
+BACKGROUND_PERCENTILE = 25.0  # ink covers well under 75 % of a block
+MIN_PAPER_LEVEL = 32.0  # darker 'paper' is not scaled up further
+MIN_VALID_FRACTION = 0.1  # second-pass blocks need this share of non-ink pixels
+NOISE_SIGMAS = 6.0  # threshold above the background noise (MAD estimate)
+MAD_TO_SIGMA = 1.4826
+EDGE_FLOOR = 0.2  # also drop ink fainter than this fraction of the stroke level
+MIN_CONTRAST = 8.0  # gray levels between background noise and ink; less is blank
+SPECK_FRACTION = 0.02  # components lighter than this share of the largest are specks
+STROKE_PERCENTILE = 90.0
+
+# ITU-R 601 luma weights, as PIL uses for RGB -> L.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read any image file PIL can decode and return an MNIST-style uint8 [28,28].
+
+    EXIF orientation is honoured; multi-frame files use their first frame.
+
+    Raises
+    ------
+    ImageError
+        The file is missing, unreadable, truncated, larger than ``max_pixels``,
+        or holds no digit (blank). The message names the file.
+    """
+    name = os.fspath(path)
+    image = _decode(name, max_pixels)
+    return preprocess(image, source=name)
+
+
+def _decode(name: str, max_pixels: int) -> Image.Image:
+    """Open, size-check and fully decode ``name``; all failures become ImageError."""
+    try:
+        with warnings.catch_warnings():
+            # PIL warns (then refuses) far above our own limit; both mean "too big".
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(name) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise ImageError(
+                        f"{name}: image is {width}x{height} = {width * height} pixels, "
+                        f"over the limit of {max_pixels} pixels"
+                    )
+                if width == 0 or height == 0:
+                    raise ImageError(f"{name}: image is empty ({width}x{height} pixels)")
+                # JPEG only: decode at 1/2..1/8 scale, still >= WORK_SIDE on each side.
+                img.draft(None, (WORK_SIDE, WORK_SIDE))
+                img.load()
+                return ImageOps.exif_transpose(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: {exc} (limit {max_pixels} pixels)") from None
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name}: is a directory, not an image") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # PIL reports corrupt data with any of these, depending on the codec.
+        raise ImageError(f"{name}: cannot read image: {exc}") from None
+
+
+def preprocess(image: Image.Image | np.ndarray, *, source: str = "image") -> np.ndarray:
+    """Return the MNIST-style uint8 [28,28] version of a PIL image or an array.
+
+    Arrays are [H,W] gray or [H,W,C] with C = 1 (gray), 2 (gray, alpha),
+    3 (RGB) or 4 (RGBA); uint8 and 0..255 integers are gray levels, uint16 and
+    larger integers 16-bit levels, bool is black/white, floats are 0..1 (or
+    0..255 if any value exceeds 1). Alpha is composited on white.
+
+    A 28x28 8-bit gray image whose border is dark (median <= 16) is already
+    in MNIST form and comes back unchanged.
+
+    Raises
+    ------
+    ImageError
+        No digit in the image (blank or uniform); the message names ``source``.
+    ValueError
+        An array of unsupported shape, or with NaN/inf values.
+    """
+    if isinstance(image, Image.Image):
+        if image.mode == "L" and "transparency" not in image.info:
+            pixels = np.asarray(image, dtype=np.uint8)
+            if _is_mnist_like(pixels):
+                return pixels.copy()
+        gray = _pil_to_gray(image)
+    elif isinstance(image, np.ndarray):
+        if image.dtype == np.uint8 and _is_mnist_like(image):
+            return image.copy()
+        gray = _array_to_gray(image, source)
+    else:
+        raise TypeError(
+            f"{source}: expected a PIL image or a numpy array, got {type(image).__name__}"
+        )
+    return _to_mnist(gray, source)
+
+
+def _is_mnist_like(pixels: np.ndarray) -> bool:
+    """True for a 28x28 gray image with a dark border."""
+    if pixels.shape != (SIZE, SIZE):
+        return False
+    return float(np.median(_border(pixels.astype(np.float32), 2))) <= MNIST_BORDER_MAX
+
+
+def _border(gray: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of the ring ``width`` pixels wide around the image, flattened."""
+    ring = np.ones(gray.shape, dtype=bool)
+    ring[width:-width, width:-width] = False
+    return gray[ring]
+
+
+def _pil_to_gray(img: Image.Image) -> np.ndarray:
+    """Float32 gray levels 0..255 [H,W], alpha composited on white."""
+    if img.mode.startswith("I;16"):
+        return np.asarray(img).astype(np.float32) / (UINT16_MAX / UINT8_MAX)
+    if img.mode in ("I", "F"):
+        return _levels_to_255(np.asarray(img))
+    if "A" in img.getbands() or "a" in img.getbands() or "transparency" in img.info:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
+        return _composite_on_white(rgba[..., :3] @ _LUMA, rgba[..., 3] / UINT8_MAX)
+    if img.mode != "L":
+        img = img.convert("L")
+    return np.asarray(img, dtype=np.float32)
+
+
+def _array_to_gray(array: np.ndarray, source: str) -> np.ndarray:
+    """Float32 gray levels 0..255 [H,W] from a gray/GA/RGB/RGBA array."""
+    if array.ndim == 3 and array.shape[2] in (1, 2, 3, 4):
+        channels = array.shape[2]
+    elif array.ndim == 2:
+        channels = 0
+    else:
+        raise ValueError(
+            f"{source}: expected an array [H,W] or [H,W,1|2|3|4], got shape {array.shape}"
+        )
+    if array.size == 0:
+        raise ImageError(f"{source}: image is empty (shape {array.shape})")
+    levels = _levels_to_255(array)
+    if channels == 0:
+        return levels
+    gray = levels[..., 0] if channels in (1, 2) else levels[..., :3] @ _LUMA
+    if channels in (2, 4):
+        return _composite_on_white(gray, levels[..., -1] / UINT8_MAX)
+    return gray
+
+
+def _levels_to_255(values: np.ndarray) -> np.ndarray:
+    """Map bool, 8-bit, 16-bit and float levels to float32 0..255."""
+    if values.dtype == np.bool_:
+        return values.astype(np.float32) * UINT8_MAX
+    if np.issubdtype(values.dtype, np.floating):
+        if not np.isfinite(values).all():
+            raise ValueError("image array holds NaN or infinite values")
+        scale = UINT8_MAX if values.max(initial=0.0) <= 1.0 else 1.0
+        return np.clip(values.astype(np.float32) * scale, 0, UINT8_MAX)
+    if not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"image array has unsupported dtype {values.dtype}")
+    if values.dtype == np.uint8 or values.max(initial=0) <= UINT8_MAX:
+        return np.clip(values, 0, UINT8_MAX).astype(np.float32)
+    return np.clip(values, 0, UINT16_MAX).astype(np.float32) / (UINT16_MAX / UINT8_MAX)
+
+
+def _composite_on_white(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return (gray * alpha + UINT8_MAX * (1.0 - alpha)).astype(np.float32)
+
+
+def _resize(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Antialiased resize of a float32 [H,W] array: area average down, bicubic up."""
+    shrinking = width <= values.shape[1] and height <= values.shape[0]
+    method = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
+    resized = Image.fromarray(values.astype(np.float32), mode="F").resize((width, height), method)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def _to_mnist(gray: np.ndarray, source: str) -> np.ndarray:
+    """The full pipeline on float gray levels: ink map, crop, 20x20 fit, centring."""
+    height, width = gray.shape
+    longest = max(height, width)
+    if longest > WORK_SIDE:
+        scale = WORK_SIDE / longest
+        gray = _resize(gray, max(1, round(width * scale)), max(1, round(height * scale)))
+    ink = _ink_map(gray, source)
+    ink = _drop_specks(ink)
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return _fit_and_centre(crop)
+
+
+def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
+    """Ink strength 0..1 with the background exactly 0.
+
+    Polarity: a smooth (quadratic) lighting surface is fitted to the border
+    pixels, which are background; the residual against it has a long dark
+    tail for dark ink on light paper and a long bright tail for bright ink on
+    a dark background, and the longer tail wins. After inversion (ink
+    bright), uneven lighting is removed by subtracting a blockwise background
+    (first a low percentile per block, then the median of the pixels that
+    the first pass did not call ink), and whatever is within the noise of
+    that background, or fainter than a fifth of the typical stroke, becomes 0.
+    """
+    blur = round(max(gray.shape) / BLUR_DIVISOR)
+    gray = _box_blur(gray, blur)
+    residual = gray - _border_surface(gray)
+    dark_tail, bright_tail = np.percentile(residual, [TAIL_PERCENTILE, 100.0 - TAIL_PERCENTILE])
+    inverted = bool(-dark_tail > bright_tail)
+    if inverted:
+        gray = UINT8_MAX - gray
+
+    ink = gray - _block_statistic(gray, BACKGROUND_PERCENTILE)
+    if float(ink.max()) < MIN_CONTRAST:
+        raise ImageError(
+            f"{source}: no digit found: blank image (contrast {float(ink.max()):.0f} gray "
+            f"levels, need at least {MIN_CONTRAST:.0f})"
+        )
+    # Anti-aliased stroke edges sit just below the threshold; keep them out too.
+    first_pass = _max_filter(ink > _ink_threshold(ink)[0], 2 * blur + 3)
+    background = _block_statistic(gray, 50.0, valid=~first_pass)
+    ink = gray - background
+    if inverted:
+        # Paper reflects a fraction of the local light and ink less: contrast is a ratio.
+        ink *= UINT8_MAX / np.maximum(UINT8_MAX - background, MIN_PAPER_LEVEL)
+
+    floor, stroke = _ink_threshold(ink)
+    if stroke - floor < MIN_CONTRAST:
+        raise ImageError(
+            f"{source}: no digit found: ink is {max(0.0, stroke - floor):.0f} gray levels "
+            f"above the background noise, need at least {MIN_CONTRAST:.0f}"
+        )
+    return np.clip((ink - floor) / (stroke - floor), 0.0, 1.0)
+
+
+def _ink_threshold(residual: np.ndarray) -> tuple[float, float]:
+    """(floor, stroke level) of a signed residual over the background: noise floor, typical ink.
+
+    Background pixels scatter around zero, ink pixels are the long positive tail.
+    """
+    median = float(np.median(residual))
+    sigma = MAD_TO_SIGMA * float(np.median(np.abs(residual - median)))
+    noise_floor = median + NOISE_SIGMAS * sigma
+    ink = np.clip(residual, 0.0, None)
+    strokes = ink[ink > max(noise_floor, _otsu_threshold(ink))]
+    stroke = float(np.percentile(strokes, STROKE_PERCENTILE)) if strokes.size else float(ink.max())
+    floor = max(noise_floor, EDGE_FLOOR * stroke)
+    logger.debug("background noise %.1f, floor %.1f, stroke level %.1f", sigma, floor, stroke)
+    return floor, stroke
+
+
+def _max_filter(mask: np.ndarray, size: int) -> np.ndarray:
+    """Dilate a boolean mask with a size x size square (size odd)."""
+    image = Image.fromarray(mask.astype(np.uint8) * UINT8_MAX, mode="L")
+    return np.asarray(image.filter(ImageFilter.MaxFilter(size))) > 0
+
+
+def _box_blur(values: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 window, edges replicated; r = 0 returns ``values``."""
+    if radius <= 0:
+        return values
+    size = 2 * radius + 1
+    summed = np.pad(values.astype(np.float64), radius, mode="edge")
+    for axis in (0, 1):
+        cumulative = np.insert(np.cumsum(summed, axis=axis), 0, 0.0, axis=axis)
+        length = cumulative.shape[axis] - size
+        summed = np.take(cumulative, np.arange(size, size + length), axis=axis) - np.take(
+            cumulative, np.arange(length), axis=axis
+        )
+    return (summed / size**2).astype(np.float32)
+
+
+def _border_surface(gray: np.ndarray) -> np.ndarray:
+    """Quadratic surface a + bx + cy + dx^2 + exy + fy^2 fitted to the border ring.
+
+    One refit without the ring pixels far from the first fit keeps ink that
+    touches the border from dragging the surface.
+    """
+    height, width = gray.shape
+    rows, cols = np.indices(gray.shape, dtype=np.float64)
+    y = rows / max(1, height - 1) * 2.0 - 1.0
+    x = cols / max(1, width - 1) * 2.0 - 1.0
+    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
+    ring = np.ones(gray.shape, dtype=bool)
+    inner = max(1, round(BORDER_FRACTION * min(gray.shape)))
+    ring[inner:-inner, inner:-inner] = False
+    design, target = terms[ring], gray[ring].astype(np.float64)
+    coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
+    error = np.abs(design @ coefficients - target)
+    inliers = error <= OUTLIER_MADS * max(float(np.median(error)), 1.0)
+    if inliers.sum() >= design.shape[1]:
+        coefficients = np.linalg.lstsq(design[inliers], target[inliers], rcond=None)[0]
+    return (terms @ coefficients).astype(np.float32)
+
+
+def _block_statistic(
+    gray: np.ndarray, percentile: float, *, valid: np.ndarray | None = None
+) -> np.ndarray:
+    """A percentile per BLOCK_SIDE block, bilinearly upsampled to the image size.
+
+    Without ``valid``, each block then takes the minimum over its 3x3
+    neighbourhood: a block mostly covered by a stroke over-estimates the
+    background, its neighbours do not. With ``valid``, only those pixels
+    count, and blocks with too few of them take their neighbours' mean.
+    """
+    height, width = gray.shape
+    n_rows = max(1, round(height / BLOCK_SIDE))
+    n_cols = max(1, round(width / BLOCK_SIDE))
+    row_edges = np.linspace(0, height, n_rows + 1).round().astype(int)
+    col_edges = np.linspace(0, width, n_cols + 1).round().astype(int)
+    grid = np.full((n_rows, n_cols), np.nan, dtype=np.float64)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            rows = slice(row_edges[i], row_edges[i + 1])
+            cols = slice(col_edges[j], col_edges[j + 1])
+            block = gray[rows, cols]
+            if valid is not None:
+                block = block[valid[rows, cols]]
+                if block.size < MIN_VALID_FRACTION * gray[rows, cols].size:
+                    continue
+            grid[i, j] = np.percentile(block, percentile)
+    if valid is None:
+        padded = np.pad(grid, 1, mode="edge")
+        grid = np.min(
+            [padded[di : di + n_rows, dj : dj + n_cols] for di in range(3) for dj in range(3)],
+            axis=0,
+        )
+    elif np.isnan(grid).all():
+        return _block_statistic(gray, BACKGROUND_PERCENTILE)
+    while np.isnan(grid).any():
+        padded = np.pad(grid, 1, mode="constant", constant_values=np.nan)
+        neighbours = np.stack(
+            [padded[di : di + n_rows, dj : dj + n_cols] for di in range(3) for dj in range(3)]
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods
+            grid = np.where(np.isnan(grid), np.nanmean(neighbours, axis=0), grid)
+    if grid.size == 1:
+        return np.full_like(gray, grid[0, 0])
+    return _resize(grid.astype(np.float32), width, height)
+
+
+def _otsu_threshold(values: np.ndarray) -> float:
+    """Otsu's threshold over a 256-bin histogram of ``values`` (0 for a flat image)."""
+    top = float(values.max())
+    if top <= 0:
+        return 0.0
+    counts, edges = np.histogram(values, bins=256, range=(0.0, top))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_lo = np.cumsum(counts)
+    weight_hi = weight_lo[-1] - weight_lo
+    mass_lo = np.cumsum(counts * centres)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_lo = mass_lo / weight_lo
+        mean_hi = (mass_lo[-1] - mass_lo) / weight_hi
+        between = weight_lo * weight_hi * (mean_lo - mean_hi) ** 2
+    return float(edges[int(np.nanargmax(between[:-1])) + 1])
+
+
+def _drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Zero the 8-connected ink components lighter than SPECK_FRACTION of the heaviest."""
+    labels, n_labels = _label_components(ink > 0)
+    if n_labels <= 1:
+        return ink
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n_labels + 1)
+    mass[0] = 0.0
+    keep = mass >= SPECK_FRACTION * mass.max()
+    keep[0] = False
+    return np.where(keep[labels], ink, 0.0).astype(np.float32)
+
+
+def _label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected component labels (1..n, 0 = background) via row runs and union-find."""
+    parent: list[int] = []
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    runs: list[tuple[int, int, int, int]] = []  # row, start, stop (exclusive), run id
+    previous: list[tuple[int, int, int]] = []
+    for row in range(mask.shape[0]):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], mask[row].astype(np.int8), [0]))))
+        current: list[tuple[int, int, int]] = []
+        for start, stop in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            run_id = len(parent)
+            parent.append(run_id)
+            for p_start, p_stop, p_id in previous:
+                # Diagonal neighbours count: runs touch if they overlap widened by one.
+                if p_start <= stop and start <= p_stop:
+                    root_a, root_b = find(run_id), find(p_id)
+                    if root_a != root_b:
+                        parent[max(root_a, root_b)] = min(root_a, root_b)
+            current.append((start, stop, run_id))
+            runs.append((row, start, stop, run_id))
+        previous = current
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    roots: dict[int, int] = {}
+    for row, start, stop, run_id in runs:
+        labels[row, start:stop] = roots.setdefault(find(run_id), len(roots) + 1)
+    return labels, len(roots)
+
+
+def _fit_and_centre(crop: np.ndarray) -> np.ndarray:
+    """Scale ``crop`` to fit BOX x BOX and place its centre of mass at (14, 14)."""
+    height, width = crop.shape
+    scale = BOX / max(height, width)
+    new_h = min(BOX, max(1, round(height * scale)))
+    new_w = min(BOX, max(1, round(width * scale)))
+    patch = np.clip(_resize(crop, new_w, new_h), 0.0, None)
+    patch = np.rint(patch / patch.max() * UINT8_MAX).astype(np.uint8)
+
+    rows, cols = np.indices(patch.shape)
+    total = float(patch.sum(dtype=np.int64))
+    centre_row = float((rows * patch).sum()) / total
+    centre_col = float((cols * patch).sum()) / total
+    top = int(np.clip(np.floor(CENTRE - centre_row + 0.5), 0, SIZE - new_h))
+    left = int(np.clip(np.floor(CENTRE - centre_col + 0.5), 0, SIZE - new_w))
+    out = np.zeros((SIZE, SIZE), dtype=np.uint8)
+    out[top : top + new_h, left : left + new_w] = patch
+    return out
