@@ -8,9 +8,11 @@ AXI DMA in direct register (simple) mode per PG021, whose stream datapath
 (bytes between host buffers and the RTL) runs in C++.
 
 Simulated time advances lazily: before every register read, the model is
-clocked until no DMA channel is busy or no stream beat has moved for
-``idle_limit`` cycles, so a correct batch is complete by the first poll and a
-stalled one leaves the DMA not idle.
+clocked until no DMA channel is busy or no stream beat has moved for a while
+(``idle_limit`` cycles while the engine owes results, ``starve_limit`` while
+it waits for input), then ``settle_cycles`` more, standing for the latency of
+the processor's read. A correct batch is thus complete by the first poll, and
+a stalled one leaves the DMA not idle.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pynq.buffer import PynqBuffer
 from pynq_mnist import regmap
 from pynq_mnist.errors import AcceleratorError
 
-from .verilator import AXI_OKAY, ChannelState, RunResult, SimModel
+from .verilator import AXI_OKAY, ChannelState, RunReason, RunResult, SimModel
 
 __all__ = ["DMA_REGISTERS", "FAULTS", "VirtualDevice"]
 
@@ -213,8 +215,13 @@ class VirtualDevice(pynq.Device):
         Make this ``pynq.Device.active_device`` (restored by ``close``), so
         ``pynq.allocate`` and ``pynq.MMIO`` use it by default.
     idle_limit : int
-        Cycles without a stream beat after which a register read stops
-        clocking (a stalled transfer costs this much per poll).
+        Cycles without a stream beat, while the engine owes results, after
+        which a register read stops clocking (a stalled transfer costs this
+        much per poll).
+    starve_limit : int
+        The same while the engine owes nothing (waiting for host input).
+    settle_cycles : int
+        Cycles clocked after a transfer completes, before the read is served.
     max_cycles_per_access : int
         Upper bound of cycles clocked before one register read.
     strict_bus : bool
@@ -230,6 +237,8 @@ class VirtualDevice(pynq.Device):
         *,
         activate: bool = True,
         idle_limit: int = 1 << 16,
+        starve_limit: int = 1024,
+        settle_cycles: int = 32,
         max_cycles_per_access: int = 1 << 34,
         strict_bus: bool = True,
         tag: str = "pynq_mnist_virtual_board",
@@ -237,6 +246,8 @@ class VirtualDevice(pynq.Device):
         super().__init__(tag)
         self.num_banks = num_banks
         self.idle_limit = idle_limit
+        self.starve_limit = starve_limit
+        self.settle_cycles = settle_cycles
         self.max_cycles_per_access = max_cycles_per_access
         self.strict_bus = strict_bus
         self.model: SimModel | None = SimModel(num_banks)
@@ -521,7 +532,10 @@ class VirtualDevice(pynq.Device):
         self._sync()
         if not any(ch.busy for ch in self._channels.values()):
             return None
-        result = self._model().run(self.max_cycles_per_access, self.idle_limit)
+        model = self._model()
+        result = model.run(self.max_cycles_per_access, self.idle_limit, self.starve_limit)
+        if result.reason == RunReason.QUIESCENT:
+            model.tick(self.settle_cycles)
         self.last_run = result
         self._sync()
         return result
