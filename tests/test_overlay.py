@@ -1110,3 +1110,25 @@ def test_stub_checks_can_fail(tmp_path: Path) -> None:
     typo = run_build(tmp_path / "typo", patch=("bd.tcl", "m_axi_s2mm_aclk", "m_axi_s2m_aclk"))
     assert typo.returncode == 1
     assert "has no pin 'm_axi_s2m_aclk'" in typo.error
+
+
+def _kib(n: int) -> str:
+    return f"{n // 1024} KiB"
+
+
+def _grouped_hex(n: int) -> str:
+    return f"0x{n >> 16:04X}_{n & 0xFFFF:04X}"
+
+
+def test_readme_address_map_matches_regmap() -> None:
+    rows = {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(
+            r"^\| `(\w+)` \| [^|]+\| [^|]+\| `(0x[0-9A-F_]+)` \| ([^|]+?) \|",
+            (OVERLAY / "README.md").read_text(),
+            re.M,
+        )
+    }
+    assert rows[regmap.ACCEL_INSTANCE] == (_grouped_hex(regmap.ACCEL_BASE),
+                                           _kib(regmap.ACCEL_RANGE))
+    assert rows[regmap.DMA_INSTANCE] == (_grouped_hex(regmap.DMA_BASE), _kib(regmap.DMA_RANGE))
