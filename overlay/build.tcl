@@ -15,8 +15,9 @@
 #   allow_timing_failure   0|1  keep a bitstream with negative slack
 #
 # Steps: "ip" packages hw/rtl; "bd" also creates the project and the
-# validated block design and copies its .hwh; "bitstream" also runs synthesis,
-# implementation and write_bitstream and copies mnist.bit next to mnist.hwh.
+# validated block design and copies its .hwh into build_dir; "bitstream" also
+# runs synthesis, implementation and write_bitstream, then copies mnist.bit and
+# mnist.hwh together into out_dir.
 
 namespace eval mnist {
     variable SCRIPT_DIR [file dirname [file normalize [info script]]]
@@ -166,8 +167,16 @@ proc mnist::check_timing {report_dir allow_failure} {
     open_run impl_1
     report_timing_summary -file [file join $report_dir timing_summary.rpt]
     report_utilization -file [file join $report_dir utilization.rpt]
-    set wns [get_property SLACK [get_timing_paths -delay_type max -max_paths 1]]
-    set whs [get_property SLACK [get_timing_paths -delay_type min -max_paths 1]]
+    set wns ""
+    set whs ""
+    set setup [get_timing_paths -delay_type max -max_paths 1]
+    set hold [get_timing_paths -delay_type min -max_paths 1]
+    if {[llength $setup] > 0} {
+        set wns [get_property SLACK $setup]
+    }
+    if {[llength $hold] > 0} {
+        set whs [get_property SLACK $hold]
+    }
     msg INFO "worst setup slack $wns ns, worst hold slack $whs ns"
     if {$wns eq "" || $whs eq ""} {
         msg WARNING "no timing paths reported; check timing_summary.rpt"
@@ -224,11 +233,11 @@ proc mnist::main {argv} {
     set_property TOP ${DESIGN_NAME}_wrapper [current_fileset]
     update_compile_order -fileset sources_1
 
-    file mkdir $out_dir
     set hwh [find_hwh $proj_dir $DESIGN_NAME]
     if {[dict get $opts step] eq "bd"} {
-        file copy -force $hwh [file join $out_dir ${DESIGN_NAME}.hwh]
-        msg INFO "block design validated; wrote [file join $out_dir ${DESIGN_NAME}.hwh]"
+        # Not into out_dir: a new .hwh next to an older .bit would be a mismatched pair.
+        file copy -force $hwh [file join $build_dir ${DESIGN_NAME}.hwh]
+        msg INFO "block design validated; wrote [file join $build_dir ${DESIGN_NAME}.hwh]"
         return
     }
 
@@ -244,7 +253,9 @@ proc mnist::main {argv} {
     if {![file exists $bit]} {
         error "bitstream $bit not found after impl_1"
     }
-    # PYNQ needs <name>.bit and <name>.hwh side by side, same base name.
+    # PYNQ needs <name>.bit and <name>.hwh side by side, same base name; both
+    # are written only here, at the end, so a failed build leaves the last pair.
+    file mkdir $out_dir
     file copy -force $bit [file join $out_dir ${DESIGN_NAME}.bit]
     file copy -force $hwh [file join $out_dir ${DESIGN_NAME}.hwh]
     msg INFO "wrote [file join $out_dir ${DESIGN_NAME}.bit] and ${DESIGN_NAME}.hwh"

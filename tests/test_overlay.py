@@ -607,7 +607,7 @@ proc wait_on_run {args} { rec wait_on_run {*}$args }
 proc open_run {args} { rec open_run {*}$args }
 proc report_timing_summary {args} { rec report_timing_summary }
 proc report_utilization {args} { rec report_utilization }
-proc get_timing_paths {args} { return path }
+proc get_timing_paths {args} { return $::stub_paths }
 """
 
 
@@ -639,6 +639,7 @@ def run_build(
     rtl_ports: str | list[str] = "*",
     has_num_banks: bool = True,
     slack: str = "0.412",
+    paths: str = "path",
     act_fclk: str = "",
     run_status: str = "write_bitstream Complete!",
     config: Path | None = None,
@@ -681,6 +682,7 @@ def run_build(
         set ::stub_rtl_ports {{{ports}}}
         set ::stub_has_num_banks {int(has_num_banks)}
         set ::stub_slack {_brace(slack)}
+        set ::stub_paths {_brace(paths)}
         set ::stub_act_fclk {_brace(act_fclk)}
         set ::stub_run_status {_brace(run_status)}
         set ::stub_run_dir {_brace(run_dir)}
@@ -1067,7 +1069,8 @@ def test_stub_build_steps(tmp_path: Path) -> None:
     bd = run_build(tmp_path / "bd", {"step": "bd"})
     assert bd.returncode == 0, bd.error
     assert bd.of("validate_bd_design") and not bd.of("launch_runs")
-    assert (bd.out_dir / "mnist.hwh").exists() and not (bd.out_dir / "mnist.bit").exists()
+    assert (tmp_path / "bd" / "build" / "mnist.hwh").read_text() == "<fake hwh/>"
+    assert not bd.out_dir.exists(), "bd step must not touch the .bit/.hwh pair in out_dir"
 
 
 def test_stub_build_fails_on_timing_violation(tmp_path: Path) -> None:
@@ -1078,6 +1081,12 @@ def test_stub_build_fails_on_timing_violation(tmp_path: Path) -> None:
     allowed = run_build(tmp_path / "allow", {"allow_timing_failure": "1"}, slack="-0.250")
     assert allowed.returncode == 0, allowed.error
     assert "CRITICAL_WARNING" in allowed.stdout
+
+
+def test_stub_build_without_timing_paths_warns(tmp_path: Path) -> None:
+    run = run_build(tmp_path, paths="")
+    assert run.returncode == 0, run.error
+    assert "no timing paths reported" in run.stdout
 
 
 def test_stub_build_fails_on_failed_run(tmp_path: Path) -> None:
