@@ -22,7 +22,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -621,7 +621,6 @@ class StubRun:
     stdout: str
     out_dir: Path
     tcl_error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def of(self, cmd: str) -> list[list[str]]:
         return [c[1:] for c in self.calls if c[0] == cmd]
@@ -852,7 +851,8 @@ def test_stub_build_dma_parameters(z2_build: StubRun) -> None:
     assert order.index("CONFIG.c_include_sg") < order.index("CONFIG.c_sg_length_width")
 
 
-def _virtual_device() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def virtual_device() -> Iterator[Any]:
     from pynq_mnist.sim.device import VirtualDevice
 
     dev = VirtualDevice(activate=False)
@@ -860,11 +860,6 @@ def _virtual_device() -> Iterator[Any]:
         yield dev
     finally:
         dev.close()
-
-
-@pytest.fixture(scope="module")
-def virtual_device() -> Iterator[Any]:
-    yield from _virtual_device()
 
 
 @pytest.mark.sim
@@ -881,6 +876,9 @@ def test_stub_build_matches_virtual_board(z2_build: StubRun, virtual_device: Any
         desc = virtual_device.description(name)
         assert desc["type"] == cells[name]
         assert assigned[f"{name}/{ctrl}"] == (desc["phys_addr"], desc["addr_range"])
+        # hwh MEMRANGE: SLAVEBUSINTERFACE and MEMTYPE (address block usage "register")
+        assert desc["mem_id"] == ctrl.split("/")[0]
+        assert desc["memtype"] == "REGISTER"
     dma = virtual_device.description(regmap.DMA_INSTANCE)
     config = {
         k.removeprefix("CONFIG."): v
