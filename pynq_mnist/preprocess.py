@@ -95,6 +95,8 @@ def _decode(name: str, max_pixels: int) -> Image.Image:
         raise ImageError(f"{name}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{name}: is a directory, not an image") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image format PIL can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # PIL reports corrupt data with any of these, depending on the codec.
         raise ImageError(f"{name}: cannot read image: {exc}") from None

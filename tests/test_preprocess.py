@@ -1,0 +1,428 @@
+"""Real-image preprocessing: file formats, modes, MNIST layout, photos, and failures."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+import pynq_mnist
+from pynq_mnist.errors import ImageError
+from pynq_mnist.preprocess import MAX_PIXELS, load_image, preprocess
+
+SAMPLES = Path(pynq_mnist.__file__).resolve().parent / "samples"
+DIGIT_SAMPLES = sorted(SAMPLES.glob("digit_*_*.png"))
+PHOTO_SAMPLES = sorted(SAMPLES.glob("photo_*.jpg"))
+
+
+def _label(path: Path) -> int:
+    return int(path.name.split("_")[1])
+
+
+def _mnist(label: int) -> np.ndarray:
+    """The bundled MNIST test digit of class ``label``, read without pynq_mnist."""
+    (path,) = SAMPLES.glob(f"digit_{label}_*.png")
+    return np.asarray(Image.open(path), dtype=np.uint8)
+
+
+def _save(image: Image.Image, path: Path, **params: object) -> Path:
+    image.save(path, **params)
+    return path
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of slightly blurred images: 1-pixel shifts barely count.
+
+    Different digits among the samples score at most 0.62, the same digit
+    redrawn through the pipeline at least 0.89.
+    """
+
+    def blurred(image: np.ndarray) -> np.ndarray:
+        smooth = Image.fromarray(image).filter(ImageFilter.GaussianBlur(1))
+        return np.asarray(smooth, dtype=np.float64).ravel()
+
+    return float(np.corrcoef(blurred(a), blurred(b))[0, 1])
+
+
+def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(image.shape)
+    total = float(image.sum(dtype=np.int64))
+    return float((rows * image).sum()) / total, float((cols * image).sum()) / total
+
+
+def _bbox_size(image: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero(image.any(axis=1))
+    cols = np.flatnonzero(image.any(axis=0))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+def _assert_mnist_layout(image: np.ndarray) -> None:
+    """uint8 28x28, ink fits 20x20, centre of mass within 1 px of (14, 14), peak 255."""
+    assert image.dtype == np.uint8
+    assert image.shape == (28, 28)
+    height, width = _bbox_size(image)
+    assert max(height, width) <= 20
+    assert max(height, width) >= 18, "the longer side should be scaled to the 20 px box"
+    centre_row, centre_col = _centre_of_mass(image)
+    assert abs(centre_row - 14) <= 1 and abs(centre_col - 14) <= 1, (centre_row, centre_col)
+    assert image.max() == 255
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims width x height; the pixel data is absent."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_samples_are_present() -> None:
+    assert [_label(p) for p in DIGIT_SAMPLES] == list(range(10))
+    assert len(PHOTO_SAMPLES) == 2
+    assert sum(p.stat().st_size for p in SAMPLES.iterdir()) < 100_000
+
+
+# -- MNIST passthrough -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", DIGIT_SAMPLES, ids=lambda p: p.name)
+def test_mnist_sample_passes_through_byte_exact(path: Path) -> None:
+    raw = np.asarray(Image.open(path))
+    assert raw.dtype == np.uint8 and raw.shape == (28, 28)
+    assert np.array_equal(load_image(path), raw)
+    out = preprocess(raw)
+    assert np.array_equal(out, raw)
+    assert out is not raw
+
+
+def test_real_mnist_passes_through(mnist_dir: Path) -> None:
+    from pynq_mnist.data import load_mnist
+
+    images, _ = load_mnist("test", mnist_dir)
+    for image in images[:2000]:
+        assert np.array_equal(preprocess(Image.fromarray(image, mode="L")), image)
+
+
+def test_28x28_with_light_background_is_not_passed_through() -> None:
+    inverted = 255 - _mnist(4)
+    out = preprocess(inverted)
+    assert not np.array_equal(out, inverted)
+    assert out[0].max() == 0
+
+
+# -- polarity, modes, formats --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label", range(10))
+def test_light_background_is_inverted(tmp_path: Path, label: int) -> None:
+    original = _mnist(label)
+    path = _save(Image.fromarray(255 - original, mode="L"), tmp_path / "light.png")
+    out = load_image(path)
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.9
+
+
+def test_rgba_transparent_background_composited_on_white(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    original = _mnist(3)
+    # Colour under full transparency is garbage: only alpha may decide.
+    rgba = rng.integers(0, 256, (28, 28, 4), dtype=np.uint8)
+    ink = original > 0
+    rgba[ink, :3] = (10, 20, 90)
+    rgba[..., 3] = original
+    out = load_image(_save(Image.fromarray(rgba, mode="RGBA"), tmp_path / "rgba.png"))
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.9
+    assert np.array_equal(preprocess(rgba), out)
+
+
+def test_la_mode(tmp_path: Path) -> None:
+    original = _mnist(2)
+    la = np.stack([np.zeros_like(original), original], axis=-1)
+    out = load_image(_save(Image.fromarray(la, mode="LA"), tmp_path / "la.png"))
+    assert _similarity(out, original) > 0.9
+
+
+def test_palette_with_transparency(tmp_path: Path) -> None:
+    original = _mnist(7)
+    indices = (original > 100).astype(np.uint8)
+    image = Image.fromarray(indices, mode="P")
+    # Index 0 is black but transparent: ignoring transparency would leave black ink on black.
+    image.putpalette([0, 0, 0, 30, 30, 120] + [0] * 762)
+    path = _save(image, tmp_path / "p.png", transparency=0)
+    assert Image.open(path).mode == "P"
+    out = load_image(path)
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.85
+
+
+def test_palette_gif_without_transparency(tmp_path: Path) -> None:
+    original = _mnist(0)
+    rgb = np.stack([255 - original] * 3, axis=-1)
+    path = _save(Image.fromarray(rgb, mode="RGB").convert("P"), tmp_path / "digit.gif")
+    out = load_image(path)
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.9
+
+
+def test_16_bit_png_matches_8_bit(tmp_path: Path) -> None:
+    light = 255 - _mnist(5)
+    path = _save(Image.fromarray(light.astype(np.uint16) * 257), tmp_path / "i16.png")
+    assert Image.open(path).mode == "I;16"
+    assert np.array_equal(load_image(path), preprocess(light))
+
+
+def test_32_bit_and_float_modes_match_8_bit() -> None:
+    light = 255 - _mnist(6)
+    expected = preprocess(light)
+    assert np.array_equal(preprocess(Image.fromarray(light.astype(np.int32) * 257)), expected)
+    as_float = Image.fromarray(light.astype(np.float32) / 255)
+    assert as_float.mode == "F"
+    assert np.array_equal(preprocess(as_float), expected)
+
+
+def test_bilevel_mode_1(tmp_path: Path) -> None:
+    original = _mnist(1)
+    image = Image.fromarray(original <= 100).convert("1")
+    out = load_image(_save(image, tmp_path / "bw.bmp"))
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.85
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".tiff", ".webp"])
+def test_other_file_formats(tmp_path: Path, suffix: str) -> None:
+    original = _mnist(9)
+    rgb = Image.fromarray(np.stack([255 - original] * 3, axis=-1), mode="RGB")
+    big = rgb.resize((140, 140), Image.Resampling.BICUBIC)
+    out = load_image(_save(big, tmp_path / f"digit{suffix}"))
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.85
+
+
+def test_arrays_of_other_types() -> None:
+    light = 255 - _mnist(8)
+    expected = preprocess(light)
+    assert np.array_equal(preprocess(light.astype(np.float64) / 255), expected)
+    assert np.array_equal(preprocess(light.astype(np.uint16) * 257), expected)
+    assert np.array_equal(preprocess(light[..., None]), expected)
+    rgb = np.stack([light] * 3, axis=-1)
+    assert np.array_equal(preprocess(rgb), expected)
+    assert _similarity(preprocess(light > 127), expected) > 0.85
+
+
+def test_bad_arrays_raise_value_error() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        preprocess(np.zeros((2, 28, 28), dtype=np.uint8))
+    with pytest.raises(ValueError, match="NaN"):
+        preprocess(np.full((28, 28), np.nan))
+    with pytest.raises(TypeError):
+        preprocess([[0] * 28] * 28)  # type: ignore[arg-type]
+
+
+def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
+    upright = Image.fromarray(255 - _mnist(7), mode="L").resize((56, 84))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated 90 degrees counter-clockwise; display rotates back
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    rotated = load_image(_save(stored, tmp_path / "rot.png", exif=exif))
+    assert np.array_equal(rotated, load_image(_save(upright, tmp_path / "up.png")))
+    without_tag = load_image(_save(stored, tmp_path / "plain.png"))
+    assert not np.array_equal(rotated, without_tag)
+
+
+# -- geometry --------------------------------------------------------------------------------
+
+
+def test_off_centre_digit_is_centred_and_fits_box(tmp_path: Path) -> None:
+    original = _mnist(2)
+    page = np.full((300, 220), 255, dtype=np.uint8)
+    big = np.kron(255 - original, np.ones((3, 3), dtype=np.uint8))
+    page[5 : 5 + 84, 130 : 130 + 84] = big  # top right corner
+    out = load_image(_save(Image.fromarray(page), tmp_path / "corner.png"))
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.9
+
+
+def test_wide_digit_keeps_aspect_ratio() -> None:
+    page = np.full((100, 200), 255, dtype=np.uint8)
+    page[45:55, 20:180] = 0  # a 10 x 160 bar
+    out = preprocess(page)
+    height, width = _bbox_size(out)
+    assert width == 20
+    assert height <= 3
+    centre_row, centre_col = _centre_of_mass(out)
+    assert abs(centre_row - 14) <= 1 and abs(centre_col - 14) <= 1
+
+
+def test_shift_is_clipped_so_nothing_is_cut() -> None:
+    # Mass sits at the right of a 20x20 box: centring it by mass would push it off the left.
+    page = np.zeros((40, 40), dtype=np.uint8)
+    page[18:22, 10] = 255
+    page[10:30, 25:30] = 255
+    out = preprocess(page)
+    assert _bbox_size(out) == (20, 20)
+    cols = np.flatnonzero(out.any(axis=0))
+    assert cols[0] == 0
+    assert _centre_of_mass(out)[1] > 15
+    assert int(out.sum(dtype=np.int64)) == int(page.sum(dtype=np.int64))
+
+
+def test_specks_far_from_the_digit_are_dropped(rng: np.random.Generator) -> None:
+    page = np.full((200, 200), 255, dtype=np.uint8)
+    page[60:144, 60:144] = 255 - np.kron(_mnist(4), np.ones((3, 3), dtype=np.uint8))
+    clean = preprocess(page)
+    for _ in range(6):
+        row, col = rng.integers(0, 40, 2)
+        page[row : row + 2, col : col + 2] = 0  # dirt in the top-left corner
+    assert _similarity(preprocess(page), clean) > 0.99
+
+
+# -- photos ----------------------------------------------------------------------------------
+
+
+def _photo(rng: np.random.Generator, ink: np.ndarray | None) -> Image.Image:
+    """A 300x400 RGB 'phone photo' of paper with a lighting gradient, noise and optional ink."""
+    height, width = 400, 300
+    rows, cols = np.indices((height, width), dtype=np.float64)
+    light = 140 + 90 * (0.7 * cols / width + 0.3 * rows / height)
+    coverage = np.zeros((height, width))
+    if ink is not None:
+        big = np.asarray(Image.fromarray(ink).resize((180, 180), Image.Resampling.BICUBIC))
+        coverage[150:330, 40:220] = np.clip(big / 255.0, 0, 1)
+    gray = light * (1 - coverage) + 50 * coverage
+    rgb = gray[..., None] * np.array([1.0, 0.96, 0.86]) + rng.normal(0, 6, (height, width, 3))
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), mode="RGB")
+
+
+def test_noisy_photo_gives_clean_background(rng: np.random.Generator) -> None:
+    original = _mnist(3)
+    out = preprocess(_photo(rng, original))
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.85
+    # Background exactly zero: nothing lights up away from the (dilated) true digit.
+    near = np.asarray(Image.fromarray(original).filter(ImageFilter.MaxFilter(5))) > 0
+    assert out[~near].max() == 0
+    assert out[:4].max() == 0 and out[-4:].max() == 0
+
+
+def test_noisy_photo_without_digit_is_blank(rng: np.random.Generator) -> None:
+    with pytest.raises(ImageError, match="no digit"):
+        preprocess(_photo(rng, None), source="paper.jpg")
+
+
+@pytest.mark.parametrize("path", PHOTO_SAMPLES, ids=lambda p: p.name)
+def test_photo_samples_have_zero_background(path: Path) -> None:
+    out = load_image(path)
+    _assert_mnist_layout(out)
+    assert (out == 0).mean() > 0.6
+    # No isolated specks of paper texture: every ink pixel has an ink neighbour.
+    ink = out > 0
+    padded = np.pad(ink, 1)
+    neighbours = sum(
+        padded[1 + dr : 29 + dr, 1 + dc : 29 + dc].astype(int)
+        for dr in (-1, 0, 1)
+        for dc in (-1, 0, 1)
+        if (dr, dc) != (0, 0)
+    )
+    assert not (ink & (neighbours == 0)).any()
+
+
+def test_photo_sample_of_mnist_digit_matches_it() -> None:
+    out = load_image(SAMPLES / "photo_3_mnist18.jpg")
+    assert _similarity(out, _mnist(3)) > 0.8
+
+
+@pytest.mark.parametrize("path", DIGIT_SAMPLES + PHOTO_SAMPLES, ids=lambda p: p.name)
+def test_bundled_model_reads_the_samples(path: Path) -> None:
+    from pynq_mnist import Classifier
+
+    with Classifier(backend="cpu") as classifier:
+        result = classifier.classify(load_image(path)[None])
+    assert int(result.digits[0]) == _label(path)
+
+
+def test_large_jpeg_is_decoded_reduced(tmp_path: Path, rng: np.random.Generator) -> None:
+    photo = _photo(rng, _mnist(0)).resize((1800, 2400), Image.Resampling.BILINEAR)
+    out = load_image(_save(photo, tmp_path / "big.jpg", quality=85))
+    _assert_mnist_layout(out)
+    assert _similarity(out, _mnist(0)) > 0.8
+
+
+# -- failures --------------------------------------------------------------------------------
+
+
+def test_pixel_limit_checked_before_decoding(tmp_path: Path) -> None:
+    side = int(MAX_PIXELS**0.5) + 100
+    path = _png_header_only(tmp_path / "bomb.png", side, side)
+    with pytest.raises(ImageError, match=rf"bomb\.png.*{side}x{side}.*{MAX_PIXELS}"):
+        load_image(path)
+
+
+def test_pixel_limit_beyond_pil_own_limit(tmp_path: Path) -> None:
+    path = _png_header_only(tmp_path / "huge.png", 60_000, 60_000)
+    with pytest.raises(ImageError, match=r"huge\.png.*pixels"):
+        load_image(path)
+
+
+def test_pixel_limit_is_adjustable(tmp_path: Path) -> None:
+    path = _save(Image.fromarray(255 - _mnist(1)), tmp_path / "small.png")
+    with pytest.raises(ImageError, match="784 pixels, over the limit of 700"):
+        load_image(path, max_pixels=700)
+    assert load_image(path, max_pixels=784).shape == (28, 28)
+
+
+@pytest.mark.parametrize("level", [0, 128, 255])
+def test_uniform_image_is_blank(tmp_path: Path, level: int) -> None:
+    path = _save(Image.new("L", (64, 48), level), tmp_path / f"blank{level}.png")
+    with pytest.raises(ImageError, match=rf"blank{level}\.png: no digit found"):
+        load_image(path)
+
+
+def test_nearly_uniform_image_is_blank() -> None:
+    page = np.full((50, 50), 200, dtype=np.uint8)
+    page[20:25, 20:25] = 196
+    with pytest.raises(ImageError, match="no digit"):
+        preprocess(page)
+
+
+def test_fully_transparent_image_is_blank(tmp_path: Path, rng: np.random.Generator) -> None:
+    rgba = rng.integers(0, 256, (40, 40, 4), dtype=np.uint8)
+    rgba[..., 3] = 0
+    with pytest.raises(ImageError, match="no digit"):
+        load_image(_save(Image.fromarray(rgba, mode="RGBA"), tmp_path / "clear.png"))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_truncated_file(tmp_path: Path, rng: np.random.Generator, suffix: str) -> None:
+    buffer = io.BytesIO()
+    _photo(rng, _mnist(5)).save(buffer, format="PNG" if suffix == ".png" else "JPEG")
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(ImageError, match=rf"cut\{suffix}: cannot read image"):
+        load_image(path)
+
+
+def test_missing_file_directory_and_non_image(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match=r"nothere\.png: no such file"):
+        load_image(tmp_path / "nothere.png")
+    with pytest.raises(ImageError, match="is a directory"):
+        load_image(tmp_path)
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image\n")
+    with pytest.raises(ImageError, match=r"notes\.txt: not an image"):
+        load_image(text)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageError, match=r"empty\.png"):
+        load_image(empty)
