@@ -27,22 +27,6 @@ __all__ = ["SIM_TIMEOUT_S", "SimBackend"]
 SIM_TIMEOUT_S = 60.0
 
 
-# DONE is set a few cycles after the last result beat. A board's clock keeps
-# running while the driver reads STATUS; the virtual board's stops when the
-# streams are quiescent, so clock on a little after every run.
-SETTLE_CYCLES = 16
-
-
-class _SettlingDevice(VirtualDevice):
-    """VirtualDevice that clocks SETTLE_CYCLES more after the streams go quiet."""
-
-    def advance(self) -> Any:
-        result = super().advance()
-        if result is not None:
-            self._model().tick(SETTLE_CYCLES)
-        return result
-
-
 class SimBackend(Backend):
     """Runs the model on the Verilated RTL through the real pynq stack.
 
@@ -51,7 +35,10 @@ class SimBackend(Backend):
     timeout_s : float
         Deadline of every wait in the driver.
     device : VirtualDevice, optional
-        Use this device (e.g. built with fault or DMA options) instead of a new one.
+        Use this device instead of a new one.
+    dma_parameters : dict, optional
+        Override AXI DMA description parameters, e.g. ``{"c_sg_length_width": "12"}``
+        for a build with a shorter maximum transfer.
     **device_kwargs
         Passed to ``VirtualDevice`` when ``device`` is None.
     """
@@ -62,16 +49,19 @@ class SimBackend(Backend):
         self,
         timeout_s: float = SIM_TIMEOUT_S,
         device: VirtualDevice | None = None,
+        dma_parameters: dict[str, str] | None = None,
         **device_kwargs: Any,
     ) -> None:
         self.device = (
-            device if device is not None else _SettlingDevice(activate=False, **device_kwargs)
+            device if device is not None else VirtualDevice(activate=False, **device_kwargs)
         )
         self._had_active = "_active_device" in Device.__dict__
         self._previous = Device.__dict__.get("_active_device")
         Device.active_device = self.device
         try:
-            self.dma = DMA(self.device.description(regmap.DMA_INSTANCE))
+            dma_description = self.device.description(regmap.DMA_INSTANCE)
+            dma_description["parameters"].update(dma_parameters or {})
+            self.dma = DMA(dma_description)
             self.accel = MnistAccel(self.device.description(regmap.ACCEL_INSTANCE), timeout_s)
             self.accel.attach_dma(self.dma)
         except BaseException:
