@@ -66,6 +66,9 @@ _VERILATOR_FLAGS = (
     "fast",
     "-Wno-fatal",
 )
+_CFLAGS = "-fPIC -O2"
+# verilated.mk puts its -Os after CFLAGS; -O2 runs the model ~10% faster.
+_MAKE_VARS = {"OPT_FAST": "-O2", "OPT_GLOBAL": "-O2"}
 
 
 class RunReason(enum.IntEnum):
@@ -214,7 +217,7 @@ def _build_key(sources: list[Path], toolchain: Toolchain, num_banks: int) -> str
     h.update(f"NUM_BANKS={num_banks}".encode())
     h.update(toolchain.version.encode())
     h.update(toolchain.cxx.encode())
-    h.update(" ".join(_VERILATOR_FLAGS).encode())
+    h.update(" ".join([*_VERILATOR_FLAGS, _CFLAGS, *_MAKE_VARS.values()]).encode())
     return h.hexdigest()[:20]
 
 
@@ -265,11 +268,10 @@ def build_library(
         f"-GNUM_BANKS={num_banks}",
         f"-I{rtl}",
         "-CFLAGS",
-        "-fPIC -O2",
+        _CFLAGS,
         "-LDFLAGS",
         "-shared",
-        # verilated.mk puts its -Os after CFLAGS; the model is ~2x faster at -O2.
-        *_make_vars(CXX=toolchain.cxx, LINK=toolchain.cxx, OPT_FAST="-O2", OPT_GLOBAL="-O2"),
+        *_make_vars(CXX=toolchain.cxx, LINK=toolchain.cxx, **_MAKE_VARS),
         "--Mdir",
         str(work / "obj"),
         "-o",
