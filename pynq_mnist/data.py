@@ -13,13 +13,13 @@ import numpy as np
 from pynq_mnist.errors import DataError
 
 __all__ = [
-    "ENV_VAR",
     "DEFAULT_RELATIVE_DIR",
+    "ENV_VAR",
     "FILES",
-    "read_idx",
-    "resolve_data_dir",
     "find_split_files",
     "load_mnist",
+    "read_idx",
+    "resolve_data_dir",
     "sha256_of_files",
 ]
 
@@ -89,9 +89,7 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarra
     expected = header_len + int(np.prod(dims, dtype=np.int64))
     if len(raw) != expected:
         kind = "truncated" if len(raw) < expected else "longer than its header says"
-        raise DataError(
-            f"IDX file {path} is {kind}: {len(raw)} bytes, dims {dims} need {expected}"
-        )
+        raise DataError(f"IDX file {path} is {kind}: {len(raw)} bytes, dims {dims} need {expected}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims).copy()
 
 
@@ -111,9 +109,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     default = Path.cwd() / DEFAULT_RELATIVE_DIR
     if default.is_dir():
         return default
-    raise DataError(
-        f"no MNIST data directory: pass data_dir, set ${ENV_VAR}, or create {default}"
-    )
+    raise DataError(f"no MNIST data directory: pass data_dir, set ${ENV_VAR}, or create {default}")
 
 
 def _candidates(root: Path, base: str) -> list[Path]:
@@ -122,7 +118,9 @@ def _candidates(root: Path, base: str) -> list[Path]:
     return [d / (base + suffix) for d in dirs for suffix in (".gz", "")]
 
 
-def find_split_files(split: str, data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
+def find_split_files(
+    split: str, data_dir: str | os.PathLike[str] | None = None
+) -> tuple[Path, Path]:
     """Return the (images, labels) IDX paths of ``split`` ("train" or "test").
 
     Raises
@@ -160,7 +158,9 @@ def load_mnist(
     images = read_idx(images_path, ndim=3)
     labels = read_idx(labels_path, ndim=1)
     if images.shape[1:] != (28, 28):
-        raise DataError(f"IDX file {images_path} has images of {images.shape[1:]}, expected (28, 28)")
+        raise DataError(
+            f"IDX file {images_path} has images of {images.shape[1:]}, expected (28, 28)"
+        )
     if images.shape[0] != labels.shape[0]:
         raise DataError(
             f"{images_path} has {images.shape[0]} images but {labels_path} has "
