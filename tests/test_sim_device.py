@@ -298,11 +298,25 @@ def test_random_idle_and_backpressure_keep_results_exact(
     w1, w2, s1, s2 = random_model(rng)
     images = rng.integers(0, 256, size=(3, regmap.N_IN), dtype=np.uint8)
     ip = load(dev, w1, w2, s1, s2)
+    before = dev.violations["m_axis"]
     dev.inject("random_stream", seed=seed, idle_permille=400, backpressure_permille=600)
     dma, _, outbuf = start_batch(dev, ip, images)
     dma.sendchannel.wait()
     dma.recvchannel.wait()
     check_results(outbuf, w1, w2, s1, s2, images)
+    assert dev.violations["m_axis"] == before  # TVALID/TDATA held under backpressure
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mnist_ctrl_axil raises RVALID in the AR handshake cycle (AXI A3.3.1): "
+    "reported to the RTL owner; remove this mark once fixed",
+)
+def test_axi_lite_responses_follow_the_handshake(dev: VirtualDevice) -> None:
+    before = dev.violations["axi_lite"]
+    dev.read_registers(regmap.ACCEL_BASE + regmap.REG_ID, 4)
+    dev.write_registers(regmap.ACCEL_BASE + regmap.REG_N_IMAGES, b"\x01\x00\x00\x00")
+    assert dev.violations["axi_lite"] == before
 
 
 def test_s2mm_length_reads_back_bytes_received(
@@ -372,6 +386,13 @@ def test_interrupt_line_follows_done_and_irq_en(
     assert dev.interrupts["mnist_accel/interrupt"]
     ip.write(regmap.REG_STATUS, regmap.STATUS_DONE)
     assert not dev.interrupts["mnist_accel/interrupt"]
+    # the DMA's introut needs the completed-transfer IRQ and its enable bit
+    mmio = dma_mmio(dev)
+    assert not dev.interrupts["axi_dma/s2mm_introut"]
+    mmio.write(dma_reg("S2MM_DMACR"), RS | dma_bit("S2MM_DMACR", "IOC_IrqEn"))
+    assert dev.interrupts["axi_dma/s2mm_introut"]
+    mmio.write(dma_reg("S2MM_DMASR"), IOC_IRQ)
+    assert not dev.interrupts["axi_dma/s2mm_introut"]
 
 
 def test_closed_board_raises_and_restores_active_device() -> None:

@@ -347,6 +347,11 @@ class VirtualDevice(pynq.Device):
         return self._model().cycles
 
     @property
+    def violations(self) -> dict[str, int]:
+        """AXI protocol violations by the RTL so far (see ``SimModel.violations``)."""
+        return self._model().violations
+
+    @property
     def interrupts(self) -> dict[str, bool]:
         """Levels of the three PL interrupt lines."""
         return {

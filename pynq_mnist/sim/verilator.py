@@ -346,6 +346,7 @@ _SIGNATURES: dict[str, tuple[type | None, list[type]]] = {
     "mnist_sim_run": (ctypes.c_int, [_vp, _u64, _u64, _u64, ctypes.POINTER(_u64)]),
     "mnist_sim_tick": (None, [_vp, _u64]),
     "mnist_sim_cycles": (_u64, [_vp]),
+    "mnist_sim_violations": (_u64, [_vp, ctypes.c_int]),
     "mnist_sim_interrupt": (ctypes.c_int, [_vp]),
     "mnist_sim_fault_drop_tlast": (None, [_vp, ctypes.c_int]),
     "mnist_sim_fault_stall_m_axis": (None, [_vp, ctypes.c_int]),
@@ -517,6 +518,19 @@ class SimModel:
     def cycles(self) -> int:
         """Clock cycles simulated since creation."""
         return int(self._lib.mnist_sim_cycles(self._handle()))
+
+    @property
+    def violations(self) -> dict[str, int]:
+        """AXI rules the RTL broke so far.
+
+        ``axi_lite``: RVALID/BVALID before the address handshake completed;
+        ``m_axis``: TVALID dropped or TDATA/TLAST changed while TREADY was low.
+        """
+        h = self._handle()
+        return {
+            "axi_lite": int(self._lib.mnist_sim_violations(h, 0)),
+            "m_axis": int(self._lib.mnist_sim_violations(h, 1)),
+        }
 
     @property
     def interrupt(self) -> bool:
