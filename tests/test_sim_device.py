@@ -8,6 +8,7 @@ import struct
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -416,6 +417,28 @@ def test_second_build_is_a_cache_hit(board: VirtualDevice) -> None:
     info = verilator.build_library(NUM_BANKS)
     assert not info.built and info.library == library
     assert library.stat().st_mtime_ns == mtime
+
+
+def test_concurrent_builds_compile_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two builders of the same key: one compiles, the other waits on the lock and reuses it."""
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
+    calls: list[Path] = []
+
+    def fake_compile(
+        rtl: Path, sources: list[Path], tools: verilator.Toolchain, num_banks: int, final: Path
+    ) -> float:
+        calls.append(final)
+        time.sleep(0.3)
+        final.mkdir(parents=True)
+        (final / verilator.LIBRARY_NAME).write_bytes(b"")
+        return 0.3
+
+    monkeypatch.setattr(verilator, "_compile", fake_compile)
+    with ThreadPoolExecutor(2) as pool:
+        infos = list(pool.map(lambda _: verilator.build_library(NUM_BANKS), range(2)))
+    assert len(calls) == 1
+    assert sorted(i.built for i in infos) == [False, True]
+    assert infos[0].library == infos[1].library == calls[0] / verilator.LIBRARY_NAME
 
 
 def test_missing_verilator_is_backend_unavailable(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import fcntl
 import hashlib
 import logging
 import os
@@ -233,8 +234,9 @@ def build_library(
 ) -> BuildInfo:
     """Return the cached model library for ``num_banks``, building it if needed.
 
-    The build runs in a private temporary directory that is renamed into
-    place, so concurrent processes never see a half-built library.
+    One process builds while others wait on a lock file; the build runs in a
+    private temporary directory renamed into place, so nobody ever loads a
+    half-built library, even after a crash.
 
     Raises
     ------
@@ -255,9 +257,22 @@ def build_library(
     if library.is_file() and not force:
         log.debug("sim: cached model %s", library)
         return BuildInfo(library=library, built=False, seconds=0.0)
-
     root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".build-nb{num_banks}-", dir=root))
+    with open(root / f".{final.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if library.is_file() and not force:
+            log.debug("sim: model %s was built by another process", library)
+            return BuildInfo(library=library, built=False, seconds=0.0)
+        seconds = _compile(rtl, sources, toolchain, num_banks, final)
+    log.info("sim: built %s in %.1f s", library, seconds)
+    return BuildInfo(library=library, built=True, seconds=seconds)
+
+
+def _compile(
+    rtl: Path, sources: list[Path], toolchain: Toolchain, num_banks: int, final: Path
+) -> float:
+    """Run Verilator + make in a temporary directory, then rename it to ``final``."""
+    work = Path(tempfile.mkdtemp(prefix=f".build-nb{num_banks}-", dir=final.parent))
     log_path = work / "build.log"
     verilog = [p for p in sources if p.suffix == ".v"]
     cmd = [
@@ -299,24 +314,16 @@ def build_library(
             rc = -1
     built = work / "obj" / LIBRARY_NAME
     if rc != 0 or not built.is_file():
-        failed_log = root / f"build-nb{num_banks}-{key}-failed.log"
+        failed_log = final.parent / f"{final.name}-failed.log"
         shutil.copyfile(log_path, failed_log)
         shutil.rmtree(work, ignore_errors=True)
         raise BackendUnavailable(f"sim: Verilator build failed (exit {rc}); log: {failed_log}")
     shutil.move(str(built), work / LIBRARY_NAME)
     shutil.rmtree(work / "obj", ignore_errors=True)
-    seconds = time.perf_counter() - t0
-    try:
-        if force and final.exists():
-            shutil.rmtree(final)
-        os.rename(work, final)
-    except OSError:
-        # Another process finished the same build first; use theirs.
-        shutil.rmtree(work, ignore_errors=True)
-        if not library.is_file():
-            raise
-    log.info("sim: built %s in %.1f s", library, seconds)
-    return BuildInfo(library=library, built=True, seconds=seconds)
+    if final.exists():
+        shutil.rmtree(final)  # force=True: replace the old build
+    os.rename(work, final)
+    return time.perf_counter() - t0
 
 
 _u32 = ctypes.c_uint32
