@@ -162,10 +162,9 @@ def bench_backend(
     if accelerated:
         cycles_per_image = cycles / n
         result["cycles_per_image"] = cycles_per_image
-        result["fclk_mhz"] = regmap.FCLK_MHZ
-        result["images_per_s_at_fclk"] = (
-            regmap.FCLK_MHZ * 1e6 / cycles_per_image if cycles else None
-        )
+        fclk_mhz = float(getattr(getattr(backend, "accel", None), "fclk_mhz", regmap.FCLK_MHZ))
+        result["fclk_mhz"] = fclk_mhz
+        result["images_per_s_at_fclk"] = fclk_mhz * 1e6 / cycles_per_image if cycles else None
         result["batches"] = transfers
         if device_before is not None and device_after is not None:
             result["register_accesses_per_batch"] = (device_after - device_before) / transfers

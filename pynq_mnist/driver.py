@@ -35,9 +35,11 @@ DEFAULT_TIMEOUT_S = 5.0
 # 100 MHz), later ones back off so a long batch costs few register reads.
 _POLL_FIRST_S = 10e-6
 _POLL_MAX_S = 20e-3
-# Fraction of the expected batch time slept before the first poll.
-_PRESLEEP_FRACTION = 0.9
+# Batches expected to take longer than this (from the last CYCLES per image)
+# sleep that long before the first poll, then poll in steps of a fiftieth of
+# it, so even a long batch costs a few DMASR reads.
 _PRESLEEP_MIN_S = 200e-6
+_POLL_STEP_FRACTION = 0.02
 
 _IN_BYTES_PER_IMAGE = regmap.N_IN
 _OUT_WORDS_PER_IMAGE = regmap.RESULT_WORDS_PER_IMAGE
@@ -112,6 +114,20 @@ class MnistAccel(DefaultIP):
         Deadline of every wait on the hardware; a batch also gets the time
         its size needs at the overlay clock.
 
+    Attributes
+    ----------
+    num_banks : int
+        MAC lanes / weight banks, from the NUM_BANKS register.
+    timeout_s : float
+        As the parameter; may be changed at any time.
+    fclk_mhz : float
+        Clock of the accelerator (sizes the wait before the first poll).
+    register_accesses : int
+        Register accesses made by this driver so far (a bulk weight
+        write/read counts one per 32-bit word).
+    max_images_per_transfer : int
+        Images per DMA transfer, from the DMA's maximum transfer length.
+
     Raises
     ------
     ConfigError
@@ -137,6 +153,7 @@ class MnistAccel(DefaultIP):
         self._n_images_reg: int | None = None
         self._shifts: tuple[int, int] | None = None
         self._cycles_per_image: float | None = None
+        self.fclk_mhz: float = regmap.FCLK_MHZ
         self._described_banks = _described_num_banks(description)
         self.num_banks = self.check_config()
 
@@ -450,6 +467,8 @@ class MnistAccel(DefaultIP):
             raise AcceleratorError(
                 f"mnist_accel batch of {n} images failed: {detail}; DMA and accelerator reset"
             )
+        # The first batch always reads CYCLES: it sizes the pre-poll sleep.
+        read_cycles = read_cycles or self._cycles_per_image is None
         cycles = self._rd(regmap.REG_CYCLES) if read_cycles else None
         if cycles:
             self._cycles_per_image = cycles / n
@@ -459,16 +478,17 @@ class MnistAccel(DefaultIP):
     def _expected_s(self, n: int) -> float:
         if self._cycles_per_image is None:
             return 0.0
-        return n * self._cycles_per_image / (regmap.FCLK_MHZ * 1e6)
+        return n * self._cycles_per_image / (self.fclk_mhz * 1e6)
 
     def _wait_s2mm(self, n: int) -> float:
         """Poll S2MM DMASR until idle, with a deadline scaled to the batch; return the deadline."""
         expected = self._expected_s(n)
         budget = self.timeout_s + 2 * expected
         deadline = time.monotonic() + budget
-        if expected > _PRESLEEP_MIN_S:
-            time.sleep(_PRESLEEP_FRACTION * expected)
         pause = _POLL_FIRST_S
+        if expected > _PRESLEEP_MIN_S:
+            time.sleep(expected)
+            pause = max(pause, _POLL_STEP_FRACTION * expected)
         while True:
             sr = self._dma_rd(self._s2mm.dmasr)
             if sr & self._s2mm.errors:

@@ -78,6 +78,17 @@ def board_available() -> bool:
         return False
 
 
+def _fclk0_mhz() -> float:
+    """FCLK_CLK0 as the PS actually runs it (regmap.FCLK_MHZ if it cannot be read)."""
+    from pynq.ps import Clocks
+
+    try:
+        return float(Clocks.fclk0_mhz)
+    except (OSError, RuntimeError, ValueError, AttributeError) as exc:
+        log.warning("cannot read FCLK0 (%s): assuming %s MHz", exc, regmap.FCLK_MHZ)
+        return float(regmap.FCLK_MHZ)
+
+
 @functools.cache
 def _overlay_class() -> type:
     import pynq
@@ -115,6 +126,7 @@ def _overlay_class() -> type:
             self.accel = accel
             self.dma = getattr(self, regmap.DMA_INSTANCE)
             self.accel.timeout_s = float(timeout_s)
+            self.accel.fclk_mhz = _fclk0_mhz()
             self.accel.attach_dma(self.dma)
 
     return MnistOverlay
