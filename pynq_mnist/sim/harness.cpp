@@ -257,8 +257,6 @@ int lite_read(Sim& s, uint32_t addr, uint32_t* data, uint32_t timeout) {
 
 }  // namespace
 
-double sc_time_stamp() { return 0; }
-
 extern "C" {
 
 void* mnist_sim_create() {
@@ -350,9 +348,14 @@ void mnist_sim_s2mm_start(void* h, void* dst, uint64_t cap) {
     s.s2mm.state = CH_BUSY;
 }
 
-// Abort both stream channels (DMA soft reset or halt); the RTL is untouched.
+// Abort a stream channel (DMA soft reset or halt); the RTL is untouched.
+// Results owed for the aborted batch will never be collected, so forget them.
 void mnist_sim_mm2s_abort(void* h) { static_cast<Sim*>(h)->mm2s = Mm2s{}; }
-void mnist_sim_s2mm_abort(void* h) { static_cast<Sim*>(h)->s2mm = S2mm{}; }
+void mnist_sim_s2mm_abort(void* h) {
+    Sim& s = *static_cast<Sim*>(h);
+    s.s2mm = S2mm{};
+    s.flow.in_beats = s.flow.out_words = 0;
+}
 
 int mnist_sim_mm2s_state(void* h, uint64_t* bytes) {
     Sim& s = *static_cast<Sim*>(h);
