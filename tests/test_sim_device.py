@@ -134,7 +134,7 @@ def test_description_is_what_pynq_drivers_need(dev: VirtualDevice) -> None:
     accel = dev.description(regmap.ACCEL_INSTANCE)
     assert accel["type"] == regmap.VLNV
     assert (accel["phys_addr"], accel["addr_range"]) == (regmap.ACCEL_BASE, regmap.ACCEL_RANGE)
-    assert accel["parameters"]["C_NUM_BANKS"] == str(NUM_BANKS)
+    assert accel["parameters"]["NUM_BANKS"] == str(NUM_BANKS)
     assert accel["registers"] == regmap.REGISTERS and accel["device"] is dev
     dma = dev.description(regmap.DMA_INSTANCE)
     assert dma["type"] == regmap.DMA_VLNV and dma["interrupts"] == {}

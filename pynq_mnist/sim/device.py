@@ -307,7 +307,7 @@ class VirtualDevice(pynq.Device):
                 regmap.ACCEL_BASE,
                 regmap.ACCEL_RANGE,
                 regmap.ACCEL_CTRL_INTERFACE,
-                {"C_NUM_BANKS": str(self.num_banks)},
+                {"NUM_BANKS": str(self.num_banks)},  # the packaged IP user parameter
                 regmap.REGISTERS,
             ),
             regmap.DMA_INSTANCE: entry(
