@@ -5,11 +5,12 @@
 ``pynq.lib.dma.DMA`` object with :meth:`MnistAccel.attach_dma`. The same code
 runs on a board and on the virtual board.
 
-Per batch (after weights are loaded) the driver makes at most
-``N_IMAGES`` (only when it changed) + S2MM DA/LENGTH + START + MM2S SA/LENGTH +
-S2MM DMASR polls + STATUS (+ CYCLES) register accesses. pynq's
+A DMA transfer (after weights are loaded) costs N_IMAGES (only when it
+changed) + S2MM DA/LENGTH + CTRL.START + MM2S SA/LENGTH + S2MM DMASR polls +
+STATUS (+ CYCLES) register accesses: 8 or 9 with one poll. pynq's
 ``_SDMAChannel.transfer()``/``wait()`` cost five or more per channel, so the
-driver programs the two DMA channels itself through the DMA's MMIO.
+driver programs the two DMA channels itself through the DMA's MMIO, with the
+PG021 register map named in one place (``DMA_REGISTERS``).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class MnistAccel(DefaultIP):
         self._in_buf: Any = None
         self._out_buf: Any = None
         self._n_images_reg: int | None = None
+        self._in_flight = False
         self._shifts: tuple[int, int] | None = None
         self._cycles_per_image: float | None = None
         self.fclk_mhz: float = regmap.FCLK_MHZ
@@ -436,6 +438,10 @@ class MnistAccel(DefaultIP):
         self._dma_wr(channel.length, nbytes)  # writing LENGTH starts the channel
 
     def _transfer(self, chunk: np.ndarray, read_cycles: bool) -> tuple[np.ndarray, int | None]:
+        if self._in_flight:
+            # A previous call was interrupted (e.g. KeyboardInterrupt) mid-transfer.
+            log.warning("previous transfer did not finish: resetting DMA and accelerator")
+            self._recover()
         n = chunk.shape[0]
         in_buf, out_buf = self._buffers(n)
         src = in_buf[:n]
@@ -445,6 +451,7 @@ class MnistAccel(DefaultIP):
         if n != self._n_images_reg:
             self._wr(regmap.REG_N_IMAGES, n)
             self._n_images_reg = n
+        self._in_flight = True
         self._start_channel(self._s2mm, dst.physical_address, n * _OUT_BYTES_PER_IMAGE)
         self._wr(regmap.REG_CTRL, regmap.CTRL_START)
         self._start_channel(self._mm2s, src.physical_address, n * _IN_BYTES_PER_IMAGE)
@@ -472,6 +479,7 @@ class MnistAccel(DefaultIP):
         cycles = self._rd(regmap.REG_CYCLES) if read_cycles else None
         if cycles:
             self._cycles_per_image = cycles / n
+        self._in_flight = False
         dst.invalidate()
         return np.array(dst, dtype=np.uint32), cycles
 
@@ -592,6 +600,7 @@ class MnistAccel(DefaultIP):
                 f"AXI DMA {ch.name}_DMACR.Reset did not clear",
             )
         self._soft_reset_accel(deadline)
+        self._in_flight = False
         for ch in (self._mm2s, self._s2mm):
             self._dma_wr(ch.dmacr, self._dmacr_run[ch.name])
             self._wait_bits(

@@ -151,6 +151,31 @@ def test_stall_times_out_with_decoded_status_then_recovers(
     np.testing.assert_array_equal(logits, expected(model, images))
 
 
+def test_interrupted_call_is_recovered_by_the_next(
+    sim: tuple[SimBackend, Model],
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend, model = sim
+    backend.device.inject("stall")
+
+    def interrupt(seconds: float) -> None:  # Ctrl-C while waiting between polls
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        backend.accel.classify(random_images(rng, 4))
+    monkeypatch.undo()
+    backend.device.clear_faults()
+    # Without recovery the stalled batch would complete now and its first
+    # three records would come back as the results of these three images.
+    images = random_images(rng, 3)
+    logits, _, _ = backend.accel.classify(images)
+    np.testing.assert_array_equal(logits, expected(model, images))
+    assert "did not finish" in caplog.text
+
+
 def test_framing_error_is_decoded_then_recovers(
     sim: tuple[SimBackend, Model], rng: np.random.Generator
 ) -> None:
