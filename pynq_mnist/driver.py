@@ -47,7 +47,7 @@ _OUT_WORDS_PER_IMAGE = regmap.RESULT_WORDS_PER_IMAGE
 _OUT_BYTES_PER_IMAGE = 4 * _OUT_WORDS_PER_IMAGE
 _N_IMAGES_MAX = (1 << 32) - 1
 _WORD_BYTES = 4
-_NUM_BANKS_PARAMETERS = ("NUM_BANKS", "C_NUM_BANKS")
+_NUM_BANKS_PARAMETER = "NUM_BANKS"
 
 
 def _offset(name: str) -> int:
@@ -74,12 +74,9 @@ def _decode_bits(value: int, fields: dict[str, dict[str, Any]]) -> str:
 
 
 def _described_num_banks(description: dict[str, Any]) -> int | None:
-    """NUM_BANKS from the IP parameters (hwh: ``NUM_BANKS``; some flows prefix ``C_``)."""
-    params = description.get("parameters", {})
-    for key in _NUM_BANKS_PARAMETERS:
-        if key in params:
-            return int(params[key])
-    return None
+    """The NUM_BANKS parameter of the IP description (the hwh), if it has one."""
+    value = description.get("parameters", {}).get(_NUM_BANKS_PARAMETER)
+    return None if value is None else int(value)
 
 
 class _DmaChannel:
