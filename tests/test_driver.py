@@ -127,6 +127,25 @@ def test_batches_split_to_the_dma_max_transfer(rng: np.random.Generator) -> None
         backend.close()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "num_banks", [b for b in regmap.SUPPORTED_NUM_BANKS if b != regmap.DEFAULT_NUM_BANKS]
+)
+def test_other_bank_counts_are_exact(rng: np.random.Generator, num_banks: int) -> None:
+    backend = SimBackend(num_banks=num_banks)
+    try:
+        assert backend.accel.num_banks == num_banks
+        model = random_model(rng)
+        backend.load(model)
+        images = random_images(rng, 12)
+        logits, digits, _ = backend.accel.classify(images)
+        want = expected(model, images)
+        np.testing.assert_array_equal(logits, want)
+        np.testing.assert_array_equal(digits, reference_digits(want))
+    finally:
+        backend.close()
+
+
 # --- deadlines and recovery -------------------------------------------------------
 
 
