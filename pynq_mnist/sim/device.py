@@ -433,7 +433,11 @@ class VirtualDevice(pynq.Device):
     # --- memory ---------------------------------------------------------------
 
     def allocate(self, shape: Any, dtype: Any = "u4", **kwargs: Any) -> PynqBuffer:
-        """A coherent PynqBuffer in host memory at a unique, page-aligned fake physical address."""
+        """A coherent PynqBuffer in host memory at a unique, page-aligned fake physical address.
+
+        Keywords such as pynq's ``cacheable`` are accepted and ignored: the
+        memory is always coherent, so ``flush``/``invalidate`` are no-ops.
+        """
         dt = np.dtype(dtype)
         count = int(np.prod(shape, dtype=np.int64))
         nbytes = max(count * dt.itemsize, 1)
