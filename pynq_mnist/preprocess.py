@@ -47,6 +47,11 @@ NOISE_SIGMAS = 6.0  # threshold above the background noise (MAD estimate)
 MAD_TO_SIGMA = 1.4826
 EDGE_FLOOR = 0.2  # also drop ink fainter than this fraction of the stroke level
 MIN_CONTRAST = 8.0  # gray levels between background noise and ink; less is blank
+# MNIST strokes are 1.8 to 3.6 px wide (10th to 90th percentile, median 2.5) at
+# half height; thinner ones are dilated to the median.
+MIN_STROKE = 1.8
+TARGET_STROKE = 2.5
+HALF_INK = 0.5
 SPECK_FRACTION = 0.02  # components lighter than this share of the largest are specks
 STROKE_PERCENTILE = 90.0
 
@@ -125,7 +130,7 @@ def preprocess(image: Image.Image | np.ndarray, *, source: str = "image") -> np.
             pixels = np.asarray(image, dtype=np.uint8)
             if _is_mnist_like(pixels):
                 return pixels.copy()
-        gray = _pil_to_gray(image)
+        gray = _pil_to_gray(_shrink(image))
     elif isinstance(image, np.ndarray):
         if image.dtype == np.uint8 and _is_mnist_like(image):
             return image.copy()
@@ -151,13 +156,32 @@ def _border(gray: np.ndarray, width: int) -> np.ndarray:
     return gray[ring]
 
 
+def _has_alpha(img: Image.Image) -> bool:
+    return bool({"A", "a"} & set(img.getbands())) or "transparency" in img.info
+
+
+def _shrink(img: Image.Image) -> Image.Image:
+    """Box-reduce big images by an integer factor in PIL, before any float copy exists."""
+    factor = max(img.size) // WORK_SIDE
+    if factor < 2:
+        return img
+    if _has_alpha(img):
+        # Premultiplied, so the colour of transparent pixels cannot bleed into the average.
+        return img.convert("RGBA").convert("RGBa").reduce(factor).convert("RGBA")
+    if img.mode.startswith("I;16"):
+        img = img.convert("I")
+    elif img.mode in ("1", "P"):
+        img = img.convert("L")
+    return img.reduce(factor)
+
+
 def _pil_to_gray(img: Image.Image) -> np.ndarray:
     """Float32 gray levels 0..255 [H,W], alpha composited on white."""
     if img.mode.startswith("I;16"):
         return np.asarray(img).astype(np.float32) / (UINT16_MAX / UINT8_MAX)
     if img.mode in ("I", "F"):
         return _levels_to_255(np.asarray(img))
-    if "A" in img.getbands() or "a" in img.getbands() or "transparency" in img.info:
+    if _has_alpha(img):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
         return _composite_on_white(rgba[..., :3] @ _LUMA, rgba[..., 3] / UINT8_MAX)
     if img.mode != "L":
@@ -226,7 +250,35 @@ def _to_mnist(gray: np.ndarray, source: str) -> np.ndarray:
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _fit_and_centre(crop)
+    return _fit_and_centre(_thicken(crop))
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a mask: twice the area over the boundary length."""
+    padded = np.pad(mask, 1)
+    interior = (
+        padded[1:-1, 1:-1]
+        & padded[:-2, 1:-1]
+        & padded[2:, 1:-1]
+        & padded[1:-1, :-2]
+        & padded[1:-1, 2:]
+    )
+    boundary = int((mask & ~interior).sum())
+    return 2.0 * float(mask.sum()) / max(boundary, 1)
+
+
+def _thicken(crop: np.ndarray) -> np.ndarray:
+    """Dilate strokes that would end up thinner than MNIST's (pen on paper, thin fonts)."""
+    scale = BOX / max(crop.shape)
+    width = _stroke_width(crop >= HALF_INK)
+    if width * scale >= MIN_STROKE:
+        return crop
+    radius = round((TARGET_STROKE / scale - width) / 2)
+    if radius < 1:
+        return crop
+    logger.debug("stroke %.1f px at 20x20 scale: dilating by %d px", width * scale, radius)
+    padded = Image.fromarray(np.pad(crop, radius).astype(np.float32), mode="F")
+    return np.asarray(padded.filter(ImageFilter.MaxFilter(2 * radius + 1)), dtype=np.float32)
 
 
 def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
