@@ -125,27 +125,30 @@ def _error(message: str) -> None:
 
 def _infer(args: argparse.Namespace) -> int:
     """Classify every readable image in one batch; report unreadable ones and carry on."""
+    from .backend import resolve_backend_name
     from .classifier import Classifier, seed_digits
     from .model import load_model
     from .preprocess import load_image
 
+    backend = resolve_backend_name(args.backend)  # a typo fails before any work
     try:
         model = load_model(args.model)
     except (PynqMnistError, OSError, ValueError) as exc:
         _error(f"cannot load model: {exc}")
         return EXIT_SETUP
-    with Classifier(model=model, backend=args.backend) as classifier:
-        paths: list[str] = []
-        images: list[np.ndarray] = []
-        for path in args.images:
-            try:
-                images.append(load_image(path))
-            except PynqMnistError as exc:
-                _error(str(exc))
-                continue
-            paths.append(path)
-        if not images:
-            return EXIT_FAILED
+    paths: list[str] = []
+    images: list[np.ndarray] = []
+    for path in args.images:
+        try:
+            images.append(load_image(path))
+        except PynqMnistError as exc:
+            _error(str(exc))
+            continue
+        paths.append(path)
+    if not images:
+        return EXIT_FAILED
+    # Built only now: a sim backend may first compile the RTL.
+    with Classifier(model=model, backend=backend) as classifier:
         result = classifier.classify(np.stack(images))
     seeds = seed_digits(result.logits, model)
     for i, path in enumerate(paths):

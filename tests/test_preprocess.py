@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import struct
 import zlib
 from pathlib import Path
@@ -350,6 +351,36 @@ def test_bundled_model_reads_the_samples(path: Path) -> None:
     with Classifier(backend="cpu") as classifier:
         result = classifier.classify(load_image(path)[None])
     assert int(result.digits[0]) == _label(path)
+
+
+@pytest.mark.slow
+def test_preprocessing_keeps_the_bundled_model_accurate(
+    mnist_dir: Path, rng: np.random.Generator
+) -> None:
+    """MNIST test digits re-drawn light-on-dark, on transparency and as noisy photos."""
+    from pynq_mnist import Classifier
+    from pynq_mnist.data import load_mnist
+
+    images, labels = load_mnist("test", mnist_dir)
+    pick = rng.choice(len(images), 200, replace=False)
+    digits, truth = images[pick], labels[pick]
+    transparent = np.zeros((28, 28, 4), dtype=np.uint8)
+    variants = {
+        "raw": digits,
+        "inverted": np.stack([preprocess(255 - d) for d in digits]),
+        "rgba": np.stack([preprocess(np.dstack([transparent[..., :3], d])) for d in digits]),
+        "photo": np.stack([preprocess(_photo(rng, d)) for d in digits]),
+    }
+    with Classifier(backend="cpu") as classifier:
+        accuracy = {
+            name: float((classifier.classify(batch).digits == truth).mean())
+            for name, batch in variants.items()
+        }
+    logging.getLogger(__name__).info("accuracy by input variant: %s", accuracy)
+    assert accuracy["raw"] > 0.9
+    assert accuracy["inverted"] >= accuracy["raw"] - 0.02, accuracy
+    assert accuracy["rgba"] >= accuracy["raw"] - 0.02, accuracy
+    assert accuracy["photo"] >= accuracy["raw"] - 0.06, accuracy
 
 
 def test_large_jpeg_is_decoded_reduced(tmp_path: Path, rng: np.random.Generator) -> None:
