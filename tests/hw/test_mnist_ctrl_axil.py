@@ -1,0 +1,292 @@
+"""cocotb testbench for mnist_ctrl_axil: the AXI4-Lite register file and weight-window port.
+
+The engine side is modelled here: status inputs are driven directly, and the
+window read port is answered by a Python memory with a random latency.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+
+import cocotb
+import pytest
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+
+from pynq_mnist import regmap as rm
+
+RESP_OKAY, RESP_SLVERR = 0, 2
+WIN = rm.WEIGHT_WINDOW_OFFSET
+WIN_WORDS = rm.WEIGHT_WINDOW_BYTES // 4
+
+
+def cycle_pause():
+    """1,1,1,0 forever."""
+    return itertools.cycle([1, 1, 1, 0])
+
+
+def random_pause(seed: int):
+    """Seeded random pauses, about a third of the cycles."""
+    r = random.Random(seed)
+    while True:
+        yield r.random() < 0.35
+
+
+class TB:
+    """Clock, reset, AXI4-Lite master, engine-side models."""
+
+    def __init__(self, dut) -> None:
+        self.dut = dut
+        self.nb = int(os.environ.get("PARAM_NUM_BANKS", "64"))
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.axil = AxiLiteMaster(
+            AxiLiteBus.from_prefix(dut, "s_axi"), dut.clk, dut.rst_n, reset_active_level=False
+        )
+        self.axil.write_if.log.setLevel(logging.WARNING)
+        self.mem: dict[int, int] = {}
+        self.win_writes: list[tuple[int, int, int]] = []
+        self.win_reads = 0
+        self.starts = 0
+        self.soft_resets = 0
+        self.rng = random.Random(1)
+        dut.busy.value = 0
+        dut.done_set.value = 0
+        dut.error_set.value = 0
+        dut.images_done.value = 0
+        dut.cycles.value = 0
+        dut.win_rd_valid.value = 0
+        dut.win_rd_data.value = 0
+        cocotb.start_soon(self._engine())
+
+    async def _engine(self) -> None:
+        """Window memory with 1..6 cycles of read latency; counts START/SOFT_RESET pulses."""
+        dut = self.dut
+        pending: list[tuple[int, int]] = []  # (due cycle, word)
+        cycle = 0
+        while True:
+            await RisingEdge(dut.clk)
+            cycle += 1
+            dut.win_rd_valid.value = 0
+            if pending and pending[0][0] <= cycle:
+                _, word = pending.pop(0)
+                dut.win_rd_valid.value = 1
+                dut.win_rd_data.value = self.mem.get(word, 0)
+            if dut.win_wr_en.value:
+                word = int(dut.win_wr_addr.value)
+                data = int(dut.win_wr_data.value)
+                strb = int(dut.win_wr_strb.value)
+                self.win_writes.append((word, data, strb))
+                old = self.mem.get(word, 0)
+                mask = sum(0xFF << (8 * k) for k in range(4) if strb >> k & 1)
+                self.mem[word] = (old & ~mask) | (data & mask)
+            if dut.win_rd_en.value:
+                assert not pending, "a second window read before the first answered"
+                pending.append((cycle + self.rng.randint(1, 6), int(dut.win_rd_addr.value)))
+                self.win_reads += 1
+            self.starts += int(dut.start.value)
+            self.soft_resets += int(dut.soft_reset.value)
+
+    async def reset(self) -> None:
+        self.dut.rst_n.value = 1
+        await ClockCycles(self.dut.clk, 2)
+        self.dut.rst_n.value = 0
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst_n.value = 1
+        await ClockCycles(self.dut.clk, 2)
+
+    async def read(self, addr: int) -> tuple[int, int]:
+        resp = await with_timeout(self.axil.read(addr, 4), 10, "us")
+        return int.from_bytes(resp.data, "little"), int(resp.resp)
+
+    async def read_reg(self, addr: int) -> int:
+        value, resp = await self.read(addr)
+        assert resp == RESP_OKAY, f"read {addr:#x}: resp {resp}"
+        return value
+
+    async def write(self, addr: int, value: int) -> int:
+        resp = await with_timeout(self.axil.write(addr, value.to_bytes(4, "little")), 10, "us")
+        return int(resp.resp)
+
+    async def pulse(self, signal, value: int = 1) -> None:
+        signal.value = value
+        await RisingEdge(self.dut.clk)
+        signal.value = 0
+
+    def set_pauses(self, idle, backpressure) -> None:
+        """Pause the request channels (idle) and the response channels (backpressure)."""
+        chans = (
+            self.axil.write_if.aw_channel,
+            self.axil.write_if.w_channel,
+            self.axil.read_if.ar_channel,
+        )
+        resp = (self.axil.write_if.b_channel, self.axil.read_if.r_channel)
+        for ch in chans:
+            ch.set_pause_generator(idle() if idle else None)
+            ch.pause = False
+        for ch in resp:
+            ch.set_pause_generator(backpressure() if backpressure else None)
+            ch.pause = False
+
+
+async def setup(dut) -> TB:
+    tb = TB(dut)
+    await tb.reset()
+    return tb
+
+
+@cocotb.test()
+async def register_file(dut):
+    """Reset values, RW/RO/W1C behaviour, START/SOFT_RESET pulses, interrupt, SLVERR."""
+    tb = await setup(dut)
+    assert await tb.read_reg(rm.REG_ID) == rm.ID_VALUE
+    assert await tb.read_reg(rm.REG_NUM_BANKS) == tb.nb
+    assert await tb.read_reg(rm.REG_LAYER_SIZES) == rm.LAYER_SIZES_VALUE
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_IDLE
+    dut.images_done.value = 0x01020304
+    dut.cycles.value = 0xCAFEF00D
+    await RisingEdge(dut.clk)
+    assert await tb.read_reg(rm.REG_IMAGES_DONE) == 0x01020304
+    assert await tb.read_reg(rm.REG_CYCLES) == 0xCAFEF00D
+
+    for reg, width in ((rm.REG_N_IMAGES, 32), (rm.REG_SHIFT_L1, 5), (rm.REG_SHIFT_L2, 5)):
+        for value in (0xFFFFFFFF, 0x5A5A5A5A, 0):
+            assert await tb.write(reg, value) == RESP_OKAY
+            assert await tb.read_reg(reg) == value & ((1 << width) - 1)
+    assert dut.n_images.value == 0
+
+    # START: one pulse per write, none while busy; IRQ_EN sticky
+    assert await tb.write(rm.REG_CTRL, rm.CTRL_START | rm.CTRL_IRQ_EN) == RESP_OKAY
+    await ClockCycles(dut.clk, 3)
+    assert tb.starts == 1
+    assert await tb.read_reg(rm.REG_CTRL) == rm.CTRL_IRQ_EN
+    dut.busy.value = 1
+    await RisingEdge(dut.clk)
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_BUSY
+    await tb.write(rm.REG_CTRL, rm.CTRL_START | rm.CTRL_IRQ_EN)
+    await ClockCycles(dut.clk, 3)
+    assert tb.starts == 1, "START while busy must be ignored"
+
+    # errors accumulate in ERROR_CAUSE, DONE raises the interrupt
+    await tb.pulse(dut.error_set, rm.ERR_EARLY_TLAST)
+    await tb.pulse(dut.error_set, rm.ERR_BAD_TKEEP)
+    await tb.pulse(dut.done_set)
+    dut.busy.value = 0
+    await ClockCycles(dut.clk, 2)
+    assert dut.interrupt.value == 1
+    status = await tb.read_reg(rm.REG_STATUS)
+    assert status == rm.STATUS_IDLE | rm.STATUS_DONE | rm.STATUS_ERROR
+    assert await tb.read_reg(rm.REG_ERROR_CAUSE) == rm.ERR_EARLY_TLAST | rm.ERR_BAD_TKEEP
+    # W1C: only the written bit clears
+    await tb.write(rm.REG_STATUS, rm.STATUS_DONE)
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_IDLE | rm.STATUS_ERROR
+    await ClockCycles(dut.clk, 2)
+    assert dut.interrupt.value == 0
+    # START clears ERROR and ERROR_CAUSE
+    await tb.write(rm.REG_CTRL, rm.CTRL_START)
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_IDLE
+    assert await tb.read_reg(rm.REG_ERROR_CAUSE) == 0
+    assert tb.starts == 2
+    # IRQ_EN cleared by that write: DONE alone does not interrupt
+    await tb.pulse(dut.done_set)
+    await ClockCycles(dut.clk, 2)
+    assert dut.interrupt.value == 0
+    # SOFT_RESET: a pulse, no START even if both bits are written; clears status
+    await tb.pulse(dut.error_set, rm.ERR_MISSING_TLAST)
+    await tb.write(rm.REG_CTRL, rm.CTRL_SOFT_RESET | rm.CTRL_START)
+    await ClockCycles(dut.clk, 3)
+    assert (tb.soft_resets, tb.starts) == (1, 2)
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_IDLE
+    assert await tb.read_reg(rm.REG_ERROR_CAUSE) == 0
+    # RO registers ignore writes; undefined addresses answer SLVERR with 0
+    assert await tb.write(rm.REG_ID, 0) == RESP_OKAY
+    assert await tb.read_reg(rm.REG_ID) == rm.ID_VALUE
+    for addr in (0x0C, 0x30, 0x80, 0xFC, 0x100, 0x10000, 0x1FFFC):
+        assert await tb.read(addr) == (0, RESP_SLVERR), f"{addr:#x}"
+        assert await tb.write(addr, 0xFFFFFFFF) == RESP_SLVERR, f"{addr:#x}"
+    assert not tb.win_writes and tb.win_reads == 0
+    # aresetn clears the registers
+    await tb.reset()
+    assert await tb.read_reg(rm.REG_N_IMAGES) == 0
+    assert await tb.read_reg(rm.REG_CTRL) == 0
+
+
+@cocotb.test()
+async def window_port(dut):
+    """Window writes forward word index and WSTRB; reads wait for the bank; SLVERR rules."""
+    tb = await setup(dut)
+    assert await tb.write(WIN + 4 * 7, 0x11223344) == RESP_OKAY
+    assert tb.win_writes[-1] == (7, 0x11223344, 0xF)
+    resp = await with_timeout(tb.axil.write(WIN + 4 * 7 + 3, b"\xee"), 10, "us")
+    assert resp.resp == RESP_OKAY
+    assert tb.win_writes[-1][0] == 7 and tb.win_writes[-1][2] == 0x8
+    assert await tb.read_reg(WIN + 4 * 7) == 0xEE223344
+    last = WIN + 4 * (WIN_WORDS - 1)
+    assert await tb.write(last, 0xA5A5A5A5) == RESP_OKAY
+    assert tb.win_writes[-1][0] == WIN_WORDS - 1
+    assert await tb.read_reg(last) == 0xA5A5A5A5
+    n_writes = len(tb.win_writes)
+    for addr in (last + 4, WIN + 0x1FFFC):
+        assert await tb.write(addr, 1) == RESP_SLVERR
+        assert await tb.read(addr) == (0, RESP_SLVERR)
+    # busy: SLVERR, nothing forwarded
+    dut.busy.value = 1
+    await RisingEdge(dut.clk)
+    reads = tb.win_reads
+    assert await tb.write(WIN, 0) == RESP_SLVERR
+    assert await tb.read(WIN + 4 * 7) == (0, RESP_SLVERR)
+    assert len(tb.win_writes) == n_writes and tb.win_reads == reads
+    dut.busy.value = 0
+    await RisingEdge(dut.clk)
+    assert await tb.read_reg(WIN + 4 * 7) == 0xEE223344
+
+
+@cocotb.test()
+@cocotb.parametrize(
+    pauses=[
+        (None, None),
+        (cycle_pause, None),
+        (None, cycle_pause),
+        (lambda: random_pause(3), lambda: random_pause(4)),
+    ],
+)
+async def concurrent_stress(dut, pauses):
+    """16 workers of back-to-back window and register accesses under channel pauses."""
+    tb = await setup(dut)
+    tb.set_pauses(*pauses)
+    rng = random.Random(42)
+    shadow: dict[int, int] = {}
+
+    async def worker(k: int) -> None:
+        r = random.Random(k)
+        words = [r.randrange(WIN_WORDS) for _ in range(8)]
+        # disjoint word sets per worker keep the expected values unambiguous
+        words = [w - (w % 16) + k for w in words if w - (w % 16) + k < WIN_WORDS]
+        for w in words:
+            value = r.getrandbits(32)
+            assert await tb.write(WIN + 4 * w, value) == RESP_OKAY
+            shadow[w] = value
+            if r.random() < 0.5:
+                assert await tb.read_reg(rm.REG_ID) == rm.ID_VALUE
+            got = await tb.read_reg(WIN + 4 * w)
+            assert got == value, f"worker {k} word {w}: {got:#x} != {value:#x}"
+
+    tasks = [cocotb.start_soon(worker(k)) for k in range(16)]
+    for t in tasks:
+        await with_timeout(t, 2000, "us")
+    for w in rng.sample(sorted(shadow), 10):
+        assert await tb.read_reg(WIN + 4 * w) == shadow[w]
+    tb.set_pauses(None, None)
+
+
+@pytest.mark.sim
+# NUM_BANKS only reaches the NUM_BANKS register here; the two ends of the range
+@pytest.mark.parametrize("num_banks", [32, 128])
+def test_mnist_ctrl_axil(num_banks: int) -> None:
+    """Build mnist_ctrl_axil for NUM_BANKS and run its cocotb tests."""
+    from cocotb_runner import run_cocotb
+
+    run_cocotb("test_mnist_ctrl_axil", "mnist_ctrl_axil", {"NUM_BANKS": num_banks})
