@@ -13,7 +13,7 @@ import os
 import warnings
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
 from .errors import ImageError
 
@@ -126,6 +126,8 @@ def preprocess(image: Image.Image | np.ndarray, *, source: str = "image") -> np.
         An array of unsupported shape, or with NaN/inf values.
     """
     if isinstance(image, Image.Image):
+        if image.mode == "La":  # premultiplied; PIL converts it only to LA
+            image = image.convert("LA")
         if image.mode == "L" and "transparency" not in image.info:
             pixels = np.asarray(image, dtype=np.uint8)
             if _is_mnist_like(pixels):
@@ -277,8 +279,7 @@ def _thicken(crop: np.ndarray) -> np.ndarray:
     if radius < 1:
         return crop
     logger.debug("stroke %.1f px at 20x20 scale: dilating by %d px", width * scale, radius)
-    padded = Image.fromarray(np.pad(crop, radius).astype(np.float32), mode="F")
-    return np.asarray(padded.filter(ImageFilter.MaxFilter(2 * radius + 1)), dtype=np.float32)
+    return _dilate(np.pad(crop, radius), radius)
 
 
 def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
@@ -308,7 +309,7 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
             f"levels, need at least {MIN_CONTRAST:.0f})"
         )
     # Anti-aliased stroke edges sit just below the threshold; keep them out too.
-    first_pass = _max_filter(ink > _ink_threshold(ink)[0], 2 * blur + 3)
+    first_pass = _dilate(ink > _ink_threshold(ink)[0], blur + 1)
     background = _block_statistic(gray, 50.0, valid=~first_pass)
     ink = gray - background
     if inverted:
@@ -340,10 +341,17 @@ def _ink_threshold(residual: np.ndarray) -> tuple[float, float]:
     return floor, stroke
 
 
-def _max_filter(mask: np.ndarray, size: int) -> np.ndarray:
-    """Dilate a boolean mask with a size x size square (size odd)."""
-    image = Image.fromarray(mask.astype(np.uint8) * UINT8_MAX, mode="L")
-    return np.asarray(image.filter(ImageFilter.MaxFilter(size))) > 0
+def _dilate(values: np.ndarray, radius: int) -> np.ndarray:
+    """Grey (or boolean) dilation of non-negative values with a (2r+1)^2 square, separably."""
+    out = values
+    for axis in (0, 1):
+        moved = np.moveaxis(out, axis, 0)
+        padded = np.pad(moved, [(radius, radius), (0, 0)])
+        result = padded[: moved.shape[0]].copy()
+        for shift in range(1, 2 * radius + 1):
+            np.maximum(result, padded[shift : shift + moved.shape[0]], out=result)
+        out = np.moveaxis(result, 0, axis)
+    return out
 
 
 def _box_blur(values: np.ndarray, radius: int) -> np.ndarray:
@@ -475,15 +483,19 @@ def _label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     for row in range(mask.shape[0]):
         edges = np.flatnonzero(np.diff(np.concatenate(([0], mask[row].astype(np.int8), [0]))))
         current: list[tuple[int, int, int]] = []
+        first = 0  # runs are sorted and disjoint: sweep the previous row once
         for start, stop in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
             run_id = len(parent)
             parent.append(run_id)
-            for p_start, p_stop, p_id in previous:
-                # Diagonal neighbours count: runs touch if they overlap widened by one.
-                if p_start <= stop and start <= p_stop:
-                    root_a, root_b = find(run_id), find(p_id)
-                    if root_a != root_b:
-                        parent[max(root_a, root_b)] = min(root_a, root_b)
+            while first < len(previous) and previous[first][1] < start:
+                first += 1
+            # Diagonal neighbours count: runs touch if they overlap widened by one.
+            touching = first
+            while touching < len(previous) and previous[touching][0] <= stop:
+                root_a, root_b = find(run_id), find(previous[touching][2])
+                if root_a != root_b:
+                    parent[max(root_a, root_b)] = min(root_a, root_b)
+                touching += 1
             current.append((start, stop, run_id))
             runs.append((row, start, stop, run_id))
         previous = current

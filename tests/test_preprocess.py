@@ -193,6 +193,15 @@ def test_32_bit_and_float_modes_match_8_bit() -> None:
     assert np.array_equal(preprocess(as_float), expected)
 
 
+@pytest.mark.parametrize("mode", ["CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "La", "PA"])
+def test_other_pil_modes(mode: str) -> None:
+    light = 255 - _mnist(2)
+    rgb = Image.fromarray(np.stack([light] * 3, axis=-1), mode="RGB")
+    image = rgb.convert("LA").convert("La") if mode == "La" else rgb.convert(mode)
+    assert image.mode == mode
+    assert _similarity(preprocess(image), preprocess(light)) > 0.95
+
+
 def test_bilevel_mode_1(tmp_path: Path) -> None:
     original = _mnist(1)
     image = Image.fromarray(original <= 100).convert("1")
