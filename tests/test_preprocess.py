@@ -184,6 +184,16 @@ def test_16_bit_png_matches_8_bit(tmp_path: Path) -> None:
     assert np.array_equal(load_image(path), preprocess(light))
 
 
+def test_16_bit_levels_are_scaled_to_8_bit() -> None:
+    # 1000 of 65535 is 4 of 255: too faint to be a digit, in either depth.
+    faint = np.full((40, 40), 1000, dtype=np.uint16)
+    faint[10:30, 18:22] = 2000
+    with pytest.raises(ImageError, match="no digit"):
+        preprocess(Image.fromarray(faint))
+    with pytest.raises(ImageError, match="no digit"):
+        preprocess(faint)
+
+
 def test_32_bit_and_float_modes_match_8_bit() -> None:
     light = 255 - _mnist(6)
     expected = preprocess(light)
@@ -275,17 +285,32 @@ def test_wide_digit_keeps_aspect_ratio() -> None:
     assert abs(centre_row - 14) <= 1 and abs(centre_col - 14) <= 1
 
 
-def test_shift_is_clipped_so_nothing_is_cut() -> None:
-    # Mass sits at the right of a 20x20 box: centring it by mass would push it off the left.
+@pytest.mark.parametrize("mirror", [False, True])
+def test_shift_is_clipped_so_nothing_is_cut(mirror: bool) -> None:
+    # Mass sits at one side of a 20x20 box: centring it by mass would push it off the edge.
     page = np.zeros((40, 40), dtype=np.uint8)
     page[18:22, 10] = 255
     page[10:30, 25:30] = 255
+    if mirror:
+        page = page[:, ::-1].copy()
     out = preprocess(page)
     assert _bbox_size(out) == (20, 20)
     cols = np.flatnonzero(out.any(axis=0))
-    assert cols[0] == 0
-    assert _centre_of_mass(out)[1] > 15
+    centre_col = _centre_of_mass(out)[1]
+    if mirror:
+        assert cols[-1] == 27 and centre_col < 13
+    else:
+        assert cols[0] == 0 and centre_col > 15
     assert int(out.sum(dtype=np.int64)) == int(page.sum(dtype=np.int64))
+
+
+def test_thin_strokes_are_thickened_to_mnist_width() -> None:
+    page = np.full((400, 400), 255, dtype=np.uint8)
+    page[50:350, 199:202] = 0  # a 1 drawn with a fine pen: 3 px wide, 300 px tall
+    out = preprocess(page)
+    assert _bbox_size(out)[0] == 20
+    strong_columns = np.flatnonzero(out.max(axis=0) >= 128)
+    assert 2 <= len(strong_columns) <= 4, out.max(axis=0)
 
 
 def test_specks_far_from_the_digit_are_dropped(rng: np.random.Generator) -> None:
