@@ -249,22 +249,30 @@ always @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------- serial requantizer
-// h = min(255, max(0, acc) >> shift_l1), one neuron per cycle
+// h = min(255, max(0, acc) >> shift_l1), one neuron per cycle. The lane
+// select is a two-stage mux (16:1 per group, then across groups) on a 32-bit
+// stride, so it maps onto LUT6/MUXF7/MUXF8 trees rather than a shifter.
+localparam GROUP = (NB < 16) ? NB : 16;
+localparam G_BITS = $clog2(GROUP);
+localparam N_GROUPS = NB / GROUP;
+localparam RQ_STAGES = 4;  // group mux, lane mux, shift, clamp
+
 reg rq_run_reg = 1'b0;
 reg [LANE_BITS-1:0] rq_lane_reg = {LANE_BITS{1'b0}};
 reg [J_BITS-1:0] rq_j_reg = {J_BITS{1'b0}};
 reg rq_slot_reg = 1'b0;
 reg rq_last_j_reg = 1'b0;
 
-reg [2:0] rq_v_reg = 3'd0;       // stage valid: mux, shift, clamp
-reg [2:0] rq_done_reg = 3'd0;    // stage carries an image's final neuron
-reg [7:0] rq_addr_d [1:3];
+reg [RQ_STAGES-1:0] rq_v_reg = {RQ_STAGES{1'b0}};     // stage holds a neuron
+reg [RQ_STAGES-1:0] rq_done_reg = {RQ_STAGES{1'b0}};  // ... an image's final one
+reg [7:0] rq_addr_d [1:RQ_STAGES];
 reg signed [ACC_WIDTH-1:0] rq_acc_reg;
 reg [ACC_WIDTH-2:0] rq_sh_reg;
 reg [7:0] h_data_reg;
 
 // n = lane + NUM_BANKS * j
 wire [6:0] rq_n;
+wire [N_GROUPS*32-1:0] grp_flat;
 generate
     if (NPL > 1) begin : g_n_multi
         assign rq_n = {rq_j_reg, rq_lane_reg};
@@ -272,8 +280,35 @@ generate
         assign rq_n = rq_lane_reg;
         wire unused_j = ^rq_j_reg;  // single group: j is always 0
     end
+
+    genvar g, m;
+    for (g = 0; g < N_GROUPS; g = g + 1) begin : g_rq_group
+        wire [GROUP*32-1:0] pad;
+        reg [ACC_WIDTH-1:0] grp_reg;
+        for (m = 0; m < GROUP; m = m + 1) begin : g_pad
+            assign pad[m*32 +: 32] = {{(32-ACC_WIDTH){1'b0}},
+                                      caps[(g*GROUP + m)*ACC_WIDTH +: ACC_WIDTH]};
+        end
+        always @(posedge clk) begin
+            grp_reg <= pad[{rq_lane_reg[G_BITS-1:0], 5'b00000} +: ACC_WIDTH];
+        end
+        assign grp_flat[g*32 +: 32] = {{(32-ACC_WIDTH){1'b0}}, grp_reg};
+    end
+
+    if (N_GROUPS > 1) begin : g_rq_multi
+        reg [LANE_BITS-G_BITS-1:0] grp_sel_reg;
+        always @(posedge clk) begin
+            grp_sel_reg <= rq_lane_reg[LANE_BITS-1:G_BITS];
+            rq_acc_reg <= grp_flat[{grp_sel_reg, 5'b00000} +: ACC_WIDTH];
+        end
+    end else begin : g_rq_single
+        always @(posedge clk) begin
+            rq_acc_reg <= grp_flat[ACC_WIDTH-1:0];
+        end
+    end
 endgenerate
 
+integer r;
 always @(posedge clk) begin
     if (cap_en) begin
         rq_run_reg <= 1'b1;
@@ -288,28 +323,29 @@ always @(posedge clk) begin
         end
     end
 
-    rq_v_reg <= {rq_v_reg[1:0], rq_run_reg};
-    rq_done_reg <= {rq_done_reg[1:0], rq_run_reg && rq_last_j_reg && rq_lane_reg == LAST_LANE};
+    rq_v_reg <= {rq_v_reg[RQ_STAGES-2:0], rq_run_reg};
+    rq_done_reg <= {rq_done_reg[RQ_STAGES-2:0],
+                    rq_run_reg && rq_last_j_reg && rq_lane_reg == LAST_LANE};
     rq_addr_d[1] <= {rq_slot_reg, rq_n};
-    rq_addr_d[2] <= rq_addr_d[1];
-    rq_addr_d[3] <= rq_addr_d[2];
+    for (r = 2; r <= RQ_STAGES; r = r + 1) begin
+        rq_addr_d[r] <= rq_addr_d[r-1];
+    end
 
-    rq_acc_reg <= $signed(caps[rq_lane_reg*ACC_WIDTH +: ACC_WIDTH]);
     rq_sh_reg <= rq_acc_reg[ACC_WIDTH-1] ? {(ACC_WIDTH-1){1'b0}}
                                          : rq_acc_reg[ACC_WIDTH-2:0] >> shift_l1;
     h_data_reg <= (|rq_sh_reg[ACC_WIDTH-2:8]) ? 8'hFF : rq_sh_reg[7:0];
 
     if (!rst_n || start) begin
         rq_run_reg <= 1'b0;
-        rq_v_reg <= 3'd0;
-        rq_done_reg <= 3'd0;
+        rq_v_reg <= {RQ_STAGES{1'b0}};
+        rq_done_reg <= {RQ_STAGES{1'b0}};
     end
 end
 
-assign h_wr_en = rq_v_reg[2];
-assign h_wr_addr = rq_addr_d[3];
+assign h_wr_en = rq_v_reg[RQ_STAGES-1];
+assign h_wr_addr = rq_addr_d[RQ_STAGES];
 assign h_wr_data = h_data_reg;
-assign h_done = rq_done_reg[2];
+assign h_done = rq_done_reg[RQ_STAGES-1];
 
 endmodule
 
