@@ -23,9 +23,7 @@ def test_vh_is_fresh() -> None:
     assert "generated" in committed and "do not edit" in committed
 
 
-def test_check_vh_detects_staleness(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_check_vh_detects_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stale = tmp_path / "mnist_regmap.vh"
     stale.write_text(regmap.render_vh().replace("4D4E0100", "4D4E0101"))
     monkeypatch.setattr(regmap, "VH_PATH", stale)
@@ -54,10 +52,7 @@ def test_constants() -> None:
     assert regmap.LAYER_SIZES_VALUE == 784 | (128 << 12) | (10 << 24)
     assert regmap.WEIGHT_WINDOW_OFFSET == 0x20000
     assert regmap.WEIGHT_WINDOW_BYTES == 101632
-    assert (
-        regmap.WEIGHT_WINDOW_OFFSET + regmap.WEIGHT_WINDOW_BYTES
-        <= 1 << regmap.AXIL_ADDR_WIDTH
-    )
+    assert regmap.WEIGHT_WINDOW_OFFSET + regmap.WEIGHT_WINDOW_BYTES <= 1 << regmap.AXIL_ADDR_WIDTH
     assert regmap.ACCEL_RANGE == 1 << regmap.AXIL_ADDR_WIDTH
     assert regmap.RESULT_WORDS_PER_IMAGE == 11
     assert regmap.VLNV == "pynq-mnist.dev:user:mnist_accel:1.0"
@@ -103,9 +98,7 @@ def test_pack_weights_matches_loop_layout(nb: int) -> None:
     # the checker catches one flipped weight
     w1b = w1.copy()
     w1b[77, 500] ^= 1
-    assert not np.array_equal(
-        regmap.pack_weights(w1b, w2, nb).astype(np.int64), expected
-    )
+    assert not np.array_equal(regmap.pack_weights(w1b, w2, nb).astype(np.int64), expected)
     u1, u2 = regmap.unpack_weights(packed.view(np.uint8), nb)
     np.testing.assert_array_equal(u1, w1)
     np.testing.assert_array_equal(u2, w2)
@@ -122,3 +115,20 @@ def test_pack_weights_rejects_bad_input() -> None:
         regmap.pack_weights(w1.astype(np.int16) + 200, w2, 64)
     with pytest.raises(ValueError, match="not an integer"):
         regmap.pack_weights(w1.astype(np.float32), w2, 64)
+
+
+def test_hw_readme_register_table() -> None:
+    """hw/README.md documents the same offsets, names and access as regmap.py."""
+    text = (ROOT / "hw" / "README.md").read_text()
+    rows = re.findall(
+        r"^\|\s*(0x[0-9A-Fa-f]+)\s*\|\s*([A-Z_0-9]+)\s*\|\s*(RO|RW|RO/W1C)\s*\|",
+        text,
+        re.MULTILINE,
+    )
+    documented = {name: (int(off, 16), acc) for off, name, acc in rows}
+    access = {"read-only": "RO", "read-write": "RW"}
+    ours = {
+        name: (r["address_offset"], "RO/W1C" if name == "STATUS" else access[r["access"]])
+        for name, r in regmap.REGISTERS.items()
+    }
+    assert documented == ours
