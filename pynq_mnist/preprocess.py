@@ -309,14 +309,19 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
             f"levels, need at least {MIN_CONTRAST:.0f})"
         )
     # Anti-aliased stroke edges sit just below the threshold; keep them out too.
-    first_pass = _dilate(ink > _ink_threshold(ink)[0], blur + 1)
+    rough_floor = _ink_threshold(ink, centred=False)[0]
+    otsu = _otsu_threshold(ink)
+    if otsu < rough_floor and _well_separated(ink, otsu):
+        # A tight crop: ink is no minority, so the MAD overshoots; the two classes do not.
+        rough_floor = otsu
+    first_pass = _dilate(ink > rough_floor, blur + 1)
     background = _block_statistic(gray, 50.0, valid=~first_pass)
     ink = gray - background
     if inverted:
         # Paper reflects a fraction of the local light and ink less: contrast is a ratio.
         ink *= UINT8_MAX / np.maximum(UINT8_MAX - background, MIN_PAPER_LEVEL)
 
-    floor, stroke = _ink_threshold(ink)
+    floor, stroke = _ink_threshold(ink, centred=True)
     if stroke - floor < MIN_CONTRAST:
         raise ImageError(
             f"{source}: no digit found: ink is {max(0.0, stroke - floor):.0f} gray levels "
@@ -325,14 +330,23 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
     return np.clip((ink - floor) / (stroke - floor), 0.0, 1.0)
 
 
-def _ink_threshold(residual: np.ndarray) -> tuple[float, float]:
-    """(floor, stroke level) of a signed residual over the background: noise floor, typical ink.
+def _ink_threshold(residual: np.ndarray, *, centred: bool) -> tuple[float, float]:
+    """(floor, stroke level) of a residual over the background: noise floor, typical ink.
 
-    Background pixels scatter around zero, ink pixels are the long positive tail.
+    ``centred``: background pixels scatter around zero and ink adds a
+    positive tail, so the negative side is pure noise and its median absolute
+    value gives sigma however much of the image is ink (a tightly cropped
+    digit). Otherwise the background level is only roughly known and the
+    median and MAD of all pixels are used, which assumes ink is a minority.
     """
-    median = float(np.median(residual))
-    sigma = MAD_TO_SIGMA * float(np.median(np.abs(residual - median)))
-    noise_floor = median + NOISE_SIGMAS * sigma
+    if centred:
+        below = residual[residual < 0]
+        sigma = MAD_TO_SIGMA * float(np.median(-below)) if below.size else 0.0
+        noise_floor = NOISE_SIGMAS * sigma
+    else:
+        median = float(np.median(residual))
+        sigma = MAD_TO_SIGMA * float(np.median(np.abs(residual - median)))
+        noise_floor = median + NOISE_SIGMAS * sigma
     ink = np.clip(residual, 0.0, None)
     strokes = ink[ink > max(noise_floor, _otsu_threshold(ink))]
     stroke = float(np.percentile(strokes, STROKE_PERCENTILE)) if strokes.size else float(ink.max())
@@ -454,6 +468,14 @@ def _otsu_threshold(values: np.ndarray) -> float:
         mean_hi = (mass_lo[-1] - mass_lo) / weight_hi
         between = weight_lo * weight_hi * (mean_lo - mean_hi) ** 2
     return float(edges[int(np.nanargmax(between[:-1])) + 1])
+
+
+def _well_separated(values: np.ndarray, threshold: float) -> bool:
+    """True when the classes split at ``threshold`` lie far apart for the lower one's spread."""
+    low, high = values[values <= threshold], values[values > threshold]
+    if low.size == 0 or high.size == 0:
+        return False
+    return float(high.mean() - low.mean()) > NOISE_SIGMAS * float(low.std())
 
 
 def _drop_specks(ink: np.ndarray) -> np.ndarray:

@@ -274,6 +274,19 @@ def test_off_centre_digit_is_centred_and_fits_box(tmp_path: Path) -> None:
     assert _similarity(out, original) > 0.9
 
 
+@pytest.mark.parametrize("label", range(10))
+def test_tightly_cropped_digit(label: int) -> None:
+    # Cropped to the ink: ink touches every edge and is no minority of the pixels.
+    original = _mnist(label)
+    rows = np.flatnonzero(original.any(axis=1))
+    cols = np.flatnonzero(original.any(axis=0))
+    crop = 255 - original[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    assert _similarity(preprocess(crop), original) > 0.98
+    size = (crop.shape[1] * 8, crop.shape[0] * 8)
+    enlarged = Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)
+    assert _similarity(preprocess(enlarged), original) > 0.9
+
+
 def test_wide_digit_keeps_aspect_ratio() -> None:
     page = np.full((100, 200), 255, dtype=np.uint8)
     page[45:55, 20:180] = 0  # a 10 x 160 bar
