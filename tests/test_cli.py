@@ -96,6 +96,14 @@ def test_json_matches_reference(model_file, capsys: pytest.CaptureFixture[str]) 
     assert (seeds != reference_digits(expected)).any(), "the model cannot tell seed from digit"
 
 
+def test_bundled_model_reads_every_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    samples = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".jpg"))
+    assert cli.main(["infer", *map(str, samples), "--backend", "cpu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    found = [(m["path"], int(m["digit"])) for m in map(TEXT_LINE.match, lines) if m]
+    assert found == [(str(p), int(p.name.split("_")[1])) for p in samples]
+
+
 def test_reference_comparison_catches_a_flipped_weight(model_file) -> None:
     _, arrays = model_file
     expected = _expected(arrays, DIGIT_SAMPLES)

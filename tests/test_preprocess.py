@@ -408,6 +408,7 @@ def test_preprocessing_keeps_the_bundled_model_accurate(
     from pynq_mnist import Classifier
     from pynq_mnist.data import load_mnist
 
+    classifier = Classifier(backend="cpu")  # fails fast if the bundled model is missing
     images, labels = load_mnist("test", mnist_dir)
     pick = rng.choice(len(images), 200, replace=False)
     digits, truth = images[pick], labels[pick]
@@ -418,7 +419,7 @@ def test_preprocessing_keeps_the_bundled_model_accurate(
         "rgba": np.stack([preprocess(np.dstack([transparent[..., :3], d])) for d in digits]),
         "photo": np.stack([preprocess(_photo(rng, d)) for d in digits]),
     }
-    with Classifier(backend="cpu") as classifier:
+    with classifier:
         accuracy = {
             name: float((classifier.classify(batch).digits == truth).mean())
             for name, batch in variants.items()
