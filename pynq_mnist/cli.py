@@ -99,6 +99,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         action="store_true",
         help="one JSON object per line: path, digit, confidence, logits, seed_digit, backend",
     )
+    infer.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     subparsers["infer"] = infer
 
     for name, (_, summary) in DELEGATED.items():
@@ -112,10 +115,13 @@ def _command_name(arguments: Sequence[str]) -> str | None:
 
 
 def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    """Log to stderr: warnings from everyone, -v info and -vv debug from pynq_mnist only."""
     logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    if verbosity > 0:
+        level = logging.INFO if verbosity == 1 else logging.DEBUG
+        logging.getLogger(__package__).setLevel(level)
 
 
 def _error(message: str) -> None:
@@ -147,9 +153,15 @@ def _infer(args: argparse.Namespace) -> int:
         paths.append(path)
     if not images:
         return EXIT_FAILED
-    # Built only now: a sim backend may first compile the RTL.
-    with Classifier(model=model, backend=backend) as classifier:
+    try:
+        # Built only now: a sim backend may first compile the RTL.
+        classifier = Classifier(model=model, backend=backend)
+    except PynqMnistError as exc:  # unavailable, or failed to start / take the weights
+        _error(str(exc))
+        return EXIT_SETUP
+    with classifier:
         result = classifier.classify(np.stack(images))
+    logger.info("classified %d image(s) on the %s backend", len(images), result.backend)
     seeds = seed_digits(result.logits, model)
     for i, path in enumerate(paths):
         digit, confidence = int(result.digits[i]), float(result.confidence[i])

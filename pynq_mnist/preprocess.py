@@ -252,7 +252,7 @@ def _to_mnist(gray: np.ndarray, source: str) -> np.ndarray:
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _fit_and_centre(_thicken(crop))
+    return _fit_and_centre(_thicken(crop, source))
 
 
 def _stroke_width(mask: np.ndarray) -> float:
@@ -269,7 +269,7 @@ def _stroke_width(mask: np.ndarray) -> float:
     return 2.0 * float(mask.sum()) / max(boundary, 1)
 
 
-def _thicken(crop: np.ndarray) -> np.ndarray:
+def _thicken(crop: np.ndarray, source: str) -> np.ndarray:
     """Dilate strokes that would end up thinner than MNIST's (pen on paper, thin fonts)."""
     scale = BOX / max(crop.shape)
     width = _stroke_width(crop >= HALF_INK)
@@ -278,7 +278,9 @@ def _thicken(crop: np.ndarray) -> np.ndarray:
     radius = round((TARGET_STROKE / scale - width) / 2)
     if radius < 1:
         return crop
-    logger.debug("stroke %.1f px at 20x20 scale: dilating by %d px", width * scale, radius)
+    logger.debug(
+        "%s: stroke %.1f px at 20x20 scale: dilating by %d px", source, width * scale, radius
+    )
     return _dilate(np.pad(crop, radius), radius)
 
 
@@ -309,7 +311,7 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
             f"levels, need at least {MIN_CONTRAST:.0f})"
         )
     # Anti-aliased stroke edges sit just below the threshold; keep them out too.
-    rough_floor = _ink_threshold(ink, centred=False)[0]
+    rough_floor = _ink_threshold(ink, centred=False, source=source)[0]
     otsu = _otsu_threshold(ink)
     if otsu < rough_floor and _well_separated(ink, otsu):
         # A tight crop: ink is no minority, so the MAD overshoots; the two classes do not.
@@ -321,7 +323,7 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
         # Paper reflects a fraction of the local light and ink less: contrast is a ratio.
         ink *= UINT8_MAX / np.maximum(UINT8_MAX - background, MIN_PAPER_LEVEL)
 
-    floor, stroke = _ink_threshold(ink, centred=True)
+    floor, stroke = _ink_threshold(ink, centred=True, source=source)
     if stroke - floor < MIN_CONTRAST:
         raise ImageError(
             f"{source}: no digit found: ink is {max(0.0, stroke - floor):.0f} gray levels "
@@ -330,7 +332,7 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
     return np.clip((ink - floor) / (stroke - floor), 0.0, 1.0)
 
 
-def _ink_threshold(residual: np.ndarray, *, centred: bool) -> tuple[float, float]:
+def _ink_threshold(residual: np.ndarray, *, centred: bool, source: str) -> tuple[float, float]:
     """(floor, stroke level) of a residual over the background: noise floor, typical ink.
 
     ``centred``: background pixels scatter around zero and ink adds a
@@ -351,7 +353,9 @@ def _ink_threshold(residual: np.ndarray, *, centred: bool) -> tuple[float, float
     strokes = ink[ink > max(noise_floor, _otsu_threshold(ink))]
     stroke = float(np.percentile(strokes, STROKE_PERCENTILE)) if strokes.size else float(ink.max())
     floor = max(noise_floor, EDGE_FLOOR * stroke)
-    logger.debug("background noise %.1f, floor %.1f, stroke level %.1f", sigma, floor, stroke)
+    logger.debug(
+        "%s: background noise %.1f, floor %.1f, stroke level %.1f", source, sigma, floor, stroke
+    )
     return floor, stroke
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import subprocess
@@ -274,7 +275,11 @@ def test_json_stdout_stays_clean_with_verbose_logging(
 ) -> None:
     path, _ = model_file
     argv = ["-vv", "infer", *map(str, DIGIT_SAMPLES[:2]), "--json", "--model", str(path)]
-    assert cli.main([*argv, "--backend", "cpu"]) == 0
+    package_logger = logging.getLogger("pynq_mnist")
+    try:
+        assert cli.main([*argv, "--backend", "cpu"]) == 0
+    finally:
+        package_logger.setLevel(logging.NOTSET)
     assert len(_records(capsys.readouterr().out)) == 2
 
 
