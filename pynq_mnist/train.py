@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ import torch.nn.functional as F  # noqa: N812 (the usual torch alias)
 from tqdm import tqdm
 
 from pynq_mnist import cpu, quant
-from pynq_mnist.data import load_mnist, sha256_of_files
+from pynq_mnist.data import load_mnist, resolve_data_dir, sha256_of_files
 from pynq_mnist.errors import PynqMnistError
 from pynq_mnist.model import N_HID, N_IN, N_OUT, Model, save_model
 
@@ -89,9 +90,9 @@ RECIPES: dict[str, Recipe] = {
         decoupled_weight_decay=True,
         holdout=True,
         float_fraction=0.1,
-        rotation_deg=10.0,
-        translate_px=2.0,
-        scale=0.1,
+        rotation_deg=8.0,
+        translate_px=1.5,
+        scale=0.08,
         label_smoothing=0.0,
     ),
 }
@@ -206,10 +207,11 @@ def train(
     out: str | Path = "model.npz",
     epochs: int | None = None,
     seed: int = 0,
-    threads: int = 2,
+    threads: int = 1,
     train_limit: int | None = None,
     test_limit: int | None = None,
     progress: bool = True,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Train with ``recipe``, write ``out`` (.npz) and the report (.json beside it).
 
@@ -217,6 +219,8 @@ def train(
     ----------
     train_limit, test_limit:
         Use only the first N training / test images (smoke tests).
+    command:
+        The command line to record in the report, if any.
 
     Returns
     -------
@@ -262,7 +266,7 @@ def train(
             optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
             optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps = len(fit_x) // cfg.batch_size  # drop the ragged last batch
+        steps = math.ceil(len(fit_x) / cfg.batch_size)  # the last batch may be short
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=cfg.lr,
@@ -347,8 +351,10 @@ def train(
         "shift_l1_holdout_accuracy": {str(k): v for k, v in shift_l1_scores.items()},
         "shift_l1_ptq_holdout_accuracy": {str(k): v for k, v in ptq_scores.items()},
         "shift_l2_holdout_seed_accuracy": {str(k): v for k, v in shift_l2_scores.items()},
+        "data_dir": str(resolve_data_dir(data_dir)),
         "data_sha256": sha256_of_files(data_dir),
         "model_file": str(out),
+        "command": command,
         "wall_time_s": time.perf_counter() - started,
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
@@ -393,7 +399,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs (seed 5, qat 30)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
-        "--threads", type=int, default=2, help="torch threads; results depend on it (default: 2)"
+        "--threads", type=int, default=1, help="torch threads; results depend on it (default: 1)"
     )
     parser.add_argument(
         "--train-limit", type=int, metavar="N", help="use the first N training images"
@@ -414,6 +420,7 @@ def run(args: argparse.Namespace) -> int:
         train_limit=args.train_limit,
         test_limit=args.test_limit,
         progress=not args.no_progress,
+        command=_command_line(args),
     )
     print(f"recipe {report['recipe']}, seed {report['seed']}, {report['epochs']} epochs")
     print(f"float accuracy (test):   {report['float_accuracy_test']:.4f}")
@@ -423,6 +430,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"wall time: {report['wall_time_s']:.1f} s")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
     return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The canonical ``python -m pynq_mnist train`` line that reproduces ``args``."""
+    words = ["python", "-m", "pynq_mnist", "train", "--recipe", args.recipe]
+    if args.data is not None:
+        words += ["--data", str(args.data)]
+    words += ["--out", str(args.out), "--seed", str(args.seed), "--threads", str(args.threads)]
+    for flag, value in (
+        ("--epochs", args.epochs),
+        ("--train-limit", args.train_limit),
+        ("--test-limit", args.test_limit),
+    ):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def main(argv: list[str] | None = None) -> int:
