@@ -19,7 +19,8 @@ from reference import reference_digits, reference_logits, reference_seed_digits
 
 import pynq_mnist
 from pynq_mnist import cli
-from pynq_mnist.errors import BackendUnavailable
+from pynq_mnist.backend import Backend
+from pynq_mnist.errors import AcceleratorError, BackendUnavailable, ConfigError
 
 SAMPLES = Path(pynq_mnist.__file__).resolve().parent / "samples"
 DIGIT_SAMPLES = sorted(SAMPLES.glob("digit_*_*.png"))
@@ -242,6 +243,40 @@ def test_backend_unavailable_during_setup_exit_2(
     argv = ["infer", str(DIGIT_SAMPLES[0]), "--model", str(path), "--backend", "sim"]
     assert cli.main(argv) == 2
     _one_error_line(capsys.readouterr().err, "sim: no Verilator on this machine (second line)")
+
+
+class _FailingBackend(Backend):
+    """A backend that fails at load (setup) or at infer (run time)."""
+
+    name = "failing"
+
+    def __init__(self, at: str) -> None:
+        self.at = at
+
+    def load(self, model: object) -> None:
+        if self.at == "load":
+            raise ConfigError("accelerator NUM_BANKS register reads 48, expected 32, 64 or 128")
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        raise AcceleratorError("STATUS=0x0000000a: ERROR set, ERROR_CAUSE=0x1 (EARLY_TLAST)")
+
+
+@pytest.mark.parametrize(("at", "status"), [("load", 2), ("infer", 1)])
+def test_backend_failure_is_one_line(
+    model_file,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    at: str,
+    status: int,
+) -> None:
+    import pynq_mnist.classifier
+
+    monkeypatch.setattr(pynq_mnist.classifier, "get_backend", lambda name: _FailingBackend(at))
+    path, _ = model_file
+    assert cli.main(["infer", str(DIGIT_SAMPLES[0]), "--model", str(path)]) == status
+    out = capsys.readouterr()
+    assert out.out == ""
+    _one_error_line(out.err, "NUM_BANKS" if at == "load" else "EARLY_TLAST")
 
 
 @pytest.mark.sim
