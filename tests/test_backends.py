@@ -170,6 +170,18 @@ def test_missing_bitstream_lists_where_it_looked(
     assert overlay.find_bitstream("Pynq-Z2") == tmp_path / "Pynq-Z2" / "mnist.bit"
 
 
+def test_overlay_binds_mnist_accel_by_vlnv() -> None:
+    """pynq.Overlay would attach MnistAccel to the mnist_accel instance of the hwh."""
+    from pynq import Overlay
+    from pynq.overlay import _ip_drivers
+
+    from pynq_mnist.driver import MnistAccel
+    from pynq_mnist.overlay import MnistOverlay
+
+    assert issubclass(MnistOverlay, Overlay)
+    assert _ip_drivers[regmap.VLNV] is MnistAccel
+
+
 def test_overlay_module_does_not_import_pynq() -> None:
     """board_available() must stay cheap: importing pynq_mnist.overlay must not import pynq."""
     import subprocess
