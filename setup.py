@@ -1,9 +1,10 @@
 """Package metadata for pynq-mnist.
 
 The core (model files, CPU backend, preprocessing, CLI) needs only numpy and
-Pillow, so it installs on a PYNQ board's Python without torch. The RTL under
-``hw/rtl`` is copied into the package at build time so that an installed
-virtual board (``sim`` backend) can compile it without the source tree.
+Pillow, so it installs on a PYNQ board's Python without torch. Two trees
+outside the package are copied into it at build time: ``hw/rtl``, so that an
+installed virtual board (``sim`` backend) can compile the RTL, and
+``notebooks``, so that ``pynq get-notebooks pynq-mnist`` can deliver them.
 """
 
 import shutil
@@ -13,8 +14,10 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-RTL_SOURCE = HERE / "hw" / "rtl"
-RTL_PACKAGE_DIR = Path("pynq_mnist") / "hw_rtl"
+COPIED_TREES = {  # source tree -> directory inside the built package
+    HERE / "hw" / "rtl": Path("pynq_mnist") / "hw_rtl",
+    HERE / "notebooks": Path("pynq_mnist") / "notebooks",
+}
 
 TEST_TOOLS = [
     "pytest>=7",
@@ -30,15 +33,16 @@ TEST_TOOLS = [
 BENCH_TOOLS = ["matplotlib>=3.5", "tqdm>=4"]
 
 
-class BuildWithRtl(build_py):
-    """Ship a copy of hw/rtl inside the package for the virtual board."""
+class BuildWithHardwareFiles(build_py):
+    """Ship copies of hw/rtl and notebooks inside the package."""
 
     def run(self) -> None:
         super().run()
-        if RTL_SOURCE.is_dir():
-            target = Path(self.build_lib) / RTL_PACKAGE_DIR
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(RTL_SOURCE, target)
+        for source, package_dir in COPIED_TREES.items():
+            if source.is_dir():
+                target = Path(self.build_lib) / package_dir
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns(".*"))
 
 
 setup(
@@ -74,5 +78,5 @@ setup(
         "console_scripts": ["pynq-mnist = pynq_mnist.cli:main"],
         "pynq.notebooks": ["pynq-mnist = pynq_mnist.notebooks"],
     },
-    cmdclass={"build_py": BuildWithRtl},
+    cmdclass={"build_py": BuildWithHardwareFiles},
 )
