@@ -48,10 +48,8 @@ localparam integer LAST_K_INT = K_WORDS - 1;
 localparam [4:0] LAST_K = LAST_K_INT[4:0];
 
 // ---------------------------------------------------------------- memories
-(* ram_style = "block" *) reg [7:0] w2_mem0 [0:N_OUT*K_WORDS-1];
-(* ram_style = "block" *) reg [7:0] w2_mem1 [0:N_OUT*K_WORDS-1];
-(* ram_style = "block" *) reg [7:0] w2_mem2 [0:N_OUT*K_WORDS-1];
-(* ram_style = "block" *) reg [7:0] w2_mem3 [0:N_OUT*K_WORDS-1];
+// one RAMB18 with byte write enables
+(* ram_style = "block" *) reg [31:0] w2_mem [0:N_OUT*K_WORDS-1];
 (* ram_style = "distributed" *) reg [7:0] h_mem0 [0:2*K_WORDS-1];
 (* ram_style = "distributed" *) reg [7:0] h_mem1 [0:2*K_WORDS-1];
 (* ram_style = "distributed" *) reg [7:0] h_mem2 [0:2*K_WORDS-1];
@@ -60,10 +58,10 @@ localparam [4:0] LAST_K = LAST_K_INT[4:0];
 wire [5:0] h_wa = {h_wr_addr[7], h_wr_addr[6:2]};
 
 always @(posedge clk) begin
-    if (w2_wr_en && w2_wr_strb[0]) w2_mem0[w2_wr_addr] <= w2_wr_data[7:0];
-    if (w2_wr_en && w2_wr_strb[1]) w2_mem1[w2_wr_addr] <= w2_wr_data[15:8];
-    if (w2_wr_en && w2_wr_strb[2]) w2_mem2[w2_wr_addr] <= w2_wr_data[23:16];
-    if (w2_wr_en && w2_wr_strb[3]) w2_mem3[w2_wr_addr] <= w2_wr_data[31:24];
+    if (w2_wr_en && w2_wr_strb[0]) w2_mem[w2_wr_addr][7:0] <= w2_wr_data[7:0];
+    if (w2_wr_en && w2_wr_strb[1]) w2_mem[w2_wr_addr][15:8] <= w2_wr_data[15:8];
+    if (w2_wr_en && w2_wr_strb[2]) w2_mem[w2_wr_addr][23:16] <= w2_wr_data[23:16];
+    if (w2_wr_en && w2_wr_strb[3]) w2_mem[w2_wr_addr][31:24] <= w2_wr_data[31:24];
     if (h_wr_en && h_wr_addr[1:0] == 2'd0) h_mem0[h_wa] <= h_wr_data;
     if (h_wr_en && h_wr_addr[1:0] == 2'd1) h_mem1[h_wa] <= h_wr_data;
     if (h_wr_en && h_wr_addr[1:0] == 2'd2) h_mem2[h_wa] <= h_wr_data;
@@ -165,7 +163,7 @@ always @(posedge clk) begin
         ctl_d[s] <= ctl_d[s-1];
     end
 
-    w2_q_reg <= {w2_mem3[w2_ra], w2_mem2[w2_ra], w2_mem1[w2_ra], w2_mem0[w2_ra]};
+    w2_q_reg <= w2_mem[w2_ra];
     h_q_reg <= {h_mem3[h_ra], h_mem2[h_ra], h_mem1[h_ra], h_mem0[h_ra]};
     for (s = 0; s < 4; s = s + 1) begin
         prod_reg[s] <= $signed(w2_q_reg[s*8 +: 8]) * $signed({1'b0, h_q_reg[s*8 +: 8]});
