@@ -83,7 +83,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "qat": Recipe(
         name="qat",
-        epochs=30,
+        epochs=45,
         batch_size=128,
         lr=3e-3,
         weight_decay=1e-4,
@@ -396,7 +396,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="model.npz",
         help="model file; the report goes to .json beside it",
     )
-    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (seed 5, qat 30)")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (seed 5, qat 45)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads; results depend on it (default: 1)"
