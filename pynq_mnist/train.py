@@ -229,7 +229,7 @@ def train(
     Raises
     ------
     ValueError
-        Unknown recipe or non-positive sizes.
+        Unknown recipe, non-positive sizes or a missing output directory.
     DataError
         MNIST files missing or malformed.
     """
@@ -244,6 +244,8 @@ def train(
         raise ValueError(f"threads must be >= 1, got {threads}")
     started = time.perf_counter()
     out = Path(out)
+    if not out.parent.is_dir():  # fail now, not after minutes of training
+        raise ValueError(f"output directory {out.parent} does not exist (for {out})")
 
     train_x, train_y = load_mnist("train", data_dir)
     test_x, test_y = load_mnist("test", data_dir)

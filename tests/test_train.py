@@ -107,6 +107,8 @@ def test_bad_arguments(tmp_path: Path, mnist_dir: Path) -> None:
         train(recipe="adam", data_dir=mnist_dir, out=tmp_path / "x.npz")
     with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
         train(data_dir=mnist_dir, out=tmp_path / "x.npz", epochs=0)
+    with pytest.raises(ValueError, match=r"output directory .*nowhere does not exist"):
+        train(data_dir=mnist_dir, out=tmp_path / "nowhere" / "x.npz")
     with pytest.raises(ValueError, match="10 training images, need at least 128"):
         train(data_dir=mnist_dir, out=tmp_path / "x.npz", train_limit=10, progress=False)
 
