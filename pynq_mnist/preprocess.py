@@ -45,6 +45,8 @@ MIN_PAPER_LEVEL = 32.0  # darker 'paper' is not scaled up further
 MIN_VALID_FRACTION = 0.1  # second-pass blocks need this share of non-ink pixels
 NOISE_SIGMAS = 6.0  # threshold above the background noise (MAD estimate)
 MAD_TO_SIGMA = 1.4826
+# Class means this many lower-class sigmas apart: Otsu halves of pure noise are 2.7.
+TIGHT_CROP_SEPARATION = 4.0
 EDGE_FLOOR = 0.2  # also drop ink fainter than this fraction of the stroke level
 MIN_CONTRAST = 8.0  # gray levels between background noise and ink; less is blank
 # MNIST strokes are 1.8 to 3.6 px wide (10th to 90th percentile, median 2.5) at
@@ -52,6 +54,13 @@ MIN_CONTRAST = 8.0  # gray levels between background noise and ink; less is blan
 MIN_STROKE = 1.8
 TARGET_STROKE = 2.5
 HALF_INK = 0.5
+# A bright region (holes filled) covering this share of the image and this share of
+# its own bounding box is a page on a darker surface, with the digit dark on it.
+PAGE_MIN_AREA = 0.25
+PAGE_MIN_FILL = 0.85
+PAGE_INSET_STEP = 0.01  # shrink the page box by this share of its size per step
+PAGE_MAX_INSET_STEPS = 15
+MIN_PAGE_SIDE = 16
 SPECK_FRACTION = 0.02  # components lighter than this share of the largest are specks
 STROKE_PERCENTILE = 90.0
 
@@ -240,19 +249,55 @@ def _resize(values: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _to_mnist(gray: np.ndarray, source: str) -> np.ndarray:
+def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> np.ndarray:
     """The full pipeline on float gray levels: ink map, crop, 20x20 fit, centring."""
     height, width = gray.shape
     longest = max(height, width)
     if longest > WORK_SIDE:
         scale = WORK_SIDE / longest
         gray = _resize(gray, max(1, round(width * scale)), max(1, round(height * scale)))
-    ink = _ink_map(gray, source)
+    ink, inverted = _ink_map(gray, source)
     ink = _drop_specks(ink)
+    page = None if inverted or not find_page else _page_box(ink > 0)
+    if page is not None:
+        # A sheet of paper on a darker table looks like one huge bright "stroke".
+        try:
+            return _to_mnist(gray[page], source, find_page=False)
+        except ImageError:
+            logger.debug("%s: no digit on the page-like region; it is the digit", source)
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return _fit_and_centre(_thicken(crop, source))
+
+
+def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The largest centred box inside a page-like bright region, or None.
+
+    Page-like: the region with its holes (the ink) filled covers PAGE_MIN_AREA
+    of the image and PAGE_MIN_FILL of its bounding box, which a digit's
+    strokes do not. The box is the bounding box shrunk until its edges lie
+    on the page (clear of a slightly rotated page's corners).
+    """
+    if mask.mean() < PAGE_MIN_AREA:
+        return None
+    labels, _ = _label_components(~mask)
+    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    filled = ~np.isin(labels, edge_labels[edge_labels > 0])
+    rows = np.flatnonzero(filled.any(axis=1))
+    cols = np.flatnonzero(filled.any(axis=0))
+    if filled[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].mean() < PAGE_MIN_FILL:
+        return None
+    height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
+    for step in range(1, PAGE_MAX_INSET_STEPS + 1):
+        dr, dc = round(step * PAGE_INSET_STEP * height), round(step * PAGE_INSET_STEP * width)
+        box = (slice(rows[0] + dr, rows[-1] + 1 - dr), slice(cols[0] + dc, cols[-1] + 1 - dc))
+        inside = filled[box]
+        if min(inside.shape) < MIN_PAGE_SIDE:
+            return None
+        if _border(inside.astype(np.float32), 1).min() > 0:
+            return box
+    return None
 
 
 def _stroke_width(mask: np.ndarray) -> float:
@@ -284,8 +329,8 @@ def _thicken(crop: np.ndarray, source: str) -> np.ndarray:
     return _dilate(np.pad(crop, radius), radius)
 
 
-def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
-    """Ink strength 0..1 with the background exactly 0.
+def _ink_map(gray: np.ndarray, source: str) -> tuple[np.ndarray, bool]:
+    """Ink strength 0..1 with the background exactly 0, and whether the input was inverted.
 
     Polarity: a smooth (quadratic) lighting surface is fitted to the border
     pixels, which are background; the residual against it has a long dark
@@ -312,10 +357,12 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
         )
     # Anti-aliased stroke edges sit just below the threshold; keep them out too.
     rough_floor = _ink_threshold(ink, centred=False, source=source)[0]
-    otsu = _otsu_threshold(ink)
-    if otsu < rough_floor and _well_separated(ink, otsu):
-        # A tight crop: ink is no minority, so the MAD overshoots; the two classes do not.
-        rough_floor = otsu
+    if not (ink > rough_floor).any():
+        # Either blank, or a tight crop where ink is no minority and the MAD overshoots;
+        # only the crop splits into two classes well apart.
+        otsu = _otsu_threshold(ink)
+        if _well_separated(ink, otsu, TIGHT_CROP_SEPARATION):
+            rough_floor = otsu
     first_pass = _dilate(ink > rough_floor, blur + 1)
     background = _block_statistic(gray, 50.0, valid=~first_pass)
     ink = gray - background
@@ -329,7 +376,7 @@ def _ink_map(gray: np.ndarray, source: str) -> np.ndarray:
             f"{source}: no digit found: ink is {max(0.0, stroke - floor):.0f} gray levels "
             f"above the background noise, need at least {MIN_CONTRAST:.0f}"
         )
-    return np.clip((ink - floor) / (stroke - floor), 0.0, 1.0)
+    return np.clip((ink - floor) / (stroke - floor), 0.0, 1.0), inverted
 
 
 def _ink_threshold(residual: np.ndarray, *, centred: bool, source: str) -> tuple[float, float]:
@@ -390,8 +437,9 @@ def _box_blur(values: np.ndarray, radius: int) -> np.ndarray:
 def _border_surface(gray: np.ndarray) -> np.ndarray:
     """Quadratic surface a + bx + cy + dx^2 + exy + fy^2 fitted to the border ring.
 
-    One refit without the ring pixels far from the first fit keeps ink that
-    touches the border from dragging the surface.
+    When ink crosses the border, the ring splits into two well separated
+    classes and only the larger one is fitted; one refit without the ring
+    pixels far from the first fit drops what ink is left.
     """
     height, width = gray.shape
     rows, cols = np.indices(gray.shape, dtype=np.float64)
@@ -402,6 +450,13 @@ def _border_surface(gray: np.ndarray) -> np.ndarray:
     inner = max(1, round(BORDER_FRACTION * min(gray.shape)))
     ring[inner:-inner, inner:-inner] = False
     design, target = terms[ring], gray[ring].astype(np.float64)
+    shifted = target - target.min()
+    split = _otsu_threshold(shifted)
+    if _well_separated(shifted, split):
+        # Ink crosses the border (a tight crop): the background is the majority class.
+        dark = shifted <= split
+        majority = dark if dark.mean() >= 0.5 else ~dark
+        design, target = design[majority], target[majority]
     coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
     error = np.abs(design @ coefficients - target)
     inliers = error <= OUTLIER_MADS * max(float(np.median(error)), 1.0)
@@ -474,12 +529,12 @@ def _otsu_threshold(values: np.ndarray) -> float:
     return float(edges[int(np.nanargmax(between[:-1])) + 1])
 
 
-def _well_separated(values: np.ndarray, threshold: float) -> bool:
+def _well_separated(values: np.ndarray, threshold: float, sigmas: float = NOISE_SIGMAS) -> bool:
     """True when the classes split at ``threshold`` lie far apart for the lower one's spread."""
     low, high = values[values <= threshold], values[values > threshold]
     if low.size == 0 or high.size == 0:
         return False
-    return float(high.mean() - low.mean()) > NOISE_SIGMAS * float(low.std())
+    return float(high.mean() - low.mean()) > sigmas * float(low.std())
 
 
 def _drop_specks(ink: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import struct
@@ -282,9 +283,26 @@ def test_tightly_cropped_digit(label: int) -> None:
     cols = np.flatnonzero(original.any(axis=0))
     crop = 255 - original[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     assert _similarity(preprocess(crop), original) > 0.98
+    assert _similarity(preprocess(255 - crop), original) > 0.98
     size = (crop.shape[1] * 8, crop.shape[0] * 8)
     enlarged = Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)
     assert _similarity(preprocess(enlarged), original) > 0.9
+
+
+def test_tight_crops_of_real_mnist(mnist_dir: Path) -> None:
+    """Light on dark, cropped to the ink: the ink crosses the border and is ~half the pixels."""
+    from pynq_mnist.data import load_mnist
+
+    images, _ = load_mnist("test", mnist_dir)
+    similar = 0
+    for image in images[:300]:
+        rows = np.flatnonzero(image.any(axis=1))
+        cols = np.flatnonzero(image.any(axis=0))
+        crop = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        # A 1 that fills its box leaves no background to tell ink from: ImageError.
+        with contextlib.suppress(ImageError):
+            similar += _similarity(preprocess(crop), image) > 0.9
+    assert similar >= 270
 
 
 def test_wide_digit_keeps_aspect_ratio() -> None:
@@ -362,6 +380,24 @@ def test_noisy_photo_gives_clean_background(rng: np.random.Generator) -> None:
     near = np.asarray(Image.fromarray(original).filter(ImageFilter.MaxFilter(5))) > 0
     assert out[~near].max() == 0
     assert out[:4].max() == 0 and out[-4:].max() == 0
+
+
+@pytest.mark.parametrize("angle", [0, 4])
+def test_page_on_a_darker_table(rng: np.random.Generator, angle: int) -> None:
+    # The border is table, so the page first looks like one huge bright stroke.
+    original = _mnist(6)
+    cols = np.indices((400, 300), dtype=np.float64)[1]
+    page = Image.new("L", (300, 400), 0)
+    page.paste(255, (30, 50, 270, 360))
+    sheet = np.asarray(page.rotate(angle, resample=Image.Resampling.BILINEAR)) / 255.0
+    big = np.asarray(Image.fromarray(original).resize((160, 160), Image.Resampling.BICUBIC))
+    ink = np.zeros((400, 300))
+    ink[120:280, 70:230] = big / 255.0
+    paper = (200 + 30 * cols / 300) * (1 - ink) + 60 * ink
+    gray = 55 * (1 - sheet) + sheet * paper + rng.normal(0, 4, (400, 300))
+    out = preprocess(np.clip(gray, 0, 255).astype(np.uint8))
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.9
 
 
 def test_noisy_photo_without_digit_is_blank(rng: np.random.Generator) -> None:
