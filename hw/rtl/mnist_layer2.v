@@ -69,47 +69,70 @@ always @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------- sequencer
-reg run_reg = 1'b0;
-reg pend_reg = 1'b0;             // an image is in flight up to its word 10
-reg [3:0] o_reg = 4'd0;
-reg [4:0] k_reg = 5'd0;
-reg slot_reg = 1'b0;
-reg [1:0] havail_reg = 2'd0;     // images whose h is complete
-reg release_reg = 1'b0;
-reg [15:0] index_reg = 16'd0;
-reg w10_valid_reg = 1'b0;        // word 10 is being formed
-reg w10_out_reg = 1'b0;          // word 10 is on res_data
+reg run_reg = 1'b0, run_next;
+reg pend_reg = 1'b0, pend_next;            // an image is in flight up to its word 10
+reg [3:0] o_reg = 4'd0, o_next;
+reg [4:0] k_reg = 5'd0, k_next;
+reg slot_reg = 1'b0, slot_next;
+reg [1:0] havail_reg = 2'd0, havail_next;  // images whose h is complete
+reg release_reg = 1'b0, release_next;
+reg [15:0] index_reg = 16'd0, index_next;
+reg w10_valid_reg = 1'b0;                  // word 10 is being formed
+reg w10_out_reg = 1'b0;                    // word 10 is on res_data
 
 wire issue_last = run_reg && o_reg == LAST_O && k_reg == LAST_K;
 wire can_start = !run_reg && !pend_reg && havail_reg != 2'd0 && res_room;
 
-always @(posedge clk) begin
-    release_reg <= issue_last;
-    havail_reg <= havail_reg + {1'b0, h_done} - {1'b0, can_start};
+always @* begin
+    run_next = run_reg;
+    pend_next = pend_reg;
+    o_next = o_reg;
+    k_next = k_reg;
+    slot_next = slot_reg;
+    havail_next = havail_reg + {1'b0, h_done} - {1'b0, can_start};
+    release_next = issue_last;
+    index_next = index_reg + {15'd0, w10_valid_reg};
+
     if (run_reg) begin
-        k_reg <= k_reg + 1'b1;
+        k_next = k_reg + 5'd1;
         if (k_reg == LAST_K) begin
-            o_reg <= o_reg + 1'b1;
+            o_next = o_reg + 4'd1;
         end
         if (issue_last) begin
-            run_reg <= 1'b0;
-            slot_reg <= !slot_reg;
+            run_next = 1'b0;
+            slot_next = !slot_reg;
         end
     end else if (can_start) begin
-        run_reg <= 1'b1;
-        pend_reg <= 1'b1;
-        o_reg <= 4'd0;
-        k_reg <= 5'd0;
-    end
-    if (w10_valid_reg) begin
-        index_reg <= index_reg + 1'b1;
+        run_next = 1'b1;
+        pend_next = 1'b1;
+        o_next = 4'd0;
+        k_next = 5'd0;
     end
     if (w10_out_reg) begin
         // res_room counts word 10 from the next cycle on
-        pend_reg <= 1'b0;
+        pend_next = 1'b0;
     end
+    if (start) begin
+        run_next = 1'b0;
+        pend_next = 1'b0;
+        slot_next = 1'b0;
+        havail_next = 2'd0;
+        release_next = 1'b0;
+        index_next = 16'd0;
+    end
+end
 
-    if (!rst_n || start) begin
+always @(posedge clk) begin
+    run_reg <= run_next;
+    pend_reg <= pend_next;
+    o_reg <= o_next;
+    k_reg <= k_next;
+    slot_reg <= slot_next;
+    havail_reg <= havail_next;
+    release_reg <= release_next;
+    index_reg <= index_next;
+
+    if (!rst_n) begin
         run_reg <= 1'b0;
         pend_reg <= 1'b0;
         slot_reg <= 1'b0;

@@ -53,23 +53,23 @@ end
 
 (* ram_style = "distributed" *)
 reg [31:0] fifo_mem [0:FIFO_DEPTH-1];
-reg [PTR_WIDTH-1:0] wr_ptr_reg = {PTR_WIDTH{1'b0}};
-reg [PTR_WIDTH-1:0] rd_ptr_reg = {PTR_WIDTH{1'b0}};
+reg [PTR_WIDTH-1:0] wr_ptr_reg = {PTR_WIDTH{1'b0}}, wr_ptr_next;
+reg [PTR_WIDTH-1:0] rd_ptr_reg = {PTR_WIDTH{1'b0}}, rd_ptr_next;
 reg [PTR_WIDTH:0] count_reg = {(PTR_WIDTH+1){1'b0}}, count_next;
-reg room_reg = 1'b0;
+reg room_reg = 1'b0, room_next;
 
-reg active_reg = 1'b0;             // words of this batch still to load
-reg [3:0] ld_word_reg = 4'd0;
-reg [31:0] ld_rec_reg = 32'd0;
-reg [31:0] ld_rem_reg = 32'd0;     // records after the one being loaded
+reg active_reg = 1'b0, active_next;          // words of this batch still to load
+reg [3:0] ld_word_reg = 4'd0, ld_word_next;
+reg [31:0] ld_rec_reg = 32'd0, ld_rec_next;
+reg [31:0] ld_rem_reg = 32'd0, ld_rem_next;  // records after the one being loaded
 
-reg tvalid_reg = 1'b0;
-reg [31:0] tdata_reg = 32'd0;
-reg tlast_reg = 1'b0;
-reg tw10_reg = 1'b0;
-reg [31:0] images_done_reg = 32'd0;
-reg last_beat_reg = 1'b0;
-reg out_done_reg = 1'b1;
+reg tvalid_reg = 1'b0, tvalid_next;
+reg [31:0] tdata_reg = 32'd0, tdata_next;
+reg tlast_reg = 1'b0, tlast_next;
+reg tw10_reg = 1'b0, tw10_next;
+reg [31:0] images_done_reg = 32'd0, images_done_next;
+reg last_beat_reg = 1'b0, last_beat_next;
+reg out_done_reg = 1'b1, out_done_next;
 
 assign res_room = room_reg;
 assign m_axis_tdata = tdata_reg;
@@ -93,63 +93,73 @@ wire [31:0] err_word = (32'd1 << `MNIST_RESULT_ERROR_LSB)
                      | (32'h0000000F << `MNIST_RESULT_DIGIT_LSB);
 
 always @* begin
+    wr_ptr_next = wr_ptr_reg + {{(PTR_WIDTH-1){1'b0}}, res_valid};
+    rd_ptr_next = rd_ptr_reg + {{(PTR_WIDTH-1){1'b0}}, pop};
     count_next = count_reg + {{PTR_WIDTH{1'b0}}, res_valid} - {{PTR_WIDTH{1'b0}}, pop};
+    active_next = active_reg;
+    ld_word_next = ld_word_reg;
+    ld_rec_next = ld_rec_reg;
+    ld_rem_next = ld_rem_reg;
+    tvalid_next = tvalid_reg && !m_axis_tready;
+    tdata_next = tdata_reg;
+    tlast_next = tlast_reg;
+    tw10_next = tw10_reg;
+    images_done_next = images_done_reg + {31'd0, beat_fire && tw10_reg};
+    last_beat_next = beat_fire && tlast_reg;
+    out_done_next = out_done_reg || (beat_fire && tlast_reg);
+
+    if (load) begin
+        tvalid_next = 1'b1;
+        tdata_next = use_err ? (ld_w10 ? err_word : 32'd0) : fifo_mem[rd_ptr_reg];
+        tlast_next = ld_w10 && ld_rem_reg == 32'd0;
+        tw10_next = ld_w10;
+        if (ld_w10) begin
+            ld_word_next = 4'd0;
+            ld_rec_next = ld_rec_reg + 32'd1;
+            ld_rem_next = ld_rem_reg - 32'd1;
+            active_next = ld_rem_reg != 32'd0;
+        end else begin
+            ld_word_next = ld_word_reg + 4'd1;
+        end
+    end
+
+    if (start) begin
+        // the engine is idle at START; nothing stale stays in the FIFO
+        wr_ptr_next = {PTR_WIDTH{1'b0}};
+        rd_ptr_next = {PTR_WIDTH{1'b0}};
+        count_next = {(PTR_WIDTH+1){1'b0}};
+        active_next = 1'b1;
+        ld_word_next = 4'd0;
+        ld_rec_next = 32'd0;
+        ld_rem_next = n_images - 32'd1;
+        tvalid_next = 1'b0;
+        images_done_next = 32'd0;
+        out_done_next = 1'b0;
+    end
+
+    room_next = count_next <= ROOM_LIMIT;
 end
 
 always @(posedge clk) begin
     if (res_valid) begin
         fifo_mem[wr_ptr_reg] <= res_data;
-        wr_ptr_reg <= wr_ptr_reg + 1'b1;
     end
-    if (pop) begin
-        rd_ptr_reg <= rd_ptr_reg + 1'b1;
-    end
+
+    wr_ptr_reg <= wr_ptr_next;
+    rd_ptr_reg <= rd_ptr_next;
     count_reg <= count_next;
-    room_reg <= count_next <= ROOM_LIMIT;
-
-    last_beat_reg <= 1'b0;
-    if (beat_fire) begin
-        tvalid_reg <= 1'b0;
-        if (tw10_reg) begin
-            images_done_reg <= images_done_reg + 1'b1;
-        end
-        if (tlast_reg) begin
-            last_beat_reg <= 1'b1;
-            out_done_reg <= 1'b1;
-        end
-    end
-
-    if (load) begin
-        tvalid_reg <= 1'b1;
-        tdata_reg <= use_err ? (ld_w10 ? err_word : 32'd0) : fifo_mem[rd_ptr_reg];
-        tlast_reg <= ld_w10 && ld_rem_reg == 32'd0;
-        tw10_reg <= ld_w10;
-        if (ld_w10) begin
-            ld_word_reg <= 4'd0;
-            ld_rec_reg <= ld_rec_reg + 1'b1;
-            ld_rem_reg <= ld_rem_reg - 1'b1;
-            if (ld_rem_reg == 32'd0) begin
-                active_reg <= 1'b0;
-            end
-        end else begin
-            ld_word_reg <= ld_word_reg + 1'b1;
-        end
-    end
-
-    if (start) begin
-        active_reg <= 1'b1;
-        ld_word_reg <= 4'd0;
-        ld_rec_reg <= 32'd0;
-        ld_rem_reg <= n_images - 32'd1;
-        images_done_reg <= 32'd0;
-        out_done_reg <= 1'b0;
-        // a soft reset or START leaves no stale words behind
-        wr_ptr_reg <= {PTR_WIDTH{1'b0}};
-        rd_ptr_reg <= {PTR_WIDTH{1'b0}};
-        count_reg <= {(PTR_WIDTH+1){1'b0}};
-        room_reg <= 1'b1;
-        tvalid_reg <= 1'b0;
-    end
+    room_reg <= room_next;
+    active_reg <= active_next;
+    ld_word_reg <= ld_word_next;
+    ld_rec_reg <= ld_rec_next;
+    ld_rem_reg <= ld_rem_next;
+    tvalid_reg <= tvalid_next;
+    tdata_reg <= tdata_next;
+    tlast_reg <= tlast_next;
+    tw10_reg <= tw10_next;
+    images_done_reg <= images_done_next;
+    last_beat_reg <= last_beat_next;
+    out_done_reg <= out_done_next;
 
     if (!rst_n) begin
         wr_ptr_reg <= {PTR_WIDTH{1'b0}};
@@ -158,9 +168,9 @@ always @(posedge clk) begin
         room_reg <= 1'b1;
         active_reg <= 1'b0;
         tvalid_reg <= 1'b0;
+        images_done_reg <= 32'd0;
         last_beat_reg <= 1'b0;
         out_done_reg <= 1'b1;
-        images_done_reg <= 32'd0;
     end
 end
 

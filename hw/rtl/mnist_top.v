@@ -89,14 +89,14 @@ wire [WIN_WORD_WIDTH-1:0] win_rd_addr;
 wire win_rd_valid;
 wire [31:0] win_rd_data;
 
-reg busy_reg = 1'b0;
-reg counting_reg = 1'b0;
-reg [31:0] cycles_reg = 32'd0;
-reg done_set_reg = 1'b0;
-reg zero_err_reg = 1'b0;
+reg busy_reg = 1'b0, busy_next;
+reg counting_reg = 1'b0, counting_next;    // CYCLES runs until the last result beat
+reg [31:0] cycles_reg = 32'd0, cycles_next;
+reg done_set_reg = 1'b0, done_set_next;
+reg zero_err_reg = 1'b0, zero_err_next;
 reg eng_rst_n_reg = 1'b0;
-reg [SHIFT_WIDTH-1:0] shift_l1_reg = {SHIFT_WIDTH{1'b0}};
-reg [SHIFT_WIDTH-1:0] shift_l2_reg = {SHIFT_WIDTH{1'b0}};
+reg [SHIFT_WIDTH-1:0] shift_l1_reg = {SHIFT_WIDTH{1'b0}}, shift_l1_next;
+reg [SHIFT_WIDTH-1:0] shift_l2_reg = {SHIFT_WIDTH{1'b0}}, shift_l2_next;
 
 wire [3:0] in_err_set;
 wire [31:0] images_done;
@@ -151,44 +151,64 @@ wire in_done;
 wire out_done;
 wire last_beat;
 
-always @(posedge aclk) begin
-    done_set_reg <= 1'b0;
-    zero_err_reg <= 1'b0;
-    eng_rst_n_reg <= aresetn && !soft_reset;
+always @* begin
+    busy_next = busy_reg;
+    counting_next = counting_reg;
+    cycles_next = cycles_reg;
+    done_set_next = 1'b0;
+    zero_err_next = 1'b0;
+    shift_l1_next = shift_l1_reg;
+    shift_l2_next = shift_l2_reg;
 
     if (start_req && !busy_reg) begin
-        shift_l1_reg <= shift_l1;
-        shift_l2_reg <= shift_l2;
-        cycles_reg <= 32'd0;
+        shift_l1_next = shift_l1;
+        shift_l2_next = shift_l2;
         if (n_images == 32'd0) begin
-            done_set_reg <= 1'b1;
-            zero_err_reg <= 1'b1;
+            // nothing to run: DONE with ZERO_IMAGES at once
+            cycles_next = 32'd0;
+            done_set_next = 1'b1;
+            zero_err_next = 1'b1;
         end else begin
-            busy_reg <= 1'b1;
-            counting_reg <= 1'b1;
-            cycles_reg <= 32'd1;
+            busy_next = 1'b1;
+            counting_next = 1'b1;
+            cycles_next = 32'd1;
         end
     end else if (busy_reg) begin
         if (counting_reg) begin
-            cycles_reg <= cycles_reg + 32'd1;
+            cycles_next = cycles_reg + 32'd1;
         end
         if (last_beat) begin
-            counting_reg <= 1'b0;
+            counting_next = 1'b0;
         end
         if (out_done && in_done) begin
-            busy_reg <= 1'b0;
-            done_set_reg <= 1'b1;
+            busy_next = 1'b0;
+            done_set_next = 1'b1;
         end
     end
+    if (soft_reset) begin
+        busy_next = 1'b0;
+        counting_next = 1'b0;
+        done_set_next = 1'b0;
+        zero_err_next = 1'b0;
+    end
+end
 
-    if (!aresetn || soft_reset) begin
+always @(posedge aclk) begin
+    busy_reg <= busy_next;
+    counting_reg <= counting_next;
+    cycles_reg <= cycles_next;
+    done_set_reg <= done_set_next;
+    zero_err_reg <= zero_err_next;
+    shift_l1_reg <= shift_l1_next;
+    shift_l2_reg <= shift_l2_next;
+    eng_rst_n_reg <= aresetn && !soft_reset;
+
+    if (!aresetn) begin
         busy_reg <= 1'b0;
         counting_reg <= 1'b0;
+        cycles_reg <= 32'd0;
         done_set_reg <= 1'b0;
         zero_err_reg <= 1'b0;
-    end
-    if (!aresetn) begin
-        cycles_reg <= 32'd0;
     end
 end
 
