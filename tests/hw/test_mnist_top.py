@@ -57,24 +57,11 @@ def window_image(w1: np.ndarray, w2: np.ndarray, nb: int) -> bytes:
     return out.astype(np.int8).tobytes()
 
 
-def random_model(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Small random weights whose activations land in a useful range with s1 ~ 10."""
-    w1 = rng.integers(-20, 21, size=(N_HID, N_IN), dtype=np.int64)
-    w2 = rng.integers(-128, 128, size=(N_OUT, N_HID), dtype=np.int64)
-    return w1, w2
-
-
 def trained_model() -> tuple[np.ndarray, np.ndarray, int, int, str]:
-    """The package's default model, or a seeded random one while none is committed."""
-    from pynq_mnist.errors import ModelFormatError
+    """The package's bundled default model (a missing file is an error, not a skip)."""
     from pynq_mnist.model import load_model
 
-    try:
-        m = load_model()
-    except ModelFormatError as exc:
-        log.warning("no default model (%s): using a seeded random model", exc)
-        w1, w2 = random_model(np.random.default_rng(7))
-        return w1, w2, 10, 8, "random"
+    m = load_model()
     return (
         np.asarray(m.w1, np.int64),
         np.asarray(m.w2, np.int64),
