@@ -404,6 +404,15 @@ async def mnist_inference(dut):
     await tb.load_weights(w1, w2)
     cycles = await check_batch(tb, w1, w2, s1, s2, images, f"MNIST/{name}")
     tb.log.info("MNIST 50 images (%s model): %d cycles", name, cycles)
+    # the driver's packer lays the window out exactly as this testbench does
+    assert rm.pack_weights(w1, w2, tb.nb).tobytes() == window_image(w1, w2, tb.nb)
+    # negative case: one flipped weight bit would have been caught
+    hidden = np.clip((images.astype(np.int64) @ w1.T) >> s1, 0, 255)
+    n_busy = int(np.argmax(hidden.sum(axis=0)))
+    w2_bad = w2.copy()
+    w2_bad[0, n_busy] ^= 64
+    # (the batch matched expected_words(w1, w2, ...) exactly, so it differs from this)
+    assert expected_words(w1, w2_bad, s1, s2, images) != expected_words(w1, w2, s1, s2, images)
 
 
 @cocotb.test()
