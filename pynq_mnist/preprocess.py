@@ -177,8 +177,8 @@ def _shrink(img: Image.Image) -> Image.Image:
     if factor < 2:
         return img
     if _has_alpha(img):
-        # Premultiplied, so the colour of transparent pixels cannot bleed into the average.
-        return img.convert("RGBA").convert("RGBa").reduce(factor).convert("RGBA")
+        # PIL reduces RGBA premultiplied: transparent pixels' colour cannot bleed in.
+        return img.convert("RGBA").reduce(factor)
     if img.mode.startswith("I;16"):
         img = img.convert("I")
     elif img.mode in ("1", "P"):

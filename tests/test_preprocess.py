@@ -38,17 +38,24 @@ def _save(image: Image.Image, path: Path, **params: object) -> Path:
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Correlation of slightly blurred images: 1-pixel shifts barely count.
+    """Correlation of slightly blurred images, best over shifts of up to 1 pixel.
 
-    Different digits among the samples score at most 0.62, the same digit
-    redrawn through the pipeline at least 0.89.
+    Centring rounds to whole pixels, so the same digit redrawn may land one
+    pixel off. Different digits among the samples score at most 0.64, the
+    same digit redrawn through the pipeline at least 0.9.
     """
 
     def blurred(image: np.ndarray) -> np.ndarray:
         smooth = Image.fromarray(image).filter(ImageFilter.GaussianBlur(1))
-        return np.asarray(smooth, dtype=np.float64).ravel()
+        return np.asarray(smooth, dtype=np.float64)
 
-    return float(np.corrcoef(blurred(a), blurred(b))[0, 1])
+    fixed = blurred(b).ravel()
+    moving = blurred(a)
+    return max(
+        float(np.corrcoef(np.roll(moving, (dy, dx), axis=(0, 1)).ravel(), fixed)[0, 1])
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    )
 
 
 def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -147,6 +154,26 @@ def test_rgba_transparent_background_composited_on_white(
     _assert_mnist_layout(out)
     assert _similarity(out, original) > 0.9
     assert np.array_equal(preprocess(rgba), out)
+
+
+@pytest.mark.parametrize("side", [140, 1100])  # 1100: reduced in PIL before analysis
+def test_colour_under_full_transparency_never_matters(rng: np.random.Generator, side: int) -> None:
+    ink = np.asarray(Image.fromarray(_mnist(8)).resize((side, side), Image.Resampling.BICUBIC))
+    rgba = np.zeros((side, side, 4), dtype=np.uint8)
+    rgba[..., 3] = np.where(ink > 60, 255, 0)
+    rgba[::2, ::2, 3] = 0  # ragged alpha inside the strokes, too
+    garbage = rgba.copy()
+    clear = garbage[..., 3] == 0
+    garbage[clear, :3] = rng.integers(0, 256, (int(clear.sum()), 3), dtype=np.uint8)
+    expected = preprocess(Image.fromarray(rgba, mode="RGBA"))
+    assert np.array_equal(preprocess(Image.fromarray(garbage, mode="RGBA")), expected)
+    assert _similarity(expected, _mnist(8)) > 0.85
+
+
+def test_big_images_are_box_reduced_first() -> None:
+    page = Image.fromarray(255 - _mnist(0)).resize((1600, 1200), Image.Resampling.BICUBIC)
+    reduced = page.reduce(1600 // 512)
+    assert np.array_equal(preprocess(page), preprocess(reduced))
 
 
 def test_la_mode(tmp_path: Path) -> None:
