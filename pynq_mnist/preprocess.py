@@ -3,7 +3,12 @@
 The MNIST recipe: ink bright on a zero background, cropped to the ink, scaled to
 fit a 20x20 box (antialiased, aspect kept) and placed in 28x28 so that the
 centre of mass of the ink sits at pixel (14, 14). Photos of paper additionally
-get their uneven lighting flattened and their paper texture thresholded away.
+get their uneven lighting flattened and their paper texture thresholded away,
+thin pen strokes are thickened to MNIST's width, and a page photographed on a
+darker table is found and only its inside is used.
+
+Limits: ruled or squared paper, several digits or other marks in one image,
+and a page rotated by more than about 5 degrees are not handled; crop first.
 """
 
 from __future__ import annotations
