@@ -60,6 +60,7 @@ setup(
             "models/*.npz",
             "models/*.json",
             "samples/*.png",
+            "samples/*.jpg",
             "samples/*.md",
             "notebooks/*.ipynb",
             "overlays/*/*.bit",

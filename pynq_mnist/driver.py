@@ -10,7 +10,7 @@ changed) + S2MM DA/LENGTH + CTRL.START + MM2S SA/LENGTH + S2MM DMASR polls +
 STATUS (+ CYCLES) register accesses: 8 or 9 with one poll. pynq's
 ``_SDMAChannel.transfer()``/``wait()`` cost five or more per channel, so the
 driver programs the two DMA channels itself through the DMA's MMIO, with the
-PG021 register map named in one place (``DMA_REGISTERS``).
+PG021 register map named in one place (``regmap.DMA_REGISTERS``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pynq import DefaultIP, allocate
 from . import regmap
 from .errors import AcceleratorError, AcceleratorTimeout, ConfigError
 from .model import Model
-from .sim.device import DMA_REGISTERS
 
 __all__ = ["DEFAULT_TIMEOUT_S", "MnistAccel"]
 
@@ -48,14 +47,6 @@ _OUT_BYTES_PER_IMAGE = 4 * _OUT_WORDS_PER_IMAGE
 _N_IMAGES_MAX = (1 << 32) - 1
 _WORD_BYTES = 4
 _NUM_BANKS_PARAMETER = "NUM_BANKS"
-
-
-def _offset(name: str) -> int:
-    return int(DMA_REGISTERS[name]["address_offset"])
-
-
-def _bit(register: str, field: str) -> int:
-    return 1 << int(DMA_REGISTERS[register]["fields"][field]["bit_offset"])
 
 
 def _field_mask(fields: dict[str, dict[str, Any]], name: str) -> tuple[int, int]:
@@ -84,20 +75,20 @@ class _DmaChannel:
 
     def __init__(self, prefix: str, address_register: str) -> None:
         self.name = prefix
-        self.dmacr = _offset(f"{prefix}_DMACR")
-        self.dmasr = _offset(f"{prefix}_DMASR")
-        self.address = _offset(f"{prefix}_{address_register}")
-        self.address_msb = _offset(f"{prefix}_{address_register}_MSB")
-        self.length = _offset(f"{prefix}_LENGTH")
-        self.sr_fields = DMA_REGISTERS[f"{prefix}_DMASR"]["fields"]
-        self.run = _bit(f"{prefix}_DMACR", "RS")
-        self.reset = _bit(f"{prefix}_DMACR", "Reset")
-        self.halted = _bit(f"{prefix}_DMASR", "Halted")
-        self.idle = _bit(f"{prefix}_DMASR", "Idle")
+        self.dmacr = regmap.dma_offset(f"{prefix}_DMACR")
+        self.dmasr = regmap.dma_offset(f"{prefix}_DMASR")
+        self.address = regmap.dma_offset(f"{prefix}_{address_register}")
+        self.address_msb = regmap.dma_offset(f"{prefix}_{address_register}_MSB")
+        self.length = regmap.dma_offset(f"{prefix}_LENGTH")
+        self.sr_fields = regmap.DMA_REGISTERS[f"{prefix}_DMASR"]["fields"]
+        self.run = regmap.dma_bit(f"{prefix}_DMACR", "RS")
+        self.reset = regmap.dma_bit(f"{prefix}_DMACR", "Reset")
+        self.halted = regmap.dma_bit(f"{prefix}_DMASR", "Halted")
+        self.idle = regmap.dma_bit(f"{prefix}_DMASR", "Idle")
         self.errors = (
-            _bit(f"{prefix}_DMASR", "DMAIntErr")
-            | _bit(f"{prefix}_DMASR", "DMASlvErr")
-            | _bit(f"{prefix}_DMASR", "DMADecErr")
+            regmap.dma_bit(f"{prefix}_DMASR", "DMAIntErr")
+            | regmap.dma_bit(f"{prefix}_DMASR", "DMASlvErr")
+            | regmap.dma_bit(f"{prefix}_DMASR", "DMADecErr")
         )
 
 

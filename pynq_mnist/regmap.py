@@ -20,9 +20,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DMA_REGISTERS",
     "REGISTERS",
     "RESULT_WORD10_FIELDS",
     "VH_PATH",
+    "dma_bit",
+    "dma_offset",
     "pack_weights",
     "render_vh",
     "unpack_weights",
@@ -297,6 +300,75 @@ RESULT_WORD10_FIELDS: dict[str, dict[str, Any]] = {
     "INDEX": _field(RESULT_INDEX_SHIFT, RESULT_INDEX_WIDTH, RO, "image index in batch mod 2^16"),
     "ERROR": _field(RESULT_ERROR_BIT, 1, RO, "image not (completely) received"),
 }
+
+
+# --- AXI DMA, direct register mode (Xilinx PG021) ----------------------------
+# In the shape of the "registers" entry pynq builds from a .hwh. The one place
+# these offsets and bits are written down in this project.
+
+
+def _dma_control(channel: str, offset: int) -> dict[str, Any]:
+    return _reg(
+        offset,
+        RW,
+        f"{channel} DMA Control register",
+        {
+            "RS": _field(0, 1, RW, "Run/Stop"),
+            "Reset": _field(2, 1, RW, "Soft reset of both channels (self-clearing)"),
+            "Keyhole": _field(3, 1, RW, "Keyhole read/write"),
+            "Cyclic_BD_Enable": _field(4, 1, RW, "Cyclic BD mode (SG only)"),
+            "IOC_IrqEn": _field(12, 1, RW, "Interrupt on complete enable"),
+            "Dly_IrqEn": _field(13, 1, RW, "Delay interrupt enable"),
+            "Err_IrqEn": _field(14, 1, RW, "Error interrupt enable"),
+            "IRQThreshold": _field(16, 8, RW, "Interrupt threshold (SG only)"),
+            "IRQDelay": _field(24, 8, RW, "Interrupt delay (SG only)"),
+        },
+    )
+
+
+def _dma_status(channel: str, offset: int) -> dict[str, Any]:
+    return _reg(
+        offset,
+        RW,
+        f"{channel} DMA Status register",
+        {
+            "Halted": _field(0, 1, RO, "Channel halted (RS=0 or error)"),
+            "Idle": _field(1, 1, RO, "Transfer complete; 0 before the first transfer"),
+            "SGIncld": _field(3, 1, RO, "Scatter gather included"),
+            "DMAIntErr": _field(4, 1, RO, "Internal error (length 0, packet > LENGTH)"),
+            "DMASlvErr": _field(5, 1, RO, "Slave error on the memory map"),
+            "DMADecErr": _field(6, 1, RO, "Decode error (unmapped address)"),
+            "IOC_Irq": _field(12, 1, RW, "Interrupt on complete (W1C)"),
+            "Dly_Irq": _field(13, 1, RW, "Delay interrupt (W1C)"),
+            "Err_Irq": _field(14, 1, RW, "Error interrupt (W1C)"),
+        },
+    )
+
+
+DMA_REGISTERS: dict[str, dict[str, Any]] = {
+    "MM2S_DMACR": _dma_control("MM2S", 0x00),
+    "MM2S_DMASR": _dma_status("MM2S", 0x04),
+    "MM2S_SA": _reg(0x18, RW, "MM2S Source Address, lower 32 bits", {}),
+    "MM2S_SA_MSB": _reg(0x1C, RW, "MM2S Source Address, upper 32 bits", {}),
+    "MM2S_LENGTH": _reg(0x28, RW, "MM2S transfer length in bytes; writing starts it", {}),
+    "S2MM_DMACR": _dma_control("S2MM", 0x30),
+    "S2MM_DMASR": _dma_status("S2MM", 0x34),
+    "S2MM_DA": _reg(0x48, RW, "S2MM Destination Address, lower 32 bits", {}),
+    "S2MM_DA_MSB": _reg(0x4C, RW, "S2MM Destination Address, upper 32 bits", {}),
+    "S2MM_LENGTH": _reg(
+        0x58, RW, "S2MM buffer length in bytes; writing arms; reads back bytes received", {}
+    ),
+}
+
+
+def dma_offset(register: str) -> int:
+    """Byte offset of a PG021 register, e.g. ``dma_offset("S2MM_DMASR")``."""
+    return int(DMA_REGISTERS[register]["address_offset"])
+
+
+def dma_bit(register: str, field: str) -> int:
+    """Mask of a one-bit field, e.g. ``dma_bit("S2MM_DMASR", "Idle")``."""
+    return 1 << int(DMA_REGISTERS[register]["fields"][field]["bit_offset"])
 
 
 def _check_num_banks(num_banks: int) -> int:

@@ -21,7 +21,6 @@ from pynq_mnist.driver import MnistAccel
 from pynq_mnist.errors import AcceleratorError, AcceleratorTimeout, ConfigError
 from pynq_mnist.model import Model
 from pynq_mnist.sim.backend import SimBackend
-from pynq_mnist.sim.device import DMA_REGISTERS
 
 pytestmark = pytest.mark.sim
 
@@ -98,8 +97,8 @@ def test_register_count_is_not_vacuous(sim: tuple[SimBackend, Model], rng) -> No
 def test_buffers_are_reused_between_batches(sim: tuple[SimBackend, Model], rng) -> None:
     backend, _ = sim
     mmio = MMIO(regmap.DMA_BASE, regmap.DMA_RANGE, device=backend.device)
-    sa = DMA_REGISTERS["MM2S_SA"]["address_offset"]
-    da = DMA_REGISTERS["S2MM_DA"]["address_offset"]
+    sa = regmap.DMA_REGISTERS["MM2S_SA"]["address_offset"]
+    da = regmap.DMA_REGISTERS["S2MM_DA"]["address_offset"]
     backend.accel.classify(random_images(rng, 20))
     first = (mmio.read(sa), mmio.read(da))
     backend.accel.classify(random_images(rng, 20))

@@ -20,7 +20,7 @@ from reference import reference_digits, reference_logits, reference_seed_digits
 from pynq_mnist import regmap
 from pynq_mnist.errors import AcceleratorError, BackendUnavailable
 from pynq_mnist.sim import verilator
-from pynq_mnist.sim.device import DMA_REGISTERS, VirtualDevice
+from pynq_mnist.sim.device import VirtualDevice
 
 pytestmark = pytest.mark.sim
 log = logging.getLogger(__name__)
@@ -29,14 +29,8 @@ NUM_BANKS = regmap.DEFAULT_NUM_BANKS
 WORDS = regmap.RESULT_WORDS_PER_IMAGE
 
 
-def dma_reg(name: str) -> int:
-    return int(DMA_REGISTERS[name]["address_offset"])
-
-
-def dma_bit(register: str, field: str) -> int:
-    return 1 << int(DMA_REGISTERS[register]["fields"][field]["bit_offset"])
-
-
+dma_reg = regmap.dma_offset
+dma_bit = regmap.dma_bit
 HALTED = dma_bit("MM2S_DMASR", "Halted")
 IDLE = dma_bit("MM2S_DMASR", "Idle")
 INT_ERR = dma_bit("MM2S_DMASR", "DMAIntErr")
@@ -340,11 +334,6 @@ def test_random_idle_and_backpressure_keep_results_exact(
     assert dev.violations["m_axis"] == before  # TVALID/TDATA held under backpressure
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mnist_ctrl_axil raises RVALID in the AR handshake cycle (AXI A3.3.1): "
-    "reported to the RTL owner; remove this mark once fixed",
-)
 def test_axi_lite_responses_follow_the_handshake(dev: VirtualDevice) -> None:
     before = dev.violations["axi_lite"]
     dev.read_registers(regmap.ACCEL_BASE + regmap.REG_ID, 4)

@@ -240,6 +240,8 @@ end
 // ---------------------------------------------------------------- read path
 reg [DATA_WIDTH-1:0] reg_rdata;
 reg reg_hit;
+// AR handshakes in this cycle; RVALID may only rise after it (AXI A3.3.1)
+wire rd_fire = arready_reg;
 wire [ADDR_WIDTH-1:0] ra = {s_axi_araddr[ADDR_WIDTH-1:2], 2'b00};
 wire [WIN_WORD_WIDTH-1:0] ra_word = ra[WIN_WORD_WIDTH+1:2] - WIN_BASE[WIN_WORD_WIDTH+1:2];
 
@@ -285,8 +287,7 @@ always @* begin
             rresp_next = RESP_OKAY;
             rdata_next = win_rd_data;
         end
-    end else if (!arready_reg && s_axi_arvalid && (!rvalid_reg || s_axi_rready)) begin
-        arready_next = 1'b1;
+    end else if (rd_fire) begin
         if (is_window(ra)) begin
             if (busy) begin
                 rvalid_next = 1'b1;
@@ -302,6 +303,8 @@ always @* begin
             rresp_next = (reg_hit && ra < REG_SPACE) ? RESP_OKAY : RESP_SLVERR;
             rdata_next = (reg_hit && ra < REG_SPACE) ? reg_rdata : {DATA_WIDTH{1'b0}};
         end
+    end else if (!arready_reg && s_axi_arvalid && (!rvalid_reg || s_axi_rready)) begin
+        arready_next = 1'b1;
     end
 end
 

@@ -34,112 +34,33 @@ from pynq_mnist.errors import AcceleratorError
 
 from .verilator import AXI_OKAY, ChannelState, RunReason, RunResult, SimModel
 
-__all__ = ["DMA_REGISTERS", "FAULTS", "VirtualDevice"]
+__all__ = ["FAULTS", "VirtualDevice"]
 
 log = logging.getLogger(__name__)
 
 
-def _field(offset: int, width: int, access: str, description: str) -> dict[str, Any]:
-    return {"bit_offset": offset, "bit_width": width, "access": access, "description": description}
-
-
-def _control(prefix: str, offset: int) -> dict[str, Any]:
-    return {
-        "address_offset": offset,
-        "access": "read-write",
-        "size": 32,
-        "description": f"{prefix} DMA Control register",
-        "fields": {
-            "RS": _field(0, 1, "read-write", "Run/Stop"),
-            "Reset": _field(2, 1, "read-write", "Soft reset of both channels (self-clearing)"),
-            "Keyhole": _field(3, 1, "read-write", "Keyhole read/write"),
-            "Cyclic_BD_Enable": _field(4, 1, "read-write", "Cyclic BD mode (SG only)"),
-            "IOC_IrqEn": _field(12, 1, "read-write", "Interrupt on complete enable"),
-            "Dly_IrqEn": _field(13, 1, "read-write", "Delay interrupt enable"),
-            "Err_IrqEn": _field(14, 1, "read-write", "Error interrupt enable"),
-            "IRQThreshold": _field(16, 8, "read-write", "Interrupt threshold (SG only)"),
-            "IRQDelay": _field(24, 8, "read-write", "Interrupt delay (SG only)"),
-        },
-    }
-
-
-def _status(prefix: str, offset: int) -> dict[str, Any]:
-    return {
-        "address_offset": offset,
-        "access": "read-write",
-        "size": 32,
-        "description": f"{prefix} DMA Status register",
-        "fields": {
-            "Halted": _field(0, 1, "read-only", "Channel halted (RS=0 or error)"),
-            "Idle": _field(1, 1, "read-only", "Transfer complete; 0 before the first transfer"),
-            "SGIncld": _field(3, 1, "read-only", "Scatter gather included"),
-            "DMAIntErr": _field(4, 1, "read-only", "Internal error (length 0, packet > LENGTH)"),
-            "DMASlvErr": _field(5, 1, "read-only", "Slave error on the memory map"),
-            "DMADecErr": _field(6, 1, "read-only", "Decode error (unmapped address)"),
-            "IOC_Irq": _field(12, 1, "read-write", "Interrupt on complete (W1C)"),
-            "Dly_Irq": _field(13, 1, "read-write", "Delay interrupt (W1C)"),
-            "Err_Irq": _field(14, 1, "read-write", "Error interrupt (W1C)"),
-        },
-    }
-
-
-def _plain(offset: int, description: str) -> dict[str, Any]:
-    return {
-        "address_offset": offset,
-        "access": "read-write",
-        "size": 32,
-        "description": description,
-        "fields": {},
-    }
-
-
-# AXI DMA direct register mode map (Xilinx PG021), in the shape of the
-# "registers" entry pynq builds from a .hwh. The one place these offsets and
-# bits are written down in this project.
-DMA_REGISTERS: dict[str, dict[str, Any]] = {
-    "MM2S_DMACR": _control("MM2S", 0x00),
-    "MM2S_DMASR": _status("MM2S", 0x04),
-    "MM2S_SA": _plain(0x18, "MM2S Source Address, lower 32 bits"),
-    "MM2S_SA_MSB": _plain(0x1C, "MM2S Source Address, upper 32 bits"),
-    "MM2S_LENGTH": _plain(0x28, "MM2S transfer length in bytes; writing starts the transfer"),
-    "S2MM_DMACR": _control("S2MM", 0x30),
-    "S2MM_DMASR": _status("S2MM", 0x34),
-    "S2MM_DA": _plain(0x48, "S2MM Destination Address, lower 32 bits"),
-    "S2MM_DA_MSB": _plain(0x4C, "S2MM Destination Address, upper 32 bits"),
-    "S2MM_LENGTH": _plain(
-        0x58, "S2MM buffer length in bytes; writing arms; reads back bytes received"
-    ),
-}
-
-
-def _offset(name: str) -> int:
-    return int(DMA_REGISTERS[name]["address_offset"])
-
-
-def _bit(register: str, name: str) -> int:
-    return 1 << int(DMA_REGISTERS[register]["fields"][name]["bit_offset"])
-
-
-_DMACR_RS = _bit("MM2S_DMACR", "RS")
-_DMACR_RESET = _bit("MM2S_DMACR", "Reset")
-_DMACR_IOC_IRQ_EN = _bit("MM2S_DMACR", "IOC_IrqEn")
-_DMACR_ERR_IRQ_EN = _bit("MM2S_DMACR", "Err_IrqEn")
-_DMACR_RESET_VALUE = 1 << int(DMA_REGISTERS["MM2S_DMACR"]["fields"]["IRQThreshold"]["bit_offset"])
-_SR_HALTED = _bit("MM2S_DMASR", "Halted")
-_SR_IDLE = _bit("MM2S_DMASR", "Idle")
-_SR_INT_ERR = _bit("MM2S_DMASR", "DMAIntErr")
-_SR_DEC_ERR = _bit("MM2S_DMASR", "DMADecErr")
-_SR_ERRORS = _SR_INT_ERR | _bit("MM2S_DMASR", "DMASlvErr") | _SR_DEC_ERR
-_SR_IOC_IRQ = _bit("MM2S_DMASR", "IOC_Irq")
-_SR_ERR_IRQ = _bit("MM2S_DMASR", "Err_Irq")
-_SR_W1C = _SR_IOC_IRQ | _bit("MM2S_DMASR", "Dly_Irq") | _SR_ERR_IRQ
+_DMACR_RS = regmap.dma_bit("MM2S_DMACR", "RS")
+_DMACR_RESET = regmap.dma_bit("MM2S_DMACR", "Reset")
+_DMACR_IOC_IRQ_EN = regmap.dma_bit("MM2S_DMACR", "IOC_IrqEn")
+_DMACR_ERR_IRQ_EN = regmap.dma_bit("MM2S_DMACR", "Err_IrqEn")
+_DMACR_RESET_VALUE = 1 << int(
+    regmap.DMA_REGISTERS["MM2S_DMACR"]["fields"]["IRQThreshold"]["bit_offset"]
+)
+_SR_HALTED = regmap.dma_bit("MM2S_DMASR", "Halted")
+_SR_IDLE = regmap.dma_bit("MM2S_DMASR", "Idle")
+_SR_INT_ERR = regmap.dma_bit("MM2S_DMASR", "DMAIntErr")
+_SR_DEC_ERR = regmap.dma_bit("MM2S_DMASR", "DMADecErr")
+_SR_ERRORS = _SR_INT_ERR | regmap.dma_bit("MM2S_DMASR", "DMASlvErr") | _SR_DEC_ERR
+_SR_IOC_IRQ = regmap.dma_bit("MM2S_DMASR", "IOC_Irq")
+_SR_ERR_IRQ = regmap.dma_bit("MM2S_DMASR", "Err_Irq")
+_SR_W1C = _SR_IOC_IRQ | regmap.dma_bit("MM2S_DMASR", "Dly_Irq") | _SR_ERR_IRQ
 _LENGTH_MASK = (1 << int(regmap.DMA_PARAMETERS["c_sg_length_width"])) - 1
 
 _CHANNELS = ("mm2s", "s2mm")
 _ROLES = ("cr", "sr", "lo", "hi", "length")
 # DMA window offset -> (channel, register role)
 _DMA_DECODE: dict[int, tuple[str, str]] = {
-    _offset(reg): (channel, role)
+    regmap.dma_offset(reg): (channel, role)
     for channel, regs in (
         ("mm2s", ("MM2S_DMACR", "MM2S_DMASR", "MM2S_SA", "MM2S_SA_MSB", "MM2S_LENGTH")),
         ("s2mm", ("S2MM_DMACR", "S2MM_DMASR", "S2MM_DA", "S2MM_DA_MSB", "S2MM_LENGTH")),
@@ -317,7 +238,7 @@ class VirtualDevice(pynq.Device):
                 regmap.DMA_RANGE,
                 "S_AXI_LITE",
                 dict(regmap.DMA_PARAMETERS),
-                DMA_REGISTERS,
+                regmap.DMA_REGISTERS,
             ),
         }
 
