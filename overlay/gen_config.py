@@ -80,8 +80,7 @@ def _registers_tcl() -> list[str]:
             for fname, f in reg["fields"].items()
         ]
         head = tcl_list(
-            [name, f"0x{reg['address_offset']:02X}", reg["size"], reg["access"],
-             reg["description"]]
+            [name, f"0x{reg['address_offset']:02X}", reg["size"], reg["access"], reg["description"]]
         )
         lines.append(f"        {{{head} {{{' '.join(fields)}}}}}")
     return lines
@@ -120,8 +119,7 @@ def render() -> str:
     for name, value, comment in scalars:
         out.append(f"    variable {name:<{width}} {tcl_word(value)}  ;# {comment}")
     out.append(
-        "    variable NUM_BANKS_SUPPORTED "
-        + "{" + tcl_list(list(r.SUPPORTED_NUM_BANKS)) + "}"
+        "    variable NUM_BANKS_SUPPORTED " + "{" + tcl_list(list(r.SUPPORTED_NUM_BANKS)) + "}"
     )
     out.append("    # PG021 CONFIG.* names, in regmap order")
     out.append("    variable DMA_PARAMETERS {")

@@ -83,10 +83,22 @@ def test_config_check_detects_staleness(tmp_path: Path) -> None:
 
 
 SCALARS = (
-    "VLNV", "TOP_MODULE", "ACCEL_INSTANCE", "ACCEL_BASE", "ACCEL_RANGE",
-    "ACCEL_CTRL_INTERFACE", "AXIL_ADDR_WIDTH", "AXIL_DATA_WIDTH", "STREAM_DATA_WIDTH",
-    "WEIGHT_WINDOW_OFFSET", "NUM_BANKS_DEFAULT", "DMA_VLNV", "DMA_INSTANCE", "DMA_BASE",
-    "DMA_RANGE", "FCLK_MHZ",
+    "VLNV",
+    "TOP_MODULE",
+    "ACCEL_INSTANCE",
+    "ACCEL_BASE",
+    "ACCEL_RANGE",
+    "ACCEL_CTRL_INTERFACE",
+    "AXIL_ADDR_WIDTH",
+    "AXIL_DATA_WIDTH",
+    "STREAM_DATA_WIDTH",
+    "WEIGHT_WINDOW_OFFSET",
+    "NUM_BANKS_DEFAULT",
+    "DMA_VLNV",
+    "DMA_INSTANCE",
+    "DMA_BASE",
+    "DMA_RANGE",
+    "FCLK_MHZ",
 )
 
 
@@ -122,13 +134,18 @@ def _config_from_tcl(path: Path) -> dict[str, Any]:
         elif kind == "R":
             name, offset, size, access, description = rest
             cfg["REGISTERS"][name] = {
-                "address_offset": int(offset), "access": access, "size": int(size),
-                "description": description, "fields": {},
+                "address_offset": int(offset),
+                "access": access,
+                "size": int(size),
+                "description": description,
+                "fields": {},
             }
         else:
             reg, fname, lsb, width, access, description = rest
             cfg["REGISTERS"][reg]["fields"][fname] = {
-                "bit_offset": int(lsb), "bit_width": int(width), "access": access,
+                "bit_offset": int(lsb),
+                "bit_width": int(width),
+                "access": access,
                 "description": description,
             }
     return cfg
@@ -146,8 +163,7 @@ def test_config_tcl_values_equal_regmap() -> None:
     assert int(cfg["STREAM_DATA_WIDTH"]) == regmap.STREAM_DATA_WIDTH
     assert int(cfg["WEIGHT_WINDOW_OFFSET"], 16) == regmap.WEIGHT_WINDOW_OFFSET
     assert int(cfg["NUM_BANKS_DEFAULT"]) == regmap.DEFAULT_NUM_BANKS
-    assert tuple(int(n) for n in cfg["NUM_BANKS_SUPPORTED"]) == \
-        tuple(regmap.SUPPORTED_NUM_BANKS)
+    assert tuple(int(n) for n in cfg["NUM_BANKS_SUPPORTED"]) == tuple(regmap.SUPPORTED_NUM_BANKS)
     assert cfg["DMA_VLNV"] == regmap.DMA_VLNV
     assert cfg["DMA_INSTANCE"] == regmap.DMA_INSTANCE
     assert int(cfg["DMA_BASE"], 16) == regmap.DMA_BASE
@@ -172,9 +188,7 @@ def test_contract_consistency() -> None:
     assert regmap.DMA_BASE % regmap.DMA_RANGE == 0
     accel = range(regmap.ACCEL_BASE, regmap.ACCEL_BASE + regmap.ACCEL_RANGE)
     dma = range(regmap.DMA_BASE, regmap.DMA_BASE + regmap.DMA_RANGE)
-    assert not set(range(accel.start, accel.stop, 0x1000)) & set(
-        range(dma.start, dma.stop, 0x1000)
-    )
+    assert not set(range(accel.start, accel.stop, 0x1000)) & set(range(dma.start, dma.stop, 0x1000))
     # M_AXI_GP0 decodes 0x4000_0000..0x7FFF_FFFF on Zynq-7000 (UG585).
     for window in (accel, dma):
         assert window.start >= 0x4000_0000 and window.stop - 1 <= 0x7FFF_FFFF
@@ -195,8 +209,11 @@ def _tcl_files() -> list[Path]:
 
 def _complete(text: str) -> bool:
     proc = subprocess.run(
-        [TCLSH or "tclsh"], input=f"puts [info complete {_brace_script(text)}]",
-        capture_output=True, text=True, timeout=30,
+        [TCLSH or "tclsh"],
+        input=f"puts [info complete {_brace_script(text)}]",
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip() == "1"
@@ -253,24 +270,45 @@ def _rtl_ports(tmp_path: Path) -> dict[str, Port]:
     out = tmp_path / "top.json"
     # -lib: read the module interface only (ports at default parameters).
     result = subprocess.run(
-        [YOSYS, "-q", "-p",
-         f"read_verilog -lib -I{RTL} {top}; write_json {out}"],
-        capture_output=True, text=True, timeout=120,
+        [YOSYS, "-q", "-p", f"read_verilog -lib -I{RTL} {top}; write_json {out}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr + result.stdout
     module = json.loads(out.read_text())["modules"]["mnist_top"]
-    return {
-        name: Port(p["direction"], len(p["bits"])) for name, p in module["ports"].items()
-    }
+    return {name: Port(p["direction"], len(p["bits"])) for name, p in module["ports"].items()}
 
 
 # logical AXI signal -> direction seen from a slave (PG059/ARM IHI0022, IHI0051)
 _SLAVE_IN = {
-    "AWADDR", "AWPROT", "AWVALID", "WDATA", "WSTRB", "WVALID", "BREADY",
-    "ARADDR", "ARPROT", "ARVALID", "RREADY", "TDATA", "TKEEP", "TLAST", "TVALID",
+    "AWADDR",
+    "AWPROT",
+    "AWVALID",
+    "WDATA",
+    "WSTRB",
+    "WVALID",
+    "BREADY",
+    "ARADDR",
+    "ARPROT",
+    "ARVALID",
+    "RREADY",
+    "TDATA",
+    "TKEEP",
+    "TLAST",
+    "TVALID",
 }
-_SLAVE_OUT = {"AWREADY", "WREADY", "BRESP", "BVALID", "ARREADY", "RDATA", "RRESP", "RVALID",
-              "TREADY"}
+_SLAVE_OUT = {
+    "AWREADY",
+    "WREADY",
+    "BRESP",
+    "BVALID",
+    "ARREADY",
+    "RDATA",
+    "RRESP",
+    "RVALID",
+    "TREADY",
+}
 
 
 def _port_maps() -> list[tuple[str, str, str, str, str]]:
@@ -293,11 +331,17 @@ def _port_maps() -> list[tuple[str, str, str, str, str]]:
 
 def _expected_width(logical: str) -> int:
     widths = {
-        "AWADDR": regmap.AXIL_ADDR_WIDTH, "ARADDR": regmap.AXIL_ADDR_WIDTH,
-        "AWPROT": 3, "ARPROT": 3,
-        "WDATA": regmap.AXIL_DATA_WIDTH, "RDATA": regmap.AXIL_DATA_WIDTH,
-        "WSTRB": regmap.AXIL_DATA_WIDTH // 8, "BRESP": 2, "RRESP": 2,
-        "TDATA": regmap.STREAM_DATA_WIDTH, "TKEEP": regmap.STREAM_DATA_WIDTH // 8,
+        "AWADDR": regmap.AXIL_ADDR_WIDTH,
+        "ARADDR": regmap.AXIL_ADDR_WIDTH,
+        "AWPROT": 3,
+        "ARPROT": 3,
+        "WDATA": regmap.AXIL_DATA_WIDTH,
+        "RDATA": regmap.AXIL_DATA_WIDTH,
+        "WSTRB": regmap.AXIL_DATA_WIDTH // 8,
+        "BRESP": 2,
+        "RRESP": 2,
+        "TDATA": regmap.STREAM_DATA_WIDTH,
+        "TKEEP": regmap.STREAM_DATA_WIDTH // 8,
     }
     return widths.get(logical, 1)
 
@@ -331,7 +375,12 @@ def _port_mismatches(
 def test_package_port_maps_match_rtl_top(tmp_path: Path) -> None:
     maps = _port_maps()
     assert {m[0] for m in maps} == {
-        regmap.ACCEL_CTRL_INTERFACE, "s_axis", "m_axis", "aclk", "aresetn", "interrupt"
+        regmap.ACCEL_CTRL_INTERFACE,
+        "s_axis",
+        "m_axis",
+        "aclk",
+        "aresetn",
+        "interrupt",
     }
     problems = _port_mismatches(maps, _rtl_ports(tmp_path))
     assert not problems, "\n".join(problems)
@@ -381,20 +430,50 @@ def test_rtl_files_include_the_header_they_use() -> None:
 # InN/dout. The accelerator's come from the stubbed packaging itself.
 XILINX_PINS: dict[str, set[str]] = {
     "xilinx.com:ip:processing_system7:5.5": {
-        "M_AXI_GP0", "S_AXI_HP0", "DDR", "FIXED_IO", "FCLK_CLK0", "FCLK_RESET0_N",
-        "M_AXI_GP0_ACLK", "S_AXI_HP0_ACLK", "IRQ_F2P", "Data",
+        "M_AXI_GP0",
+        "S_AXI_HP0",
+        "DDR",
+        "FIXED_IO",
+        "FCLK_CLK0",
+        "FCLK_RESET0_N",
+        "M_AXI_GP0_ACLK",
+        "S_AXI_HP0_ACLK",
+        "IRQ_F2P",
+        "Data",
     },
     "xilinx.com:ip:axi_dma:7.1": {
-        "S_AXI_LITE", "M_AXI_MM2S", "M_AXI_S2MM", "M_AXIS_MM2S", "S_AXIS_S2MM",
-        "s_axi_lite_aclk", "m_axi_mm2s_aclk", "m_axi_s2mm_aclk", "axi_resetn",
-        "mm2s_introut", "s2mm_introut", "Data_MM2S", "Data_S2MM",
+        "S_AXI_LITE",
+        "M_AXI_MM2S",
+        "M_AXI_S2MM",
+        "M_AXIS_MM2S",
+        "S_AXIS_S2MM",
+        "s_axi_lite_aclk",
+        "m_axi_mm2s_aclk",
+        "m_axi_s2mm_aclk",
+        "axi_resetn",
+        "mm2s_introut",
+        "s2mm_introut",
+        "Data_MM2S",
+        "Data_S2MM",
     },
     "xilinx.com:ip:proc_sys_reset:5.0": {
-        "slowest_sync_clk", "ext_reset_in", "interconnect_aresetn", "peripheral_aresetn",
+        "slowest_sync_clk",
+        "ext_reset_in",
+        "interconnect_aresetn",
+        "peripheral_aresetn",
     },
     "xilinx.com:ip:axi_interconnect:2.1": {
-        "ACLK", "ARESETN", "S00_AXI", "S00_ACLK", "S00_ARESETN",
-        "M00_AXI", "M00_ACLK", "M00_ARESETN", "M01_AXI", "M01_ACLK", "M01_ARESETN",
+        "ACLK",
+        "ARESETN",
+        "S00_AXI",
+        "S00_ACLK",
+        "S00_ARESETN",
+        "M00_AXI",
+        "M00_ACLK",
+        "M00_ARESETN",
+        "M01_AXI",
+        "M01_ACLK",
+        "M01_ARESETN",
     },
     "xilinx.com:ip:smartconnect:1.0": {"aclk", "aresetn", "S00_AXI", "S01_AXI", "M00_AXI"},
     "xilinx.com:ip:xlconcat:2.1": {"dout", "In0", "In1", "In2", "In3"},
@@ -660,9 +739,7 @@ def run_build(
     argv.update(args or {})
     ports = rtl_ports if isinstance(rtl_ports, str) else " ".join(rtl_ports)
     pins = " ".join(f"{_brace(k)} {{{' '.join(sorted(v))}}}" for k, v in XILINX_PINS.items())
-    segs = " ".join(
-        f"{_brace(k)} {{{' '.join(sorted(v))}}}" for k, v in XILINX_SEGMENTS.items()
-    )
+    segs = " ".join(f"{_brace(k)} {{{' '.join(sorted(v))}}}" for k, v in XILINX_SEGMENTS.items())
     overlay = tmp_path / "overlay"
     shutil.copytree(OVERLAY, overlay, ignore=shutil.ignore_patterns("build", "__pycache__"))
     if config is not None:
@@ -677,7 +754,7 @@ def run_build(
     script = f"""
         set ::mnist_no_main 1
         set ::stub_version {_brace(version)}
-        set ::stub_board_parts {{{' '.join(board_parts)}}}
+        set ::stub_board_parts {{{" ".join(board_parts)}}}
         set ::stub_rtl_ports {{{ports}}}
         set ::stub_has_num_banks {int(has_num_banks)}
         set ::stub_slack {_brace(slack)}
@@ -750,32 +827,49 @@ def test_stub_build_declares_every_interface(z2_build: StubRun) -> None:
     removed = [c[0] for c in z2_build.of("ipx::remove_bus_interface")]
     assert removed == ["S_AXI_CTRL", "aclk"], "auto-inferred interfaces must be replaced"
     added = [c[0] for c in z2_build.of("ipx::add_bus_interface")]
-    assert added == [regmap.ACCEL_CTRL_INTERFACE, "s_axis", "m_axis", "aclk", "aresetn",
-                     "interrupt"]
+    assert added == [
+        regmap.ACCEL_CTRL_INTERFACE,
+        "s_axis",
+        "m_axis",
+        "aclk",
+        "aresetn",
+        "interrupt",
+    ]
     kinds = {
-        name: (z2_build.props(f"bif:{name}")["BUS_TYPE_VLNV"],
-               z2_build.props(f"bif:{name}")["ABSTRACTION_TYPE_VLNV"],
-               z2_build.props(f"bif:{name}")["INTERFACE_MODE"])
+        name: (
+            z2_build.props(f"bif:{name}")["BUS_TYPE_VLNV"],
+            z2_build.props(f"bif:{name}")["ABSTRACTION_TYPE_VLNV"],
+            z2_build.props(f"bif:{name}")["INTERFACE_MODE"],
+        )
         for name in added
     }
     assert kinds == {
-        regmap.ACCEL_CTRL_INTERFACE: ("xilinx.com:interface:aximm:1.0",
-                                      "xilinx.com:interface:aximm_rtl:1.0", "slave"),
+        regmap.ACCEL_CTRL_INTERFACE: (
+            "xilinx.com:interface:aximm:1.0",
+            "xilinx.com:interface:aximm_rtl:1.0",
+            "slave",
+        ),
         "s_axis": ("xilinx.com:interface:axis:1.0", "xilinx.com:interface:axis_rtl:1.0", "slave"),
-        "m_axis": ("xilinx.com:interface:axis:1.0", "xilinx.com:interface:axis_rtl:1.0",
-                   "master"),
+        "m_axis": ("xilinx.com:interface:axis:1.0", "xilinx.com:interface:axis_rtl:1.0", "master"),
         "aclk": ("xilinx.com:signal:clock:1.0", "xilinx.com:signal:clock_rtl:1.0", "slave"),
         "aresetn": ("xilinx.com:signal:reset:1.0", "xilinx.com:signal:reset_rtl:1.0", "slave"),
-        "interrupt": ("xilinx.com:signal:interrupt:1.0",
-                      "xilinx.com:signal:interrupt_rtl:1.0", "master"),
+        "interrupt": (
+            "xilinx.com:signal:interrupt:1.0",
+            "xilinx.com:signal:interrupt_rtl:1.0",
+            "master",
+        ),
     }
     assert z2_build.props("bp:bif:aresetn:POLARITY") == {"VALUE": "ACTIVE_LOW"}
     assert z2_build.props("bp:bif:interrupt:SENSITIVITY") == {"VALUE": "LEVEL_HIGH"}
     assoc = z2_build.of("ipx::associate_bus_interfaces")
-    assert sorted(assoc) == sorted([
-        [regmap.ACCEL_CTRL_INTERFACE, "aclk", ""], ["s_axis", "aclk", ""],
-        ["m_axis", "aclk", ""], ["", "aclk", "aresetn"],
-    ])
+    assert sorted(assoc) == sorted(
+        [
+            [regmap.ACCEL_CTRL_INTERFACE, "aclk", ""],
+            ["s_axis", "aclk", ""],
+            ["m_axis", "aclk", ""],
+            ["", "aclk", "aresetn"],
+        ]
+    )
     physical = {
         z2_build.props(f"pm:{bif}:{logical}")["PHYSICAL_NAME"]
         for bif, logical in z2_build.of("ipx::add_port_map")
@@ -787,8 +881,10 @@ def test_stub_build_declares_every_interface(z2_build: StubRun) -> None:
 def test_stub_build_memory_map_and_registers(z2_build: StubRun) -> None:
     assert z2_build.of("ipx::remove_memory_map") == [["S_AXI_CTRL"]]
     assert z2_build.of("ipx::add_memory_map") == [[regmap.ACCEL_CTRL_INTERFACE]]
-    assert z2_build.props(f"bif:{regmap.ACCEL_CTRL_INTERFACE}")["SLAVE_MEMORY_MAP_REF"] == \
-        regmap.ACCEL_CTRL_INTERFACE
+    assert (
+        z2_build.props(f"bif:{regmap.ACCEL_CTRL_INTERFACE}")["SLAVE_MEMORY_MAP_REF"]
+        == regmap.ACCEL_CTRL_INTERFACE
+    )
     (block,) = z2_build.of("ipx::add_address_block")
     assert block == [f"mm:{regmap.ACCEL_CTRL_INTERFACE}", "reg0"]
     ab = z2_build.props("ab:reg0")
@@ -803,12 +899,19 @@ def test_stub_build_memory_map_and_registers(z2_build: StubRun) -> None:
         for reg, fname in z2_build.of("ipx::add_field"):
             if reg == f"reg:{name}":
                 f = z2_build.props(f"field:reg:{name}/{fname}")
-                fields[fname] = {"bit_offset": int(f["BIT_OFFSET"]),
-                                 "bit_width": int(f["BIT_WIDTH"]),
-                                 "access": f["ACCESS"], "description": f["DESCRIPTION"]}
-        registers[name] = {"address_offset": _hex(p["ADDRESS_OFFSET"]), "size": int(p["SIZE"]),
-                           "access": p["ACCESS"], "description": p["DESCRIPTION"],
-                           "fields": fields}
+                fields[fname] = {
+                    "bit_offset": int(f["BIT_OFFSET"]),
+                    "bit_width": int(f["BIT_WIDTH"]),
+                    "access": f["ACCESS"],
+                    "description": f["DESCRIPTION"],
+                }
+        registers[name] = {
+            "address_offset": _hex(p["ADDRESS_OFFSET"]),
+            "size": int(p["SIZE"]),
+            "access": p["ACCESS"],
+            "description": p["DESCRIPTION"],
+            "fields": fields,
+        }
     assert registers == regmap.REGISTERS
     # Every register sits below the weight window, inside the address block.
     assert all(r["address_offset"] < regmap.REG_SPACE_BYTES for r in registers.values())
@@ -817,11 +920,13 @@ def test_stub_build_memory_map_and_registers(z2_build: StubRun) -> None:
 def test_stub_build_num_banks_parameter(z2_build: StubRun) -> None:
     p = z2_build.props("user_parameter:NUM_BANKS")
     assert p["VALUE_VALIDATION_TYPE"] == "list"
-    assert tuple(int(x) for x in p["VALUE_VALIDATION_LIST"].split()) == \
-        tuple(regmap.SUPPORTED_NUM_BANKS)
+    assert tuple(int(x) for x in p["VALUE_VALIDATION_LIST"].split()) == tuple(
+        regmap.SUPPORTED_NUM_BANKS
+    )
     assert int(p["VALUE"]) == regmap.DEFAULT_NUM_BANKS
-    assert int(z2_build.props(regmap.ACCEL_INSTANCE)["CONFIG.NUM_BANKS"]) == \
-        regmap.DEFAULT_NUM_BANKS
+    assert (
+        int(z2_build.props(regmap.ACCEL_INSTANCE)["CONFIG.NUM_BANKS"]) == regmap.DEFAULT_NUM_BANKS
+    )
 
 
 def test_stub_build_rejects_rtl_without_num_banks(tmp_path: Path) -> None:
@@ -871,8 +976,10 @@ def test_stub_build_matches_virtual_board(z2_build: StubRun, virtual_device: Any
         if space == ps_data
     }
     cells = dict((name, vlnv) for name, vlnv in z2_build.of("create_bd_cell"))
-    for name, ctrl in ((regmap.ACCEL_INSTANCE, f"{regmap.ACCEL_CTRL_INTERFACE}/reg0"),
-                       (regmap.DMA_INSTANCE, "S_AXI_LITE/Reg")):
+    for name, ctrl in (
+        (regmap.ACCEL_INSTANCE, f"{regmap.ACCEL_CTRL_INTERFACE}/reg0"),
+        (regmap.DMA_INSTANCE, "S_AXI_LITE/Reg"),
+    ):
         desc = virtual_device.description(name)
         assert desc["type"] == cells[name]
         assert assigned[f"{name}/{ctrl}"] == (desc["phys_addr"], desc["addr_range"])
@@ -901,13 +1008,19 @@ def test_stub_build_addresses(z2_build: StubRun) -> None:
         for space, slave, offset, rng in z2_build.of("assign_bd_address")
     }
     assert assigned == {
-        (ps_data, f"{regmap.ACCEL_INSTANCE}/{regmap.ACCEL_CTRL_INTERFACE}/reg0"):
-            (regmap.ACCEL_BASE, regmap.ACCEL_RANGE),
+        (ps_data, f"{regmap.ACCEL_INSTANCE}/{regmap.ACCEL_CTRL_INTERFACE}/reg0"): (
+            regmap.ACCEL_BASE,
+            regmap.ACCEL_RANGE,
+        ),
         (ps_data, f"{regmap.DMA_INSTANCE}/S_AXI_LITE/Reg"): (regmap.DMA_BASE, regmap.DMA_RANGE),
-        (f"{regmap.DMA_INSTANCE}/Data_MM2S", "processing_system7_0/S_AXI_HP0/HP0_DDR_LOWOCM"):
-            (0, 512 << 20),
-        (f"{regmap.DMA_INSTANCE}/Data_S2MM", "processing_system7_0/S_AXI_HP0/HP0_DDR_LOWOCM"):
-            (0, 512 << 20),
+        (f"{regmap.DMA_INSTANCE}/Data_MM2S", "processing_system7_0/S_AXI_HP0/HP0_DDR_LOWOCM"): (
+            0,
+            512 << 20,
+        ),
+        (f"{regmap.DMA_INSTANCE}/Data_S2MM", "processing_system7_0/S_AXI_HP0/HP0_DDR_LOWOCM"): (
+            0,
+            512 << 20,
+        ),
     }
 
 
@@ -928,8 +1041,14 @@ def test_stub_build_wiring(z2_build: StubRun) -> None:
     assert ctrl == {f"{acc}/{regmap.ACCEL_CTRL_INTERFACE}", f"{dma}/S_AXI_LITE"}
     # One clock domain: every clock pin on FCLK_CLK0.
     (clock,) = [n for n in _nets(z2_build) if f"{ps}/FCLK_CLK0" in n]
-    assert {f"{acc}/aclk", f"{dma}/s_axi_lite_aclk", f"{dma}/m_axi_mm2s_aclk",
-            f"{dma}/m_axi_s2mm_aclk", f"{ps}/M_AXI_GP0_ACLK", f"{ps}/S_AXI_HP0_ACLK"} <= clock
+    assert {
+        f"{acc}/aclk",
+        f"{dma}/s_axi_lite_aclk",
+        f"{dma}/m_axi_mm2s_aclk",
+        f"{dma}/m_axi_s2mm_aclk",
+        f"{ps}/M_AXI_GP0_ACLK",
+        f"{ps}/S_AXI_HP0_ACLK",
+    } <= clock
     (reset,) = [n for n in _nets(z2_build) if "rst_ps7_fclk0/peripheral_aresetn" in n]
     assert {f"{acc}/aresetn", f"{dma}/axi_resetn"} <= reset
     # Interrupts: In<i> in regmap.INTERRUPTS order, concat into IRQ_F2P.
@@ -939,9 +1058,7 @@ def test_stub_build_wiring(z2_build: StubRun) -> None:
         if ins:
             (src,) = net - set(ins)
             irq[int(ins[0].removeprefix("irq_concat/In"))] = src
-    expected = [
-        f"{acc if key == acc else dma}/{pin}" for key, pin in regmap.INTERRUPTS.items()
-    ]
+    expected = [f"{acc if key == acc else dma}/{pin}" for key, pin in regmap.INTERRUPTS.items()]
     assert [irq[i] for i in sorted(irq)] == expected
     assert sorted(irq) == list(range(len(expected)))
     assert {"irq_concat/dout", f"{ps}/IRQ_F2P"} in _nets(z2_build)
@@ -953,8 +1070,13 @@ def test_stub_build_wiring(z2_build: StubRun) -> None:
 def test_stub_build_ps7(z2_build: StubRun) -> None:
     ps = z2_build.props("processing_system7_0")
     assert float(ps["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"]) == regmap.FCLK_MHZ
-    for key in ("PCW_USE_M_AXI_GP0", "PCW_USE_S_AXI_HP0", "PCW_USE_FABRIC_INTERRUPT",
-                "PCW_IRQ_F2P_INTR", "PCW_FPGA_FCLK0_ENABLE"):
+    for key in (
+        "PCW_USE_M_AXI_GP0",
+        "PCW_USE_S_AXI_HP0",
+        "PCW_USE_FABRIC_INTERRUPT",
+        "PCW_IRQ_F2P_INTR",
+        "PCW_FPGA_FCLK0_ENABLE",
+    ):
         assert ps[f"CONFIG.{key}"] == "1", key
     # No board files given: fallback preset, board preset not applied.
     assert ps["CONFIG.PCW_CRYSTAL_PERIPHERAL_FREQMHZ"] == "50"
@@ -975,9 +1097,11 @@ def test_stub_build_with_board_files(tmp_path: Path) -> None:
     # The FCLK/port overrides come after the preset, which would reset them.
     order = [c[0] for c in run.calls]
     last_auto = max(i for i, c in enumerate(order) if c == "apply_bd_automation")
-    fclk = [i for i, c in enumerate(run.calls)
-            if c[:3] == ["set_property", "processing_system7_0",
-                         "CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"]]
+    fclk = [
+        i
+        for i, c in enumerate(run.calls)
+        if c[:3] == ["set_property", "processing_system7_0", "CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"]
+    ]
     assert fclk and min(fclk) > last_auto
 
 
@@ -1035,8 +1159,13 @@ def test_stub_build_rejects_bad_arguments(
 
 @pytest.mark.parametrize(
     ("version", "allow", "ok"),
-    [("2024.1", "0", True), ("2024.1.2", "0", True), ("2022.1", "0", True),
-     ("2023.2", "0", False), ("2023.2", "1", True)],
+    [
+        ("2024.1", "0", True),
+        ("2024.1.2", "0", True),
+        ("2022.1", "0", True),
+        ("2023.2", "0", False),
+        ("2023.2", "1", True),
+    ],
 )
 def test_stub_build_vivado_version_check(
     tmp_path: Path, version: str, allow: str, ok: bool
@@ -1054,8 +1183,9 @@ def test_stub_build_options_reach_the_design(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.error
     assert run.props("processing_system7_0")["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "125"
-    assert run.props("processing_system7_0")["CONFIG.PCW_UIPARAM_DDR_PARTNO"] == \
-        "MT41K256M16 RE-125"
+    assert (
+        run.props("processing_system7_0")["CONFIG.PCW_UIPARAM_DDR_PARTNO"] == "MT41K256M16 RE-125"
+    )
     assert run.props(regmap.ACCEL_INSTANCE)["CONFIG.NUM_BANKS"] == "32"
     assert all(c[c.index("-jobs") + 1] == "4" for c in run.of("launch_runs"))
 
@@ -1136,6 +1266,8 @@ def test_readme_address_map_matches_regmap() -> None:
             re.M,
         )
     }
-    assert rows[regmap.ACCEL_INSTANCE] == (_grouped_hex(regmap.ACCEL_BASE),
-                                           _kib(regmap.ACCEL_RANGE))
+    assert rows[regmap.ACCEL_INSTANCE] == (
+        _grouped_hex(regmap.ACCEL_BASE),
+        _kib(regmap.ACCEL_RANGE),
+    )
     assert rows[regmap.DMA_INSTANCE] == (_grouped_hex(regmap.DMA_BASE), _kib(regmap.DMA_RANGE))
