@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import os
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,28 @@ class Backend(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class AcceleratorBackend(Backend):
+    """A backend whose ``accel`` is an ``MnistAccel`` driver (fabric and sim).
+
+    Both run the same driver code; only the device under it differs.
+    """
+
+    accel: Any
+
+    def load(self, model: Model) -> None:
+        """Write and verify the weights and shifts."""
+        self.accel.load_weights(model, verify=True)
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """Return int32 logits [N, 10] computed by the accelerator."""
+        logits, _, _ = self.accel.classify(images, read_cycles=False)
+        return logits
+
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Logits, hardware digits and stats (cycles, register accesses)."""
+        return self.accel.classify(images, read_cycles=True)
 
 
 def resolve_backend_name(name: str | None = None) -> str:

@@ -14,12 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import regmap
-from .backend import Backend
+from .backend import AcceleratorBackend
 from .errors import BackendUnavailable, ConfigError
-from .model import Model
 
 __all__ = ["FabricBackend", "board_available", "find_bitstream"]  # and MnistOverlay, built lazily
 
@@ -138,7 +135,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class FabricBackend(Backend):
+class FabricBackend(AcceleratorBackend):
     """Runs the model on the FPGA of a PYNQ board.
 
     Raises
@@ -159,19 +156,6 @@ class FabricBackend(Backend):
         self.overlay = _overlay_class()(bitfile, **overlay_kwargs)
         self.accel = self.overlay.accel
         self.device = None
-
-    def load(self, model: Model) -> None:
-        """Write and verify the weights and shifts."""
-        self.accel.load_weights(model, verify=True)
-
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        """Return int32 logits [N, 10] computed by the accelerator."""
-        logits, _, _ = self.accel.classify(images, read_cycles=False)
-        return logits
-
-    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        """Logits, hardware digits and stats (cycles, register accesses)."""
-        return self.accel.classify(images, read_cycles=True)
 
     def close(self) -> None:
         """Free the DMA buffers."""

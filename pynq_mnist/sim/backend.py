@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from pynq import Device
 from pynq.lib.dma import DMA
 
 from .. import regmap
-from ..backend import Backend
+from ..backend import AcceleratorBackend
 from ..driver import MnistAccel
-from ..model import Model
 from .device import VirtualDevice
 
 __all__ = ["SIM_TIMEOUT_S", "SimBackend"]
@@ -27,7 +25,7 @@ __all__ = ["SIM_TIMEOUT_S", "SimBackend"]
 SIM_TIMEOUT_S = 60.0
 
 
-class SimBackend(Backend):
+class SimBackend(AcceleratorBackend):
     """Runs the model on the Verilated RTL through the real pynq stack.
 
     Parameters
@@ -69,19 +67,6 @@ class SimBackend(Backend):
             self.device.close()
             raise
         self._closed = False
-
-    def load(self, model: Model) -> None:
-        """Write and verify the weights and shifts."""
-        self.accel.load_weights(model, verify=True)
-
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        """Return int32 logits [N, 10] computed by the Verilated RTL."""
-        logits, _, _ = self.accel.classify(images, read_cycles=False)
-        return logits
-
-    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        """Logits, hardware digits and stats (cycles, register accesses)."""
-        return self.accel.classify(images, read_cycles=True)
 
     def _restore_active(self) -> None:
         if Device.__dict__.get("_active_device") is not self.device:
