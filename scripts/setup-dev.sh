@@ -16,7 +16,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-python -m pip install -q --upgrade pip
 # Pinned first: a bare "torch" requirement would pull the multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
 python -m pip install -q -e ".[dev,train,sim]"
