@@ -6,7 +6,6 @@ window read port is answered by a Python memory with a random latency.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import random
@@ -16,31 +15,21 @@ import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+from tb_common import RESP_OKAY, RESP_SLVERR, AxiLiteAccess, cycle_pause, random_pause
 
 from pynq_mnist import regmap as rm
 
-RESP_OKAY, RESP_SLVERR = 0, 2
 WIN = rm.WEIGHT_WINDOW_OFFSET
 WIN_WORDS = rm.WEIGHT_WINDOW_BYTES // 4
 
 
-def cycle_pause():
-    """1,1,1,0 forever."""
-    return itertools.cycle([1, 1, 1, 0])
-
-
-def random_pause(seed: int):
-    """Seeded random pauses, about a third of the cycles."""
-    r = random.Random(seed)
-    while True:
-        yield r.random() < 0.35
-
-
-class TB:
+class TB(AxiLiteAccess):
     """Clock, reset, AXI4-Lite master, engine-side models."""
 
     def __init__(self, dut) -> None:
         self.dut = dut
+        self.clock = dut.clk
+        self.reset_n = dut.rst_n
         self.nb = int(os.environ.get("PARAM_NUM_BANKS", "64"))
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         self.axil = AxiLiteMaster(
@@ -89,27 +78,6 @@ class TB:
                 self.win_reads += 1
             self.starts += int(dut.start.value)
             self.soft_resets += int(dut.soft_reset.value)
-
-    async def reset(self) -> None:
-        self.dut.rst_n.value = 1
-        await ClockCycles(self.dut.clk, 2)
-        self.dut.rst_n.value = 0
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst_n.value = 1
-        await ClockCycles(self.dut.clk, 2)
-
-    async def read(self, addr: int) -> tuple[int, int]:
-        resp = await with_timeout(self.axil.read(addr, 4), 10, "us")
-        return int.from_bytes(resp.data, "little"), int(resp.resp)
-
-    async def read_reg(self, addr: int) -> int:
-        value, resp = await self.read(addr)
-        assert resp == RESP_OKAY, f"read {addr:#x}: resp {resp}"
-        return value
-
-    async def write(self, addr: int, value: int) -> int:
-        resp = await with_timeout(self.axil.write(addr, value.to_bytes(4, "little")), 10, "us")
-        return int(resp.resp)
 
     async def pulse(self, signal, value: int = 1) -> None:
         signal.value = value

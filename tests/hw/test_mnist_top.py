@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import random
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from cocotbext.axi import (
     AxiStreamSink,
     AxiStreamSource,
 )
+from tb_common import RESP_OKAY, RESP_SLVERR, AxiLiteAccess, cycle_pause, random_pause
 
 from pynq_mnist import regmap as rm
 
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 N_IN, N_HID, N_OUT = 784, 128, 10
 WORDS = 11
-RESP_OKAY, RESP_SLVERR = 0, 2
 CLK_NS = 10
 
 
@@ -133,27 +132,17 @@ def describe_mismatch(got: list[int], want: list[int]) -> str:
 # ----------------------------------------------------------------------------- testbench
 
 
-def cycle_pause():
-    """1,1,1,0 forever: three cycles paused out of four."""
-    return itertools.cycle([1, 1, 1, 0])
-
-
-def random_pause(seed: int):
-    """Seeded random pauses, about a third of the cycles."""
-    r = random.Random(seed)
-    while True:
-        yield r.random() < 0.35
-
-
 # What the DUT's weight window holds (as 32-bit words), for incremental loads.
 _DUT_WINDOW: dict[str, np.ndarray | None] = {}
 
 
-class TB:
+class TB(AxiLiteAccess):
     """Clock, reset, bus models and batch helpers around mnist_top."""
 
     def __init__(self, dut) -> None:
         self.dut = dut
+        self.clock = dut.aclk
+        self.reset_n = dut.aresetn
         self.nb = int(os.environ.get("PARAM_NUM_BANKS", "64"))
         self.log = logging.getLogger("cocotb.tb")
         cocotb.start_soon(Clock(dut.aclk, CLK_NS, unit="ns").start())
@@ -191,31 +180,6 @@ class TB:
             model.clear()
             model._handle_reset(True)
             model._handle_reset(False)
-
-    async def reset(self) -> None:
-        self.dut.aresetn.value = 1
-        await ClockCycles(self.dut.aclk, 2)
-        self.dut.aresetn.value = 0
-        await ClockCycles(self.dut.aclk, 4)
-        self.dut.aresetn.value = 1
-        await ClockCycles(self.dut.aclk, 2)
-
-    async def read(self, offset: int) -> tuple[int, int]:
-        resp = await with_timeout(self.axil.read(offset, 4), 100, "us")
-        return int.from_bytes(resp.data, "little"), int(resp.resp)
-
-    async def read_reg(self, offset: int) -> int:
-        value, resp = await self.read(offset)
-        assert resp == RESP_OKAY, f"read {offset:#x}: resp {resp}"
-        return value
-
-    async def write(self, offset: int, value: int) -> int:
-        resp = await with_timeout(self.axil.write(offset, value.to_bytes(4, "little")), 100, "us")
-        return int(resp.resp)
-
-    async def write_reg(self, offset: int, value: int) -> None:
-        resp = await self.write(offset, value)
-        assert resp == RESP_OKAY, f"write {offset:#x}: resp {resp}"
 
     async def load_weights(self, w1: np.ndarray, w2: np.ndarray) -> None:
         """Write the window words that differ from what the DUT holds (all, the first time).
