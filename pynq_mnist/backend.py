@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import abc
 import os
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from .closing import Closing
 from .errors import BackendUnavailable
 from .model import Model
 
@@ -16,7 +16,7 @@ BACKEND_ENV = "PYNQ_MNIST_BACKEND"
 BACKEND_NAMES = ("auto", "cpu", "sim", "fabric")
 
 
-class Backend(abc.ABC):
+class Backend(Closing, abc.ABC):
     """Runs the shift-only MLP on some engine.
 
     ``infer`` takes uint8 images [N, 784] and returns int32 logits [N, 10],
@@ -32,20 +32,6 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def infer(self, images: np.ndarray) -> np.ndarray:
         """Return int32 logits [N, 10] for uint8 images [N, 784]."""
-
-    def close(self) -> None:
-        """Release hardware, buffers and simulators (idempotent)."""
-
-    def __enter__(self) -> Backend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class AcceleratorBackend(Backend):

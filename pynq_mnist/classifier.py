@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 
 import numpy as np
 
 from .backend import Backend, get_backend
+from .closing import Closing
 from .cpu import as_image_batch
 from .model import Model, load_model
 
@@ -40,7 +40,7 @@ def softmax_confidence(logits: np.ndarray, model: Model) -> np.ndarray:
     return weights.max(axis=-1) / weights.sum(axis=-1)
 
 
-class Classifier:
+class Classifier(Closing):
     """Classify 28x28 uint8 digit images with a model on a backend.
 
     Parameters
@@ -70,14 +70,3 @@ class Classifier:
     def close(self) -> None:
         """Release the backend."""
         self.backend.close()
-
-    def __enter__(self) -> Classifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

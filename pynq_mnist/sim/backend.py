@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynq import Device
 from pynq.lib.dma import DMA
 
 from .. import regmap
@@ -50,12 +49,8 @@ class SimBackend(AcceleratorBackend):
         dma_parameters: dict[str, str] | None = None,
         **device_kwargs: Any,
     ) -> None:
-        self.device = (
-            device if device is not None else VirtualDevice(activate=False, **device_kwargs)
-        )
-        self._had_active = "_active_device" in Device.__dict__
-        self._previous = Device.__dict__.get("_active_device")
-        Device.active_device = self.device
+        self.device = device if device is not None else VirtualDevice(**device_kwargs)
+        self.device.make_active()
         try:
             dma_description = self.device.description(regmap.DMA_INSTANCE)
             dma_description["parameters"].update(dma_parameters or {})
@@ -63,18 +58,9 @@ class SimBackend(AcceleratorBackend):
             self.accel = MnistAccel(self.device.description(regmap.ACCEL_INSTANCE), timeout_s)
             self.accel.attach_dma(self.dma)
         except BaseException:
-            self._restore_active()
             self.device.close()
             raise
         self._closed = False
-
-    def _restore_active(self) -> None:
-        if Device.__dict__.get("_active_device") is not self.device:
-            return
-        if self._had_active:
-            Device.active_device = self._previous
-        else:
-            del Device._active_device
 
     def close(self) -> None:
         """Free buffers, stop the simulator and restore pynq's previous active device."""
@@ -82,5 +68,4 @@ class SimBackend(AcceleratorBackend):
             return
         self._closed = True
         self.accel.close()
-        self._restore_active()
         self.device.close()

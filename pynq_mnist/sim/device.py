@@ -22,7 +22,6 @@ import copy
 import logging
 import weakref
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +29,7 @@ import pynq
 from pynq.buffer import PynqBuffer
 
 from pynq_mnist import regmap
+from pynq_mnist.closing import Closing
 from pynq_mnist.errors import AcceleratorError
 
 from .verilator import AXI_OKAY, ChannelState, RunReason, RunResult, SimModel
@@ -125,7 +125,7 @@ class _Channel:
         )
 
 
-class VirtualDevice(pynq.Device):
+class VirtualDevice(Closing, pynq.Device):
     """A PYNQ device whose PL is the Verilated ``mnist_top`` plus an AXI DMA model.
 
     Parameters
@@ -189,9 +189,14 @@ class VirtualDevice(pynq.Device):
         )
         self._restore_active: tuple[bool, Any] | None = None
         if activate:
+            self.make_active()
+
+    def make_active(self) -> None:
+        """Make this pynq's active device until ``close()``, which restores the previous one."""
+        if self._restore_active is None:
             had = "_active_device" in pynq.Device.__dict__
             self._restore_active = (had, pynq.Device.__dict__.get("_active_device"))
-            pynq.Device.active_device = self
+        pynq.Device.active_device = self
 
     # --- description (what pynq builds from the .hwh) -----------------------
 
@@ -334,17 +339,6 @@ class VirtualDevice(pynq.Device):
                     pynq.Device.active_device = previous
                 else:
                     del pynq.Device._active_device
-
-    def __enter__(self) -> VirtualDevice:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _model(self) -> SimModel:
         if self.model is None:

@@ -20,9 +20,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from pynq_mnist import regmap
+from pynq_mnist.closing import Closing
 from pynq_mnist.errors import AcceleratorError, BackendUnavailable
 
 __all__ = [
@@ -375,7 +375,7 @@ def _load(library: Path) -> ctypes.CDLL:
     return _LIBS[library]
 
 
-class SimModel:
+class SimModel(Closing):
     """One instance of the Verilated accelerator plus the DMA stream datapath.
 
     Addresses given to the AXI4-Lite methods are byte offsets inside the
@@ -578,17 +578,6 @@ class SimModel:
         if self._h is not None:
             self._lib.mnist_sim_destroy(self._h)
             self._h = None
-
-    def __enter__(self) -> SimModel:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:
         if getattr(self, "_h", None) is not None:
