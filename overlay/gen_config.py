@@ -147,18 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     parser.add_argument("--path", type=Path, default=CONFIG_PATH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        args.path.write_text(text)
-        return 0
-    if args.check:
-        current = args.path.read_text() if args.path.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{args.path} is stale: run python overlay/gen_config.py --write\n")
-            return 1
-        return 0
-    sys.stdout.write(text)
-    return 0
+    mode = "write" if args.write else "check" if args.check else "print"
+    return regmap.emit_generated(render(), args.path, mode, "python overlay/gen_config.py --write")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ __all__ = [
     "VH_PATH",
     "dma_bit",
     "dma_offset",
+    "emit_generated",
     "pack_weights",
     "render_vh",
     "unpack_weights",
@@ -498,15 +499,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-vh", action="store_true", help=f"write {VH_PATH}")
     parser.add_argument("--check-vh", action="store_true", help="exit 1 if the .vh is stale")
     args = parser.parse_args(argv)
-    text = render_vh()
-    if args.write_vh:
-        VH_PATH.parent.mkdir(parents=True, exist_ok=True)
-        VH_PATH.write_text(text)
+    mode = "write" if args.write_vh else "check" if args.check_vh else "print"
+    return emit_generated(render_vh(), VH_PATH, mode, "python -m pynq_mnist.regmap --write-vh")
+
+
+def emit_generated(text: str, path: Path, mode: str, regenerate: str) -> int:
+    """Print, write or check a file generated from this module; 1 if a check finds it stale.
+
+    ``regenerate`` is the command named in the stale message.
+    """
+    if mode == "write":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
         return 0
-    if args.check_vh:
-        current = VH_PATH.read_text() if VH_PATH.exists() else ""
+    if mode == "check":
+        current = path.read_text() if path.exists() else ""
         if current != text:
-            sys.stderr.write(f"{VH_PATH} is stale: run python -m pynq_mnist.regmap --write-vh\n")
+            sys.stderr.write(f"{path} is stale: run {regenerate}\n")
             return 1
         return 0
     sys.stdout.write(text)
