@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from . import regmap
-from .backend import Backend, get_backend
+from .backend import AcceleratorBackend, Backend, get_backend
+from .cpu import contract_digits
 from .errors import BackendUnavailable, PynqMnistError
 from .model import N_IN, N_OUT, Model, load_model
 
@@ -78,22 +79,16 @@ def _run_batch(
     backend: Backend, batch: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any] | None]:
     """Logits, digits and (for sim/fabric) the driver's stats of one batch."""
-    classify = getattr(backend, "classify", None)
-    if backend.name in ACCELERATED and classify is not None:
-        return classify(batch)
+    if isinstance(backend, AcceleratorBackend):
+        return backend.classify(batch)
     logits = backend.infer(batch)
-    return logits, logits.argmax(axis=1).astype(np.int64), None
+    return logits, contract_digits(logits), None
 
 
 def _device_accesses(backend: Backend) -> int | None:
     """Total register accesses the virtual board has served (None on other backends)."""
-    device = getattr(backend, "device", None)
-    counters = getattr(device, "register_accesses", None)
-    if counters is None:
-        return None
-    if isinstance(counters, dict):
-        return int(sum(counters.values()))
-    return int(counters)
+    counters = getattr(getattr(backend, "device", None), "register_accesses", None)
+    return None if counters is None else int(sum(counters.values()))
 
 
 def bench_backend(
@@ -172,7 +167,7 @@ def bench_backend(
         else:
             result["register_accesses_per_batch"] = driver_accesses / transfers
             result["register_accesses_source"] = "driver counter"
-        digit_mismatch = int(np.sum(digits != logits.argmax(axis=1)))
+        digit_mismatch = int(np.sum(digits != contract_digits(logits)))
         result["hw_digit_mismatches"] = digit_mismatch
     return result
 

@@ -8,10 +8,8 @@ import numpy as np
 
 from .backend import Backend, get_backend
 from .closing import Closing
-from .cpu import as_image_batch
+from .cpu import as_image_batch, contract_digits, contract_seed_digits
 from .model import Model, load_model
-
-UINT8_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -26,10 +24,7 @@ class ClassifyResult:
 
 def seed_digits(logits: np.ndarray, model: Model) -> np.ndarray:
     """The seed notebook's digit: argmax over min(255, max(0, logits >> s2))."""
-    clipped = np.clip(
-        np.right_shift(np.asarray(logits, dtype=np.int32), model.shift_l2), 0, UINT8_MAX
-    )
-    return clipped.argmax(axis=-1).astype(np.int64)
+    return contract_seed_digits(logits, model.shift_l2)
 
 
 def softmax_confidence(logits: np.ndarray, model: Model) -> np.ndarray:
@@ -61,7 +56,7 @@ class Classifier(Closing):
         batch = as_image_batch(images)
         logits = self.backend.infer(batch)
         return ClassifyResult(
-            digits=logits.argmax(axis=1).astype(np.int64),
+            digits=contract_digits(logits),
             logits=logits,
             confidence=softmax_confidence(logits, self.model),
             backend=self.backend.name,

@@ -32,6 +32,7 @@ from .model import N_IN, Model
 FLOAT32_EXACT_LIMIT = float(2**24)
 # Float32 evaluation of the non-negative bound sum has relative error < 5e-5.
 BOUND_SAFETY = 1.0 - 1e-3
+UINT8_MAX = 255
 CHUNK_IMAGES = 1024  # a chunk of float32 images stays in cache across both GEMMs
 
 
@@ -60,6 +61,17 @@ def as_image_batch(images: np.ndarray) -> np.ndarray:
 def forward_logits(model: Model, images: np.ndarray) -> np.ndarray:
     """Int32 logits [N, 10] of the contract for uint8 images ([N, 784] or [N, 28, 28])."""
     return _Kernel(model)(as_image_batch(images))
+
+
+def contract_digits(logits: np.ndarray) -> np.ndarray:
+    """Digit of the contract: argmax of the logits, lowest index on ties (int64 [N])."""
+    return np.asarray(logits).argmax(axis=-1).astype(np.int64)
+
+
+def contract_seed_digits(logits: np.ndarray, shift_l2: int) -> np.ndarray:
+    """Seed digit: argmax(min(255, max(0, logits >> s2))), lowest index on ties (int64 [N])."""
+    shifted = np.right_shift(np.asarray(logits, dtype=np.int64), int(shift_l2))
+    return contract_digits(np.clip(shifted, 0, UINT8_MAX))
 
 
 class _Kernel:

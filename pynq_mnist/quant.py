@@ -31,8 +31,6 @@ __all__ = [
     "dequantize",
     "integer_accuracy",
     "logit_scale",
-    "predict_digits",
-    "predict_seed_digits",
     "quantize_symmetric",
     "seed_accuracy",
     "shift_from_multiplier",
@@ -43,7 +41,6 @@ logger = logging.getLogger(__name__)
 INPUT_SCALE = 1.0 / 255.0
 INT8_MAX = 127
 # Output activations of the seed design are uint8, so the seed digit saturates here.
-UINT8_MAX = 255
 
 
 def quantize_symmetric(w: np.ndarray) -> tuple[np.ndarray, float]:
@@ -117,33 +114,15 @@ def build_model(
     return Model.from_arrays(w1, w2, int(shift_l1), int(shift_l2), metadata=metadata)
 
 
-def _flat_images(images: np.ndarray) -> np.ndarray:
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8, got {images.dtype}")
-    return images.reshape(images.shape[0], -1)
-
-
-def predict_digits(logits: np.ndarray) -> np.ndarray:
-    """Contract digit: argmax of the int32 logits, lowest index on ties."""
-    return np.argmax(np.asarray(logits), axis=1)
-
-
-def predict_seed_digits(logits: np.ndarray, shift_l2: int) -> np.ndarray:
-    """Contract seed digit: argmax(min(255, max(0, logits >> s2))), lowest index on ties."""
-    shifted = np.right_shift(np.asarray(logits, dtype=np.int64), int(shift_l2))
-    return np.argmax(np.clip(shifted, 0, UINT8_MAX), axis=1)
-
-
 def integer_accuracy(model: Model, images: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of ``images`` whose contract digit (via ``cpu.forward_logits``) equals the label."""
-    logits = cpu.forward_logits(model, _flat_images(images))
-    return float(np.mean(predict_digits(logits) == np.asarray(labels)))
+    logits = cpu.forward_logits(model, images)
+    return float(np.mean(cpu.contract_digits(logits) == np.asarray(labels)))
 
 
 def seed_accuracy(logits: np.ndarray, shift_l2: int, labels: np.ndarray) -> float:
     """Fraction of seed digits (from contract logits) equal to the labels."""
-    return float(np.mean(predict_seed_digits(logits, shift_l2) == np.asarray(labels)))
+    return float(np.mean(cpu.contract_seed_digits(logits, shift_l2) == np.asarray(labels)))
 
 
 def choose_shift_l1(

@@ -345,7 +345,7 @@ def train(
         "holdout_images": n_hold,
         "test_images": len(test_x),
         "float_accuracy_test": float_acc,
-        "int_accuracy_test": float(np.mean(quant.predict_digits(test_logits) == test_y)),
+        "int_accuracy_test": float(np.mean(cpu.contract_digits(test_logits) == test_y)),
         "seed_digit_accuracy_test": quant.seed_accuracy(test_logits, shift_l2, test_y),
         "shift_l1": shift_l1,
         "shift_l2": shift_l2,

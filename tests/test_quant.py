@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from reference import reference_digits, reference_logits, reference_seed_digits
 
-from pynq_mnist import quant
+from pynq_mnist import cpu, quant
 from pynq_mnist.model import N_HID, N_IN, N_OUT, load_model, save_model
 
 
@@ -97,14 +97,14 @@ def test_predict_digits_and_seed_digits() -> None:
         ],
         dtype=np.int32,
     )
-    assert quant.predict_digits(logits).tolist() == [0, 1, 9, 0]
-    assert quant.predict_seed_digits(logits, 1).tolist() == [0, 0, 0, 0]
-    assert quant.predict_seed_digits(logits, 2).tolist() == [0, 0, 9, 0]
+    assert cpu.contract_digits(logits).tolist() == [0, 1, 9, 0]
+    assert cpu.contract_seed_digits(logits, 1).tolist() == [0, 0, 0, 0]
+    assert cpu.contract_seed_digits(logits, 2).tolist() == [0, 0, 9, 0]
     for s2 in (0, 1, 2, 5):
         np.testing.assert_array_equal(
-            quant.predict_seed_digits(logits, s2), reference_seed_digits(logits, s2)
+            cpu.contract_seed_digits(logits, s2), reference_seed_digits(logits, s2)
         )
-    np.testing.assert_array_equal(quant.predict_digits(logits), reference_digits(logits))
+    np.testing.assert_array_equal(cpu.contract_digits(logits), reference_digits(logits))
 
 
 def test_integer_accuracy_matches_reference(rng: np.random.Generator) -> None:
