@@ -67,7 +67,7 @@ STANDIN_MAGIC = b"PYNQ-MNIST VIRTUAL BOARD STAND-IN BITSTREAM, NOT FOR AN FPGA\n
 
 @dataclass(frozen=True)
 class BlockDesign:
-    """What varies between builds of the design: instance paths, NUM_BANKS, FCLK0.
+    """What varies between builds of the design: instance paths, NUM_BANKS, FCLK0, DMA build.
 
     ``accel``/``dma`` are block-design paths such as ``mnist_accel`` or
     ``accel/mnist_accel_0`` (a cell inside hierarchy ``accel``).
@@ -79,8 +79,12 @@ class BlockDesign:
     fclk_mhz: float = regmap.FCLK_MHZ
     name: str = "mnist"
     vivado_version: str = VIVADO_VERSION
+    dma_parameters: tuple[tuple[str, str], ...] = ()  # overrides of regmap.DMA_PARAMETERS
 
     def __post_init__(self) -> None:
+        unknown = {key for key, _ in self.dma_parameters} - set(regmap.DMA_PARAMETERS)
+        if unknown:
+            raise ValueError(f"unknown AXI DMA parameters {sorted(unknown)}")
         if self.num_banks not in regmap.SUPPORTED_NUM_BANKS:
             raise ValueError(f"num_banks={self.num_banks}: not one of {regmap.SUPPORTED_NUM_BANKS}")
         for path in (self.accel, self.dma):
@@ -295,8 +299,13 @@ def _ps7_parameters(design: BlockDesign) -> dict[str, str]:
     return params
 
 
+def _dma_config(design: BlockDesign) -> dict[str, str]:
+    """regmap.DMA_PARAMETERS with the design's overrides."""
+    return {**regmap.DMA_PARAMETERS, **dict(design.dma_parameters)}
+
+
 def _dma_parameters(design: BlockDesign) -> dict[str, str]:
-    p = regmap.DMA_PARAMETERS
+    p = _dma_config(design)
     upper = {key.upper(): value for key, value in p.items()}
     base = regmap.DMA_BASE
     return {
@@ -316,7 +325,7 @@ def _dma_parameters(design: BlockDesign) -> dict[str, str]:
 
 def _cells(design: BlockDesign) -> dict[str, _Cell]:
     """Every cell of overlay/bd.tcl with its ports and bus interfaces, keyed by role."""
-    dp = regmap.DMA_PARAMETERS
+    dp = _dma_config(design)
     ps = _Cell(*PLATFORM["ps7"], parameters=_ps7_parameters(design), is_pl=False)
     ps.bus("M_AXI_GP0", "MASTER", _AXI3, "M_AXI_GP0_{up}", id_width=12, axi3=True)
     ps.bus("S_AXI_HP0", "SLAVE", _AXI3, "S_AXI_HP0_{up}", data=64, id_width=6, axi3=True)
