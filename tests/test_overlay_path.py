@@ -267,6 +267,9 @@ def test_all_10k_test_images_equal_the_reference(test_images: np.ndarray) -> Non
         want = want_logits(model, test_images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
+        cpu = get_backend("cpu")
+        cpu.load(model)
+        np.testing.assert_array_equal(logits, cpu.infer(test_images))
     finally:
         backend.close()
 
