@@ -62,6 +62,8 @@ setup(
             "samples/*.png",
             "samples/*.jpg",
             "samples/*.md",
+            "samples/mnist-t1k/*.gz",
+            "samples/mnist-t1k/*.md",
             "notebooks/*.ipynb",
             "overlays/*/*.bit",
             "overlays/*/*.hwh",
