@@ -64,6 +64,7 @@ setup(
             "samples/*.md",
             "samples/mnist-t1k/*.gz",
             "samples/mnist-t1k/*.md",
+            "web/*.html",
             "notebooks/*.ipynb",
             "overlays/*/*.bit",
             "overlays/*/*.hwh",
