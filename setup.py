@@ -29,6 +29,7 @@ TEST_TOOLS = [
     "nbclient>=0.7",
     "nbformat>=5",
     "ipykernel>=6",
+    "selenium>=4.10",
 ]
 BENCH_TOOLS = ["matplotlib>=3.5", "tqdm>=4"]
 
