@@ -153,6 +153,10 @@ def _infer(args: argparse.Namespace) -> int:
         except PynqMnistError as exc:
             _error(str(exc))
             continue
+        except Exception as exc:  # a bug or a codec's surprise costs this file only
+            logger.debug("%s: traceback", path, exc_info=True)
+            _error(f"{path}: unexpected {type(exc).__name__} while reading the image: {exc}")
+            continue
         paths.append(path)
     if not images:
         return EXIT_FAILED
