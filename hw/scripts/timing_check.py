@@ -178,7 +178,8 @@ class Netlist:
 
 
 def logic_depth(net: Netlist) -> tuple[int, dict[str, int], list[str]]:
-    """Longest combinational cell chain overall, per module (by endpoint) and its path."""
+    """Longest combinational cell chain overall (and its path), and per module: the
+    longest chain ending at a register input of that module."""
     level: dict[Bit, int] = {}
     via: dict[Bit, Bit | None] = {}
 
@@ -217,10 +218,11 @@ def logic_depth(net: Netlist) -> tuple[int, dict[str, int], list[str]]:
                 continue
             endpoints.extend((b, module) for b in bits if isinstance(b, int))
     for bit, module in endpoints:
-        d = depth(bit)
-        per_module[module] = max(per_module[module], d)
-        if d > worst:
-            worst, worst_bit = d, bit
+        per_module[module] = max(per_module[module], depth(bit))
+    # overall, like `ltp`: every net counts (also the clock's IBUF -> BUFG)
+    for bit in net.driver:
+        if depth(bit) > worst:
+            worst, worst_bit = depth(bit), bit
     path: list[str] = []
     bit = worst_bit
     while bit is not None:
