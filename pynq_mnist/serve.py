@@ -149,6 +149,12 @@ class DigitService(Closing):
             "accelerator_ms": round(accelerator_ms, 3),
         }
 
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """Logits int32 [N, 10] of uint8 images [N, 28, 28] or [N, 784], between requests."""
+        batch = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, N_IN)
+        with self._lock:
+            return self.backend.infer(batch)
+
     def count(self, error: bool) -> None:
         """Count one request (``error``: it got a 4xx/5xx reply)."""
         with self._count_lock:

@@ -211,3 +211,141 @@ def test_serve_setup_errors_exit_2(
     assert err[0].startswith("pynq-mnist: error: --port must be 0..65535")
     assert err[1].startswith(f"pynq-mnist: error: cannot listen on 127.0.0.1:{cpu_server.port}: ")
     assert len(err) == 2
+
+
+# ---- end to end in a real browser (Debian's chromium + chromium-driver, driven by selenium) ----
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=960,760",
+)
+# Indices into the shipped sample: one test image of every class (the 3 last, for the
+# screenshot). The model classifies each correctly as drawn by stroke_runs below.
+DRAWN = (0, 1, 2, 3, 4, 7, 8, 11, 61, 18)
+INK_LEVEL = 128  # pixels at least this bright are drawn
+PAD_SCALE = 10  # canvas pixels per MNIST pixel (280 / 28)
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ANSWER_TIMEOUT_S = 60
+
+
+def stroke_runs(image: np.ndarray) -> list[tuple[int, int, int]]:
+    """Horizontal strokes (row, first column, last column) over the ink pixels of a 28x28."""
+    runs = []
+    for row in range(28):
+        ink = np.flatnonzero(image[row] >= INK_LEVEL)
+        if ink.size:
+            breaks = np.flatnonzero(np.diff(ink) > 1)
+            starts = np.concatenate(([ink[0]], ink[breaks + 1]))
+            ends = np.concatenate((ink[breaks], [ink[-1]]))
+            runs += [(row, int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+    return runs
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _draw(driver: Any, pad: Any, image: np.ndarray) -> int:
+    """Draw the image's ink as pointer strokes on the pad; the number of strokes."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    half = pad.size["width"] // 2  # offsets are from the element's centre
+    assert pad.size == {"width": 28 * PAD_SCALE, "height": 28 * PAD_SCALE}
+    actions = ActionChains(driver, duration=0)
+    runs = stroke_runs(image)
+    for row, first, last in runs:
+        y = int((row + 0.5) * PAD_SCALE) - half
+        actions.move_to_element_with_offset(pad, int((first + 0.5) * PAD_SCALE) - half, y)
+        actions.click_and_hold()
+        actions.move_to_element_with_offset(pad, int((last + 0.5) * PAD_SCALE) - half, y)
+        actions.release()
+    actions.perform()
+    return len(runs)
+
+
+def _answer(driver: Any, strokes: int) -> dict[str, Any]:
+    """Wait until the page shows the answer for ``strokes``; the reply it displayed."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    result = driver.find_element(By.ID, "result")
+    WebDriverWait(driver, ANSWER_TIMEOUT_S).until(
+        lambda _: (
+            result.get_attribute("data-strokes") == str(strokes)
+            and result.get_attribute("data-state") in ("done", "error")
+        )
+    )
+    message = driver.find_element(By.ID, "message").text
+    assert result.get_attribute("data-state") == "done", message
+    return {
+        "digit": driver.find_element(By.ID, "digit").text,
+        "backend": driver.find_element(By.ID, "backend").text,
+        "cycles": driver.find_element(By.ID, "cycles").text,
+        "latency": driver.find_element(By.ID, "latency").text,
+        "reply": driver.execute_script("return window.lastResult"),
+    }
+
+
+@pytest.mark.sim
+def test_browser_draws_digits_on_sim(browser: Any) -> None:
+    """Real MNIST digits drawn as strokes in headless Chromium, answered by the virtual board."""
+    from selenium.webdriver.common.by import By
+
+    images, labels = load_sample()
+    model = load_model(None)
+    lines = []
+    with serve.DigitServer(backend="sim").start() as server:
+        browser.get(server.url)
+        pad = browser.find_element(By.ID, "pad")
+        for index in DRAWN:
+            browser.find_element(By.ID, "clear").click()
+            strokes = _draw(browser, pad, images[index])
+            shown = _answer(browser, strokes)
+            reply, label = shown["reply"], int(labels[index])
+            seen = np.array(reply["image"], dtype=np.uint8).reshape(1, 784)
+            logits = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, seen)
+            _, again = classify(server, seen.tobytes(), RAW)  # the same 28x28, server-side
+            lines.append(
+                f"test image {index}: label {label}, page shows {shown['digit']} "
+                f"({shown['backend']}, {shown['cycles']} cycles, {shown['latency']})"
+            )
+            assert shown["digit"] == str(reply["digit"]) == str(again["digit"]) == str(label)
+            assert reply["logits"] == again["logits"] == logits[0].tolist()
+            assert shown["backend"] == "sim" and shown["cycles"] == f"{reply['cycles']:,}"
+
+        # A photo goes through the same preprocessing as 'pynq-mnist infer'; the page
+        # counts it as one more stroke.
+        photo = SAMPLES / "photo_3_mnist18.jpg"
+        browser.find_element(By.ID, "photo").send_keys(str(photo))
+        shown = _answer(browser, strokes + 1)
+        assert shown["reply"]["image"] == load_image(photo).ravel().tolist()
+        assert shown["digit"] == "3"
+        lines.append(f"photo {photo.name}: page shows {shown['digit']}")
+
+        browser.find_element(By.ID, "clear").click()
+        _answer(browser, _draw(browser, pad, images[DRAWN[-1]]))
+        ARTIFACTS.mkdir(exist_ok=True)
+        screenshot = ARTIFACTS / "serve-sim.png"
+        assert browser.save_screenshot(str(screenshot))
+        (ARTIFACTS / "serve-sim.txt").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines) + f"\nscreenshot: {screenshot}")
