@@ -3,7 +3,9 @@
 The Vivado scripts read every name, address, range and DMA parameter they
 share with the driver and the virtual board from ``config.tcl``; nothing of
 that kind is typed into the Tcl by hand. ``tests/test_overlay.py`` fails if the
-committed file is stale::
+committed file is stale. ``--write``/``--check`` also cover
+``overlay/reference.hwh``, the .hwh the design is expected to give
+(``pynq_mnist/hwh.py``, checked by ``tests/test_overlay_path.py``)::
 
     python overlay/gen_config.py --write    # regenerate
     python overlay/gen_config.py --check    # exit 1 if stale
@@ -23,7 +25,7 @@ CONFIG_PATH = Path(__file__).resolve().parent / "config.tcl"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pynq_mnist import regmap  # noqa: E402
+from pynq_mnist import hwh, regmap  # noqa: E402
 
 _BARE = re.compile(r"^[A-Za-z0-9_.:/+\-]+$")
 
@@ -126,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", type=Path, default=CONFIG_PATH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     mode = "write" if args.write else "check" if args.check else "print"
-    return regmap.emit_generated(render(), args.path, mode, "python overlay/gen_config.py --write")
+    regenerate = "python overlay/gen_config.py --write"
+    status = regmap.emit_generated(render(), args.path, mode, regenerate)
+    if mode != "print" and args.path == CONFIG_PATH:
+        status |= hwh.main([f"--{mode}"])
+    return status
 
 
 if __name__ == "__main__":

@@ -1516,3 +1516,23 @@ def test_readme_address_map_matches_regmap() -> None:
         _kib(regmap.ACCEL_RANGE),
     )
     assert rows[regmap.DMA_INSTANCE] == (_grouped_hex(regmap.DMA_BASE), _kib(regmap.DMA_RANGE))
+
+
+def test_make_fclk_mhz_reaches_the_ps7_clock(tmp_path: Path) -> None:
+    """`make -C overlay FCLK_MHZ=150` hands fclk_mhz 150 to build.tcl, which sets FCLK0."""
+    make = shutil.which("make")
+    assert make is not None, "make is not installed"
+    dry = subprocess.run(
+        [make, "-s", "-n", "-C", str(OVERLAY), "FCLK_MHZ=150", "bitstream", "VIVADO=vivado"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (command,) = [line for line in dry.stdout.splitlines() if "-tclargs" in line]
+    tclargs = command.split("-tclargs", 1)[1].split()
+    args = dict(zip(tclargs[::2], tclargs[1::2]))
+    assert args["fclk_mhz"] == "150"
+    args.pop("build_dir")  # run_build puts the build under tmp_path
+    run = run_build(tmp_path, args, act_fclk="150")
+    assert run.returncode == 0, run.error
+    assert run.props("processing_system7_0")["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "150"

@@ -96,6 +96,7 @@ reg [3:0] cause_reg = 4'd0, cause_next;
 reg [31:0] n_images_reg = 32'd0, n_images_next;
 reg [SHIFT_WIDTH-1:0] shift_l1_reg = {SHIFT_WIDTH{1'b0}}, shift_l1_next;
 reg [SHIFT_WIDTH-1:0] shift_l2_reg = {SHIFT_WIDTH{1'b0}}, shift_l2_next;
+reg [31:0] owner_tag_reg = 32'd0, owner_tag_next;
 reg interrupt_reg = 1'b0;
 
 // write channel: accept AW and W together, one transaction every other cycle
@@ -166,6 +167,7 @@ always @* begin
     n_images_next = n_images_reg;
     shift_l1_next = shift_l1_reg;
     shift_l2_next = shift_l2_reg;
+    owner_tag_next = owner_tag_reg;
 
     if (!awready_reg && s_axi_awvalid && s_axi_wvalid && (!bvalid_reg || s_axi_bready)) begin
         awready_next = 1'b1;
@@ -175,6 +177,8 @@ always @* begin
         bvalid_next = 1'b1;
         bresp_next = RESP_OKAY;
         if (is_window(wa)) begin
+            // any weight write, even a refused one, voids the owner's claim
+            owner_tag_next = 32'd0;
             if (busy) begin
                 bresp_next = RESP_SLVERR;
             end else begin
@@ -213,9 +217,17 @@ always @* begin
                 end
                 `MNIST_REG_SHIFT_L1: begin
                     if (s_axi_wstrb[0]) shift_l1_next = wd[SHIFT_WIDTH-1:0];
+                    owner_tag_next = 32'd0;
                 end
                 `MNIST_REG_SHIFT_L2: begin
                     if (s_axi_wstrb[0]) shift_l2_next = wd[SHIFT_WIDTH-1:0];
+                    owner_tag_next = 32'd0;
+                end
+                `MNIST_REG_OWNER_TAG: begin
+                    if (s_axi_wstrb[0]) owner_tag_next[7:0] = wd[7:0];
+                    if (s_axi_wstrb[1]) owner_tag_next[15:8] = wd[15:8];
+                    if (s_axi_wstrb[2]) owner_tag_next[23:16] = wd[23:16];
+                    if (s_axi_wstrb[3]) owner_tag_next[31:24] = wd[31:24];
                 end
                 default: bresp_next = RESP_SLVERR;
             endcase
@@ -267,6 +279,7 @@ always @* begin
         `MNIST_REG_SHIFT_L2:    reg_rdata[SHIFT_WIDTH-1:0] = shift_l2_reg;
         `MNIST_REG_IMAGES_DONE: reg_rdata = images_done;
         `MNIST_REG_CYCLES:      reg_rdata = cycles;
+        `MNIST_REG_OWNER_TAG:   reg_rdata = owner_tag_reg;
         default:                reg_hit = 1'b0;
     endcase
 end
@@ -334,6 +347,7 @@ always @(posedge clk) begin
     n_images_reg <= n_images_next;
     shift_l1_reg <= shift_l1_next;
     shift_l2_reg <= shift_l2_next;
+    owner_tag_reg <= owner_tag_next;
     interrupt_reg <= done_next && irq_en_next;
 
     if (!rst_n) begin
@@ -353,6 +367,7 @@ always @(posedge clk) begin
         n_images_reg <= 32'd0;
         shift_l1_reg <= {SHIFT_WIDTH{1'b0}};
         shift_l2_reg <= {SHIFT_WIDTH{1'b0}};
+        owner_tag_reg <= 32'd0;
         interrupt_reg <= 1'b0;
     end
 end

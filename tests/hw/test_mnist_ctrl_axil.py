@@ -172,7 +172,7 @@ async def register_file(dut):
     # RO registers ignore writes; undefined addresses answer SLVERR with 0
     assert await tb.write(rm.REG_ID, 0) == RESP_OKAY
     assert await tb.read_reg(rm.REG_ID) == rm.ID_VALUE
-    for addr in (0x0C, 0x30, 0x80, 0xFC, 0x100, 0x10000, 0x1FFFC):
+    for addr in (0x0C, 0x34, 0x80, 0xFC, 0x100, 0x10000, 0x1FFFC):
         assert await tb.read(addr) == (0, RESP_SLVERR), f"{addr:#x}"
         assert await tb.write(addr, 0xFFFFFFFF) == RESP_SLVERR, f"{addr:#x}"
     assert not tb.win_writes and tb.win_reads == 0
@@ -210,6 +210,48 @@ async def window_port(dut):
     dut.busy.value = 0
     await RisingEdge(dut.clk)
     assert await tb.read_reg(WIN + 4 * 7) == 0xEE223344
+
+
+@cocotb.test()
+async def owner_tag(dut):
+    """OWNER_TAG: RW with WSTRB; cleared by window writes (even refused) and SHIFT writes."""
+    tb = await setup(dut)
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0
+    await tb.write_reg(rm.REG_OWNER_TAG, 0xA5A55A5A)
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5A55A5A
+    resp = await with_timeout(tb.axil.write(rm.REG_OWNER_TAG + 2, b"\x11"), 10, "us")
+    assert resp.resp == RESP_OKAY
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5115A5A
+    # neither reads, other registers, window reads, SOFT_RESET nor START touch it
+    await tb.write_reg(rm.REG_N_IMAGES, 3)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_SOFT_RESET)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_START)
+    await tb.write_reg(rm.REG_STATUS, 0xFF)
+    await tb.read_reg(WIN + 4 * 9)
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5115A5A
+    # a write beyond the window is not a weight write
+    assert await tb.write(WIN + rm.WEIGHT_WINDOW_BYTES, 1) == RESP_SLVERR
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5115A5A
+
+    async def cleared_by(offset: int, value: int, busy: int = 0) -> None:
+        await tb.write_reg(rm.REG_OWNER_TAG, 0x1234)
+        dut.busy.value = busy
+        await RisingEdge(dut.clk)
+        await tb.write(offset, value)
+        dut.busy.value = 0
+        await RisingEdge(dut.clk)
+        got = await tb.read_reg(rm.REG_OWNER_TAG)
+        assert got == 0, f"write {offset:#x} busy={busy}: OWNER_TAG {got:#x}"
+
+    await cleared_by(WIN, 7)
+    await cleared_by(WIN + rm.WEIGHT_WINDOW_BYTES - 4, 7)
+    await cleared_by(WIN + 4 * 100, 7, busy=1)  # refused (SLVERR), still a weight write
+    await cleared_by(rm.REG_SHIFT_L1, 3)
+    await cleared_by(rm.REG_SHIFT_L2, 3)
+    # aresetn clears it
+    await tb.write_reg(rm.REG_OWNER_TAG, 0x99)
+    await tb.reset()
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0
 
 
 @cocotb.test()

@@ -316,7 +316,7 @@ async def registers(dut):
     await tb.write_reg(rm.REG_ID, 0)
     assert await tb.read_reg(rm.REG_ID) == rm.ID_VALUE
 
-    for off in (0x0C, 0x30, 0xFC, 0x100, 0x1000, 0x1FFFC):
+    for off in (0x0C, 0x34, 0xFC, 0x100, 0x1000, 0x1FFFC):
         value, resp = await tb.read(off)
         assert (value, resp) == (0, RESP_SLVERR), f"read {off:#x}: {value:#x} resp {resp}"
         assert await tb.write(off, 0x12345678) == RESP_SLVERR, f"write {off:#x}"
