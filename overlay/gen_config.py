@@ -52,26 +52,6 @@ def tcl_list(items: list[Any]) -> str:
     return " ".join(tcl_word(i) for i in items)
 
 
-def interrupt_pins() -> list[str]:
-    """IRQ_F2P inputs In0, In1, ... as ``instance/pin``, in regmap.INTERRUPTS order.
-
-    In0 (IRQ 61) is the line PYNQ-Z1/Z2 images expose as a UIO device, so the
-    accelerator's interrupt must come first.
-    """
-    pins = []
-    for key, pin in regmap.INTERRUPTS.items():
-        if key == regmap.ACCEL_INSTANCE:
-            pins.append(f"{regmap.ACCEL_INSTANCE}/{pin}")
-        elif key.startswith(regmap.DMA_INSTANCE + "_"):
-            pins.append(f"{regmap.DMA_INSTANCE}/{pin}")
-        else:
-            raise ValueError(
-                f"regmap.INTERRUPTS key {key!r} names neither {regmap.ACCEL_INSTANCE!r} "
-                f"nor {regmap.DMA_INSTANCE!r}_*"
-            )
-    return pins
-
-
 def _registers_tcl() -> list[str]:
     lines = []
     for name, reg in regmap.REGISTERS.items():
@@ -128,8 +108,6 @@ def render() -> str:
     for key, value in r.DMA_PARAMETERS.items():
         out.append(f"        {tcl_word(key)} {tcl_word(value)}")
     out.append("    }")
-    out.append("    # xlconcat In0, In1, ... -> IRQ_F2P")
-    out.append("    variable INTERRUPT_PINS {" + tcl_list(interrupt_pins()) + "}")
     out.append(
         "    # {name offset size access description {{field lsb width access description} ...}}"
     )
