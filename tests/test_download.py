@@ -73,12 +73,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """Quiet."""
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """Joins its handler threads on close; a client that gave up on a slow reply is no error."""
+
+    daemon_threads = False
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def server() -> Iterator[Server]:
     routes: dict[str, Route] = {}
     handler = type("BoundHandler", (Handler,), {"routes": routes})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
+    httpd = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
