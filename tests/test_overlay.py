@@ -1530,7 +1530,7 @@ def test_make_fclk_mhz_reaches_the_ps7_clock(tmp_path: Path) -> None:
     )
     (command,) = [line for line in dry.stdout.splitlines() if "-tclargs" in line]
     tclargs = command.split("-tclargs", 1)[1].split()
-    args = dict(zip(tclargs[::2], tclargs[1::2]))
+    args = dict(zip(tclargs[::2], tclargs[1::2], strict=True))
     assert args["fclk_mhz"] == "150"
     args.pop("build_dir")  # run_build puts the build under tmp_path
     run = run_build(tmp_path, args, act_fclk="150")
