@@ -204,7 +204,10 @@ class _Cell:
         """Vivado's flattened instance name: the path with '/' -> '_'."""
         return self.path.replace("/", "_")
 
-    def scalar(self, name: str, direction: str, width: int = 1, sigis: str = "undef", **attrs: str):
+    def scalar(
+        self, name: str, direction: str, width: int = 1, sigis: str = "undef", **attrs: str
+    ) -> None:
+        """Add a port outside any bus interface (clock, reset, interrupt)."""
         self.ports[name] = _Port(name, direction, width, sigis, dict(attrs))
 
     def bus(

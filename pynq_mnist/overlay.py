@@ -206,13 +206,16 @@ def _overlay_class() -> type:
             accel_name, dma_name = find_accelerator(
                 self.ip_dict, getattr(self, "systemgraph", None), str(path)
             )
-            accel = functools.reduce(getattr, accel_name.split("/"), self)
+            # Both before assigning: a hierarchy may itself be called "accel" or "dma".
+            accel, dma = (
+                functools.reduce(getattr, name.split("/"), self) for name in (accel_name, dma_name)
+            )
             if not isinstance(accel, MnistAccel):
                 raise ConfigError(
                     f"{path}: {accel_name} is bound to {type(accel).__name__}, not MnistAccel"
                 )
             self.accel = accel
-            self.dma = functools.reduce(getattr, dma_name.split("/"), self)
+            self.dma = dma
             self.accel.timeout_s = float(timeout_s)
             self.accel.fclk_mhz = _fclk0_mhz()
             self.accel.attach_dma(self.dma)
