@@ -312,7 +312,7 @@ class MnistAccel(DefaultIP):
         AcceleratorError
             Read-back differs (names the first weight and the number of bad bytes).
         AcceleratorTimeout
-            The engine was busy and did not return to idle after a soft reset.
+            Accelerator and DMA did not return to idle after their reset.
         """
         self.num_banks = self.check_config()
         want = {"w1": (regmap.N_HID, regmap.N_IN), "w2": (regmap.N_OUT, regmap.N_HID)}
@@ -321,20 +321,20 @@ class MnistAccel(DefaultIP):
             if got != shape:
                 raise ConfigError(f"model {name} shape {got} does not match LAYER_SIZES {shape}")
         self._owner_tag = None
-        status = self._rd(regmap.REG_STATUS)
-        if status & regmap.STATUS_BUSY:
-            log.warning("mnist_accel busy while loading weights: resetting it and the DMA")
-            if self._dma is not None:
-                self._recover()
-            else:  # no DMA attached yet: nothing of ours is in the streams
-                self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
-                self._wait_bits(
-                    lambda: self._rd(regmap.REG_STATUS),
-                    regmap.STATUS_IDLE,
-                    regmap.STATUS_IDLE,
-                    time.monotonic() + self.timeout_s,
-                    "mnist_accel STATUS.IDLE not set after SOFT_RESET",
-                )
+        if self._dma is not None:
+            # Taking the fabric: whatever a previous owner left in the engine or
+            # the streams (PG021's Idle cannot tell "never started" from "busy").
+            self._recover()
+        elif self._rd(regmap.REG_STATUS) & regmap.STATUS_BUSY:
+            log.warning("mnist_accel busy while loading weights: soft reset")
+            self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+            self._wait_bits(
+                lambda: self._rd(regmap.REG_STATUS),
+                regmap.STATUS_IDLE,
+                regmap.STATUS_IDLE,
+                time.monotonic() + self.timeout_s,
+                "mnist_accel STATUS.IDLE not set after SOFT_RESET",
+            )
         packed = regmap.pack_weights(model.w1, model.w2, self.num_banks)
         self.register_accesses += packed.nbytes // _WORD_BYTES
         self.mmio.write(regmap.WEIGHT_WINDOW_OFFSET, packed.tobytes())
@@ -354,24 +354,20 @@ class MnistAccel(DefaultIP):
         self._wr(_REG_OWNER_TAG, token)
         self._owner_tag = token
 
-    def _check_ownership(self) -> None:
-        """One OWNER_TAG read: raise if someone else loaded weights since our load_weights.
-
-        Raises
-        ------
-        AcceleratorOwnershipLost
-            OWNER_TAG no longer holds this driver's token.
-        """
+    def _ownership_lost(self) -> AcceleratorOwnershipLost | None:
+        """One OWNER_TAG read: the error to raise if it no longer holds this driver's token."""
         if _REG_OWNER_TAG is None:
-            return
+            return None
         tag = self._rd(_REG_OWNER_TAG)
         if self._owner_tag is not None and tag == self._owner_tag:
-            return
+            return None
         self._owner_tag = None
-        raise AcceleratorOwnershipLost(
+        self._in_flight = False  # the fabric is someone else's now: leave it alone
+        return AcceleratorOwnershipLost(
             f"mnist_accel OWNER_TAG (0x{_REG_OWNER_TAG:02X}) reads 0x{tag:08X}, not this "
-            "driver's token: another process or backend reloaded the weights; results "
-            "discarded. Call load_weights again (Classifier/backend.load) to take it back"
+            "driver's token: another process or backend reloaded the weights or the "
+            "overlay; results discarded. Call load_weights again (backend.load) to take "
+            "the accelerator back"
         )
 
     def _write_shifts(self, shift_l1: int, shift_l2: int) -> None:
@@ -459,6 +455,11 @@ class MnistAccel(DefaultIP):
             raise ConfigError("no AXI DMA attached: call attach_dma(dma) first")
         if self._shifts is None:
             raise ConfigError("no weights loaded: call load_weights(model) first")
+        if _REG_OWNER_TAG is not None and self._owner_tag is None:
+            raise AcceleratorOwnershipLost(
+                "this driver lost the accelerator to another process or backend: "
+                "call load_weights again (backend.load) to take it back"
+            )
         t0 = time.perf_counter()
         accesses0 = self.register_accesses
         n = batch.shape[0]
@@ -522,7 +523,16 @@ class MnistAccel(DefaultIP):
         self._dma_wr(channel.length, nbytes)  # writing LENGTH starts the channel
 
     def _fail(self, error: type[AcceleratorError], message: str) -> AcceleratorError:
-        """Reset accelerator and DMA, then return ``error(message + '; ...reset')`` to raise."""
+        """The error to raise for a failed batch, after the recovery that it needs.
+
+        If another owner took the accelerator (OWNER_TAG), that is the error
+        and nothing is reset under the new owner; otherwise accelerator and
+        DMA are reset and ``error(message + '; DMA and accelerator reset')``
+        is returned.
+        """
+        lost = self._ownership_lost()
+        if lost is not None:
+            return lost
         self._recover()
         return error(f"{message}; DMA and accelerator reset")
 
@@ -574,7 +584,9 @@ class MnistAccel(DefaultIP):
                 AcceleratorError,
                 f"mnist_accel batch of {n} images failed: {detail}{self._framing_hint()}",
             )
-        self._check_ownership()
+        lost = self._ownership_lost()
+        if lost is not None:
+            raise lost
         # The first batch always reads CYCLES: it sizes the pre-poll sleep.
         read_cycles = read_cycles or self._cycles_per_image is None
         cycles = self._rd(regmap.REG_CYCLES) if read_cycles else None
@@ -722,15 +734,18 @@ class MnistAccel(DefaultIP):
 
         The sequence and why (docs/architecture.md, "Recovery"):
 
-        1. DMACR.Reset (PG021: resets both channels, gracefully: MM2S ends an
-           open packet with TLAST, S2MM drops what arrives meanwhile).
-        2. CTRL.SOFT_RESET: the accelerator drops its batch (and drains its
-           input up to TLAST where the RTL does that).
+        1. CTRL.SOFT_RESET: the accelerator drops its batch, closes a result
+           packet under way with a terminator beat and flushes an image packet
+           under way (DRAINING) up to TLAST or 512 idle cycles.
+        2. DMACR.Reset (PG021: either channel's bit resets both, gracefully:
+           MM2S stops and ends an open packet with TLAST, S2MM takes and drops
+           what arrives meanwhile, so the terminator is consumed).
         3. Wait until the Reset bit clears and STATUS.IDLE is 1. A Reset that
            stays set while the engine is idle means the MM2S packet end has no
-           taker (TREADY is low while idle): START a one-image batch once,
-           whose framing check swallows the leftover beats up to that TLAST,
-           then SOFT_RESET the engine again once the DMA reset is over.
+           taker (TREADY is low while idle; e.g. beats a halted transfer left
+           behind): START a one-image batch once, whose framing check takes
+           the leftover beats up to that TLAST, and SOFT_RESET it once the
+           DMA reset is over.
         4. RS=1 on both channels, as pynq's DMA driver left them.
 
         Raises
@@ -741,8 +756,8 @@ class MnistAccel(DefaultIP):
         deadline = time.monotonic() + self.timeout_s
         self._in_flight = False
         self._n_images_reg = None
-        self._dma_wr(self._mm2s.dmacr, self._mm2s.reset)  # either channel resets both
         self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+        self._dma_wr(self._mm2s.dmacr, self._mm2s.reset)  # either channel resets both
         drain_started = drain_stopped = False
         while True:
             resetting = self._dma_rd(self._mm2s.dmacr) & self._mm2s.reset
@@ -775,7 +790,7 @@ class MnistAccel(DefaultIP):
                 deadline,
                 f"AXI DMA {ch.name}_DMASR.Halted still set after RS=1",
             )
-        log.warning("mnist_accel and axi_dma reset")
+        log.info("mnist_accel and axi_dma reset")
 
     def close(self) -> None:
         """Free the DMA buffers (idempotent)."""

@@ -187,13 +187,35 @@ def test_corrupt_weight_write_flips_exactly_one_bit(
 
 def test_dma_power_on_and_run_stop(dev: VirtualDevice) -> None:
     mmio = dma_mmio(dev)
-    for cr, sr in (("MM2S_DMACR", "MM2S_DMASR"), ("S2MM_DMACR", "S2MM_DMASR")):
+    for cr, sr, length in (
+        ("MM2S_DMACR", "MM2S_DMASR", "MM2S_LENGTH"),
+        ("S2MM_DMACR", "S2MM_DMASR", "S2MM_LENGTH"),
+    ):
         assert mmio.read(dma_reg(sr)) == HALTED
+        assert mmio.read(dma_reg(length)) == 0
         mmio.write(dma_reg(cr), RS)
         assert mmio.read(dma_reg(sr)) == 0  # running, idle only after a first transfer
         assert mmio.read(dma_reg(cr)) & RS
         mmio.write(dma_reg(cr), 0)
         assert mmio.read(dma_reg(sr)) == HALTED
+
+
+def test_idle_and_length_after_a_transfer_and_a_halt(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    """PG021: Idle=1 once a transfer completed, 0 again when halted; LENGTH survives RS=0."""
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(1, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dma, _, _ = start_batch(dev, ip, images, out_words=3 * WORDS)
+    dma.recvchannel.wait()
+    mmio = dma_mmio(dev)
+    assert mmio.read(dma_reg("S2MM_DMASR")) & (IDLE | HALTED) == IDLE
+    assert mmio.read(dma_reg("S2MM_LENGTH")) == 4 * WORDS  # received, not the 3 records armed
+    mmio.write(dma_reg("S2MM_DMACR"), 0)
+    assert mmio.read(dma_reg("S2MM_DMASR")) & (IDLE | HALTED) == HALTED
+    assert mmio.read(dma_reg("S2MM_LENGTH")) == 4 * WORDS
+    assert mmio.read(dma_reg("MM2S_LENGTH")) == regmap.N_IN
 
 
 def test_dma_length_zero_is_internal_error(dev: VirtualDevice) -> None:

@@ -191,6 +191,7 @@ class VirtualDevice(Closing, pynq.Device):
         self.register_accesses: dict[str, int] = {}
         self.reset_counters()
         self.last_run: RunResult | None = None
+        self._stuck = False  # the last run found nothing moving, and nothing was written since
         self._slcr = _slcr_reset_words()
         self._windows: list[tuple[int, int, str]] = []
         self._length_mask = 0
@@ -444,6 +445,7 @@ class VirtualDevice(Closing, pynq.Device):
 
     def reset_board(self) -> None:
         """Power-on state: RTL and DMA datapath in reset for 16 cycles, DMA registers reset."""
+        self._stuck = False
         self._model().reset()
         self.dma.power_on()
 
@@ -554,6 +556,7 @@ class VirtualDevice(Closing, pynq.Device):
     def write_registers(self, address: int, data: bytes) -> None:
         """Serve a register write (pynq REGISTER_RW); multi-word writes are one C call."""
         data = bytes(data)
+        self._stuck = False
         name, offset = self._decode(address, len(data), "write")
         if name == _SLCR_ROLE:
             for i in range(0, len(data), 4):
@@ -585,12 +588,22 @@ class VirtualDevice(Closing, pynq.Device):
     # --- simulated time ---------------------------------------------------------
 
     def advance(self) -> RunResult | None:
-        """Clock the model until the DMA has nothing in progress or nothing moves."""
+        """Clock the model until the DMA has nothing in progress or nothing moves.
+
+        Once a run found nothing moving, further reads (until the next write)
+        cost only ``settle_cycles`` each, as a poll of a stuck board does: so
+        the cycle counts of a fault's detection and recovery stay realistic.
+        """
         self.dma.sync()
         if not self.dma.busy:
             return None
         model = self._model()
+        if self._stuck:
+            model.tick(self.settle_cycles)
+            self.dma.sync()
+            return self.last_run
         result = model.run(self.max_cycles_per_access, self.idle_limit, self.starve_limit)
+        self._stuck = result.reason == RunReason.NO_PROGRESS
         if result.reason == RunReason.QUIESCENT:
             model.tick(self.settle_cycles)
         self.last_run = result
