@@ -68,9 +68,6 @@ MAX_BUFFER_BYTES = 16 << 20
 # Written over the output buffer before each transfer. Word 10 of a real
 # record has bits [30:24] = 0, so a record still holding this was never written.
 _POISON = 0xFFFFFFFF
-# OWNER_TAG (issue 8.4): None until the register map has it.
-_REG_OWNER_TAG: int | None = getattr(regmap, "REG_OWNER_TAG", None)
-_STATUS_DRAINING: int = getattr(regmap, "STATUS_DRAINING", 0)
 # What each DMASR error bit means (PG021, MMx_DMASR bits 4..6).
 _DMA_ERROR_TEXT = {
     "DMAIntErr": "internal error: LENGTH 0 or a packet longer than the buffer",
@@ -178,9 +175,9 @@ class MnistAccel(DefaultIP):
         self._out_buf: Any = None
         self._n_images_reg: int | None = None
         self._in_flight = False
-        self._shifts: tuple[int, int] | None = None
         self._cycles_per_image: float | None = None
-        self._owner_tag: int | None = None
+        self._owner_tag: int | None = None  # our OWNER_TAG token; None: no usable weights
+        self._owner_lost = False  # another owner took the accelerator from us
         self.fclk_mhz: float = regmap.FCLK_MHZ
         self._described_banks = _described_num_banks(description)
         self.num_banks = self.check_config()
@@ -321,6 +318,7 @@ class MnistAccel(DefaultIP):
             if got != shape:
                 raise ConfigError(f"model {name} shape {got} does not match LAYER_SIZES {shape}")
         self._owner_tag = None
+        self._owner_lost = False
         if self._dma is not None:
             # Taking the fabric: whatever a previous owner left in the engine or
             # the streams (PG021's Idle cannot tell "never started" from "busy").
@@ -348,23 +346,20 @@ class MnistAccel(DefaultIP):
 
     def _claim_ownership(self) -> None:
         """Write a fresh random nonzero token to OWNER_TAG; any weight or shift write clears it."""
-        if _REG_OWNER_TAG is None:
-            return
         token = secrets.randbits(32) or 1
-        self._wr(_REG_OWNER_TAG, token)
+        self._wr(regmap.REG_OWNER_TAG, token)
         self._owner_tag = token
 
     def _ownership_lost(self) -> AcceleratorOwnershipLost | None:
         """One OWNER_TAG read: the error to raise if it no longer holds this driver's token."""
-        if _REG_OWNER_TAG is None:
-            return None
-        tag = self._rd(_REG_OWNER_TAG)
+        tag = self._rd(regmap.REG_OWNER_TAG)
         if self._owner_tag is not None and tag == self._owner_tag:
             return None
         self._owner_tag = None
+        self._owner_lost = True
         self._in_flight = False  # the fabric is someone else's now: leave it alone
         return AcceleratorOwnershipLost(
-            f"mnist_accel OWNER_TAG (0x{_REG_OWNER_TAG:02X}) reads 0x{tag:08X}, not this "
+            f"mnist_accel OWNER_TAG (0x{regmap.REG_OWNER_TAG:02X}) reads 0x{tag:08X}, not this "
             "driver's token: another process or backend reloaded the weights or the "
             "overlay; results discarded. Call load_weights again (backend.load) to take "
             "the accelerator back"
@@ -373,7 +368,6 @@ class MnistAccel(DefaultIP):
     def _write_shifts(self, shift_l1: int, shift_l2: int) -> None:
         self._wr(regmap.REG_SHIFT_L1, shift_l1)
         self._wr(regmap.REG_SHIFT_L2, shift_l2)
-        self._shifts = (int(shift_l1), int(shift_l2))
 
     def _verify_weights(self, model: Model, packed: np.ndarray) -> None:
         back = self._read_block(regmap.WEIGHT_WINDOW_OFFSET, packed.nbytes).view(np.int8)
@@ -442,7 +436,12 @@ class MnistAccel(DefaultIP):
         AcceleratorTimeout
             A transfer passed its deadline (DMA and accelerator are reset).
         AcceleratorError
-            The DMA or the accelerator reported an error (both are reset).
+            The DMA or the accelerator reported an error, S2MM_LENGTH or a
+            record is wrong (both are reset; the message names the cause).
+        AcceleratorOwnershipLost
+            Another process or backend reloaded the weights or the overlay.
+        BufferAllocationError
+            The DMA buffers could not be allocated.
         """
         batch = np.asarray(images)
         if batch.dtype != np.uint8 or batch.ndim != 2 or batch.shape[1] != regmap.N_IN:
@@ -453,9 +452,9 @@ class MnistAccel(DefaultIP):
             raise ValueError("images must hold at least one image, got 0")
         if self._dma is None:
             raise ConfigError("no AXI DMA attached: call attach_dma(dma) first")
-        if self._shifts is None:
+        if self._owner_tag is None and not self._owner_lost:
             raise ConfigError("no weights loaded: call load_weights(model) first")
-        if _REG_OWNER_TAG is not None and self._owner_tag is None:
+        if self._owner_tag is None:
             raise AcceleratorOwnershipLost(
                 "this driver lost the accelerator to another process or backend: "
                 "call load_weights again (backend.load) to take it back"
@@ -762,7 +761,7 @@ class MnistAccel(DefaultIP):
         while True:
             resetting = self._dma_rd(self._mm2s.dmacr) & self._mm2s.reset
             status = self._rd(regmap.REG_STATUS)
-            idle = status & regmap.STATUS_IDLE and not status & _STATUS_DRAINING
+            idle = status & regmap.STATUS_IDLE and not status & regmap.STATUS_DRAINING
             if not resetting and idle:
                 break
             if resetting and idle and not drain_started:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pynq
 import pytest
+from pynq import MMIO
 
 from pynq_mnist import regmap
 from pynq_mnist.cpu import CpuBackend
@@ -199,4 +201,33 @@ def test_injected_fault_is_not_vacuous(board: SimBackend, rng: np.random.Generat
     logits = records[:, : regmap.N_OUT].view(np.int32)
     assert not np.array_equal(logits, cpu.infer(images))
     board.accel._recover()
+    np.testing.assert_array_equal(board.infer(images), cpu.infer(images))
+
+
+def test_beats_left_by_a_halted_transfer_are_drained_by_load(
+    board: SimBackend, rng: np.random.Generator
+) -> None:
+    """A previous owner halted MM2S while the engine was idle: its beats sit on s_axis with
+    TREADY low, so the DMA Reset cannot end the packet until the driver gives it a taker."""
+    dev = board.device
+    assert dev.model is not None
+    mmio = MMIO(regmap.DMA_BASE, regmap.DMA_RANGE, device=dev)
+    leftover = pynq.allocate((2, regmap.N_IN), np.uint8)
+    mmio.write(regmap.dma_offset("MM2S_SA"), leftover.physical_address)
+    mmio.write(regmap.dma_offset("MM2S_LENGTH"), leftover.nbytes)
+    assert not mmio.read(regmap.dma_offset("MM2S_DMASR")) & regmap.dma_bit("MM2S_DMASR", "Idle")
+    mmio.write(regmap.dma_offset("MM2S_DMACR"), 0)  # halted: the fetched beats stay
+    assert dev.model.mm2s_residual == 16
+    model = random_model(rng)
+    cpu = CpuBackend()
+    cpu.load(model)
+    spy = RecoverySpy(board)
+    try:
+        board.load(model)  # takes the fabric: SOFT_RESET + DMA Reset + drain batch
+    finally:
+        spy.remove()
+    assert dev.model.mm2s_residual == 0
+    ((start, end),) = spy.spans
+    RESULTS["halted MM2S, engine idle"] = ("(load_weights: drain batch, no error)", 0, end - start)
+    images = rng.integers(0, 256, (N_IMAGES, regmap.N_IN), dtype=np.uint8)
     np.testing.assert_array_equal(board.infer(images), cpu.infer(images))
