@@ -8,7 +8,7 @@ runs on a board and on the virtual board.
 A DMA transfer (after weights are loaded) costs N_IMAGES (only when it
 changed) + S2MM DA/LENGTH + CTRL.START + MM2S SA/LENGTH + S2MM DMASR polls
 (+ MM2S DMASR for each poll that finds S2MM still busy) + S2MM_LENGTH +
-STATUS + OWNER_TAG (+ CYCLES) register accesses: 10 or 11 with one poll.
+STATUS + OWNER_TAG (+ CYCLES) register accesses: 9 to 11 with one poll.
 pynq's ``_SDMAChannel.transfer()``/``wait()`` cost five or more per channel,
 so the driver programs the two DMA channels itself through the DMA's MMIO,
 with the PG021 register map named in one place (``regmap.DMA_REGISTERS``).
