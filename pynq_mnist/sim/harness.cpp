@@ -1,5 +1,6 @@
 // C ABI around the Verilated mnist_top: AXI4-Lite transactions, the AXI DMA
-// stream datapath (MM2S -> s_axis, m_axis -> S2MM) and fault injection.
+// stream datapath (MM2S -> s_axis, m_axis -> S2MM, with MM2S's read-ahead FIFO
+// and PG021's graceful soft reset; registers in sim/dma.py) and fault injection.
 // Every clock edge runs here; Python only calls in once per transaction or run.
 #include <cstdint>
 #include <cstring>
