@@ -38,8 +38,6 @@ namespace eval mnist {
         c_addr_width 32
         c_micro_dma 0
     }
-    # xlconcat In0, In1, ... -> IRQ_F2P
-    variable INTERRUPT_PINS {mnist_accel/interrupt axi_dma/mm2s_introut axi_dma/s2mm_introut}
     # {name offset size access description {{field lsb width access description} ...}}
     variable REGISTERS {
         {ID 0x00 32 read-only {Magic 'MN' [31:16], major [15:8], minor [7:0]} {{MINOR 0 8 read-only {minor version}} {MAJOR 8 8 read-only {major version}} {MAGIC 16 16 read-only {0x4D4E ('MN')}}}}

@@ -414,6 +414,95 @@ always @(posedge clk) begin
     end
 end
 
+`ifdef MNIST_FORMAL_CTRL_AXIL
+// ---------------------------------------------------------------- formal (hw/formal)
+// AXI4-Lite slave properties, proven by k-induction in ctrl_axil.sby. The
+// master is assumed to keep VALID and payload until accepted; the engine to
+// answer every window read 4 cycles after win_rd_en (as layer 1 does). What
+// SOFT_RESET does to that answer is checked on mnist_top (top.sby).
+localparam F_K_WRITE = 1;   // cycles from the AW/W handshake to BVALID, at most
+localparam F_K_READ = 6;    // cycles from the AR handshake to RVALID, at most
+reg f_past_valid = 1'b0;
+reg [3:0] f_win_pipe = 4'd0;          // window reads in the engine's read pipeline
+reg f_w_open = 1'b0;                  // AW/W accepted, B not yet accepted
+reg f_r_open = 1'b0;                  // AR accepted, R not yet accepted
+reg [3:0] f_b_age = 4'd0;             // cycles f_w_open without BVALID
+reg [3:0] f_r_age = 4'd0;             // cycles f_r_open without RVALID
+wire f_aw_fire = s_axi_awvalid && s_axi_awready;
+wire f_w_fire = s_axi_wvalid && s_axi_wready;
+wire f_b_fire = s_axi_bvalid && s_axi_bready;
+wire f_ar_fire = s_axi_arvalid && s_axi_arready;
+wire f_r_fire = s_axi_rvalid && s_axi_rready;
+
+always @(posedge clk) begin
+    f_past_valid <= 1'b1;
+    f_win_pipe <= {f_win_pipe[2:0], win_rd_en};
+    if (f_aw_fire) f_w_open <= 1'b1;
+    else if (f_b_fire) f_w_open <= 1'b0;
+    if (f_ar_fire) f_r_open <= 1'b1;
+    else if (f_r_fire) f_r_open <= 1'b0;
+    f_b_age <= (f_w_open && !s_axi_bvalid) ? f_b_age + 4'd1 : 4'd0;
+    f_r_age <= (f_r_open && !s_axi_rvalid) ? f_r_age + 4'd1 : 4'd0;
+    if (!rst_n) begin
+        f_win_pipe <= 4'd0;
+        f_w_open <= 1'b0;
+        f_r_open <= 1'b0;
+        f_b_age <= 4'd0;
+        f_r_age <= 4'd0;
+    end
+end
+
+// the environment
+always @* begin
+    assume(rst_n == f_past_valid);
+    assume(win_rd_valid == f_win_pipe[3]);
+end
+
+always @(posedge clk) begin
+    if (f_past_valid && $past(rst_n)) begin
+        if ($past(s_axi_awvalid && !s_axi_awready)) assume(s_axi_awvalid && $stable(s_axi_awaddr));
+        if ($past(s_axi_wvalid && !s_axi_wready)) begin
+            assume(s_axi_wvalid && $stable(s_axi_wdata) && $stable(s_axi_wstrb));
+        end
+        if ($past(s_axi_arvalid && !s_axi_arready)) assume(s_axi_arvalid && $stable(s_axi_araddr));
+    end
+end
+
+// the properties
+always @(posedge clk) begin
+    if (f_past_valid && $past(rst_n) && rst_n) begin
+        if ($past(s_axi_bvalid && !s_axi_bready)) assert(s_axi_bvalid && $stable(s_axi_bresp));
+        if ($past(s_axi_rvalid && !s_axi_rready)) begin
+            assert(s_axi_rvalid && $stable(s_axi_rdata) && $stable(s_axi_rresp));
+        end
+    end
+end
+
+always @* begin
+    if (f_past_valid && rst_n) begin
+        // one response per request: none without an open request, no second
+        // request while one is open, and each answered within a bound
+        if (s_axi_bvalid) assert(f_w_open);
+        if (f_aw_fire || f_w_fire) assert(!f_w_open && f_aw_fire && f_w_fire);
+        if (s_axi_rvalid) assert(f_r_open);
+        if (f_ar_fire) assert(!f_r_open);
+        assert(f_b_age < F_K_WRITE && f_r_age < F_K_READ);
+        // invariants
+        if (awready_reg) assert(s_axi_awvalid && s_axi_wvalid && !bvalid_reg);
+        assert(f_w_open == bvalid_reg);
+        if (arready_reg) assert(s_axi_arvalid && !rvalid_reg && !rd_wait_reg);
+        assert(f_r_open == (rvalid_reg || rd_wait_reg));
+        assert(!(rvalid_reg && rd_wait_reg));
+        assert(rd_wait_reg == (win_rd_en_reg || f_win_pipe != 4'd0));
+        assert($onehot0({win_rd_en_reg, f_win_pipe}));
+        if (rd_wait_reg) begin
+            assert(f_r_age == (f_win_pipe[0] ? 4'd1 : f_win_pipe[1] ? 4'd2 : f_win_pipe[2] ? 4'd3
+                               : f_win_pipe[3] ? 4'd4 : 4'd0));
+        end
+    end
+end
+`endif
+
 endmodule
 
 `resetall

@@ -41,7 +41,7 @@ localparam N_OUT = `MNIST_N_OUT;
 localparam K_WORDS = `MNIST_N_HID / 4;          // 32 words of four neurons
 localparam SUM_WIDTH = 19;                      // four 17-bit products
 localparam LOGIT_WIDTH = 24;                    // |128 * 128 * 255| < 2^23
-localparam PIPE = 5;                            // issue -> accumulator holds the sum
+localparam PIPE = 7;                            // issue -> accumulator holds the sum
 localparam integer LAST_O_INT = N_OUT - 1;
 localparam [3:0] LAST_O = LAST_O_INT[3:0];
 localparam integer LAST_K_INT = K_WORDS - 1;
@@ -149,9 +149,14 @@ localparam CTL_W = 7;  // {o[3:0], last_k, first_k, valid}
 reg [CTL_W-1:0] ctl_d [1:PIPE];
 wire [CTL_W-1:0] ctl_issue = {o_reg, k_reg == LAST_K, k_reg == 5'd0, run_reg};
 
+// RAM read registers, then a register in front of the multipliers (the block
+// RAM output never drives a DSP input directly), M and P registers in the DSPs
 reg [31:0] w2_q_reg;
 reg [31:0] h_q_reg;
+reg [31:0] w2_r_reg;
+reg [31:0] h_r_reg;
 (* use_dsp = "yes" *) reg signed [16:0] prod_reg [0:3];
+(* use_dsp = "yes" *) reg signed [16:0] prod_p_reg [0:3];
 reg signed [SUM_WIDTH-2:0] sum01_reg, sum23_reg;
 reg signed [SUM_WIDTH-1:0] sum_reg;
 reg signed [LOGIT_WIDTH-1:0] acc_reg;
@@ -188,11 +193,14 @@ always @(posedge clk) begin
 
     w2_q_reg <= w2_mem[w2_ra];
     h_q_reg <= {h_mem3[h_ra], h_mem2[h_ra], h_mem1[h_ra], h_mem0[h_ra]};
+    w2_r_reg <= w2_q_reg;
+    h_r_reg <= h_q_reg;
     for (s = 0; s < 4; s = s + 1) begin
-        prod_reg[s] <= $signed(w2_q_reg[s*8 +: 8]) * $signed({1'b0, h_q_reg[s*8 +: 8]});
+        prod_reg[s] <= $signed(w2_r_reg[s*8 +: 8]) * $signed({1'b0, h_r_reg[s*8 +: 8]});
+        prod_p_reg[s] <= prod_reg[s];
     end
-    sum01_reg <= prod_reg[0] + prod_reg[1];
-    sum23_reg <= prod_reg[2] + prod_reg[3];
+    sum01_reg <= prod_p_reg[0] + prod_p_reg[1];
+    sum23_reg <= prod_p_reg[2] + prod_p_reg[3];
     sum_reg <= sum01_reg + sum23_reg;
     if (ctl_d[PIPE-1][0]) begin
         acc_reg <= (ctl_d[PIPE-1][1] ? {LOGIT_WIDTH{1'b0}} : acc_reg)
@@ -242,6 +250,65 @@ end
 
 assign res_valid = res_valid_reg;
 assign res_data = res_data_reg;
+
+`ifdef MNIST_FORMAL_LAYER2
+// ---------------------------------------------------------------- formal (hw/formal)
+// Properties of layer2.sby (k-induction): what mnist_result_out's proof
+// assumes of its producer. Result words come in records of 11; a record
+// starts only after res_room was seen since the previous record ended; there
+// is no record without a completed h image. Layer 1 is assumed to hold at
+// most two h images (h_done at most two ahead of h_release).
+reg f_past_valid = 1'b0;
+reg [3:0] f_word = 4'd0;              // words of the current record written
+reg f_grant = 1'b0;                   // res_room seen since the last record ended
+reg [2:0] f_h_held = 3'd0;            // h images done and not yet released
+reg [2:0] f_h_ready = 3'd0;           // h images done with no record begun
+
+always @(posedge clk) begin
+    f_past_valid <= 1'b1;
+    if (res_valid) f_word <= (f_word == 4'd10) ? 4'd0 : f_word + 4'd1;
+    if (res_valid && f_word == 4'd0) f_grant <= 1'b0;
+    else if (res_room && f_word == 4'd0) f_grant <= 1'b1;
+    f_h_held <= f_h_held + {2'd0, h_done} - {2'd0, h_release};
+    f_h_ready <= f_h_ready + {2'd0, h_done} - {2'd0, can_start};
+    if (!rst_n || start) begin
+        f_word <= 4'd0;
+        f_grant <= 1'b0;
+        f_h_held <= 3'd0;
+        f_h_ready <= 3'd0;
+    end
+end
+
+// the environment
+always @* begin
+    assume(rst_n == f_past_valid);
+    if (h_done) assume(f_h_held < 3'd2 || h_release);
+    // the batch starts when the previous one is over: no record is pending
+    if (start) assume(rst_n && f_h_held == 3'd0 && f_word == 4'd0 && !pend_reg);
+    if (start) assume(!h_done);
+end
+
+// the properties
+always @* begin
+    if (f_past_valid && rst_n) begin
+        if (res_valid && f_word == 4'd0) assert(f_grant || res_room);
+        if (h_release) assert(f_h_held != 3'd0);
+        assert(f_h_ready <= f_h_held && f_h_held <= 3'd2);
+        // invariants
+        assert(f_word <= 4'd10);
+        if (f_word != 4'd0) assert(pend_reg);
+        if (pend_reg && f_word == 4'd0) assert(f_grant || res_valid);
+        assert({1'b0, havail_reg} == f_h_ready);
+        if (run_reg) assert(pend_reg && o_reg <= LAST_O);
+        // logit o - 1 leaves res_data PIPE + 2 cycles after its last issue
+        if (run_reg && o_reg != 4'd0 && k_reg <= PIPE + 1) assert(f_word + 4'd1 == o_reg);
+        else if (run_reg) assert(f_word == o_reg);
+        if (!run_reg && pend_reg) assert(o_reg == 4'd10 && f_word >= 4'd9);
+        if (!pend_reg) assert(!res_valid && !w10_valid_reg && !logit_valid_reg && !seed_valid_reg);
+        assert(f_h_held - f_h_ready == {2'd0, run_reg || release_reg});
+    end
+end
+`endif
 
 endmodule
 

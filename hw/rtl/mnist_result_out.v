@@ -247,6 +247,145 @@ always @(posedge clk) begin
     end
 end
 
+`ifdef MNIST_FORMAL_RESULT_OUT
+// ---------------------------------------------------------------- formal (hw/formal)
+// Inputs are assumed to behave as mnist_layer2 / mnist_stream_in / mnist_top
+// drive them; the f_* checker state and the invariants below exist only for
+// the proof (result_out.sby, k-induction).
+reg f_past_valid = 1'b0;
+reg f_started = 1'b0;                 // a batch has been started since reset
+reg [31:0] f_n = 32'd0;               // N of the current batch
+reg [31:0] f_rec = 32'd0;             // records accepted on m_axis
+reg [3:0] f_word = 4'd0;              // words of record f_rec accepted
+reg [31:0] f_prod_rec = 32'd0;        // complete records written by the producer
+reg [3:0] f_prod_word = 4'd0;         // words of the producer's current record
+reg f_grant = 1'b0;                   // res_room seen since the producer's last record
+reg f_err_prev = 1'b0;
+
+// words in the FIFO = produced - popped, as (records, words): popping stops at n_good
+wire f_err_region = err_flag && ld_rec_reg >= n_good;
+wire [31:0] f_pop_rec = f_err_region ? n_good : ld_rec_reg;
+wire [3:0] f_pop_word = f_err_region ? 4'd0 : ld_word_reg;
+wire [31:0] f_fifo_recs = f_prod_rec - f_pop_rec;
+wire [7:0] f_fifo_words = {4'd0, f_fifo_recs[3:0]} * WORDS + {4'd0, f_prod_word} - {4'd0, f_pop_word};
+wire f_last_rec = f_rec == f_n - 32'd1;
+
+// the producer's records so far, a started one included, are at most `limit`
+function automatic f_prod_within(input [31:0] limit);
+    f_prod_within = f_prod_rec < limit || (f_prod_rec == limit && f_prod_word == 4'd0);
+endfunction
+
+always @(posedge clk) begin
+    f_past_valid <= 1'b1;
+    f_err_prev <= err_flag;
+    if (beat_fire) begin
+        if (f_word == LAST_WORD) begin
+            f_word <= 4'd0;
+            f_rec <= f_rec + 32'd1;
+        end else begin
+            f_word <= f_word + 4'd1;
+        end
+    end
+    if (res_valid) begin
+        if (f_prod_word == LAST_WORD) begin
+            f_prod_word <= 4'd0;
+            f_prod_rec <= f_prod_rec + 32'd1;
+        end else begin
+            f_prod_word <= f_prod_word + 4'd1;
+        end
+    end
+    if (res_valid && f_prod_word == 4'd0) f_grant <= 1'b0;
+    else if (res_room && f_prod_word == 4'd0) f_grant <= 1'b1;
+    if (start) begin
+        f_started <= 1'b1;
+        f_n <= n_images;
+        f_rec <= 32'd0;
+        f_word <= 4'd0;
+        f_prod_rec <= 32'd0;
+        f_prod_word <= 4'd0;
+        f_grant <= 1'b0;
+    end
+end
+
+// the environment
+always @* begin
+    assume(rst_n == f_past_valid);
+    if (!rst_n) assume(!start);
+    if (start) begin
+        assume(out_done && n_images != 32'd0);
+        assume(!res_valid);
+    end
+    if (!f_started) assume(!res_valid);
+    // a record starts only after res_room, and only for an image that was received good
+    if (res_valid && f_prod_word == 4'd0) begin
+        assume(f_grant || res_room);
+        assume(f_prod_rec < f_n);
+        if (err_flag) assume(f_prod_rec < n_good);
+    end
+    if (f_past_valid && f_started) begin
+        if (err_flag) assume(n_good <= f_n);
+        if (err_flag && !f_err_prev) assume(f_prod_within(n_good));
+    end
+end
+
+always @(posedge clk) begin
+    if (f_past_valid && !$past(start) && $past(f_started)) begin
+        // err_flag rises once per batch, n_good does not move while it is set
+        if ($past(err_flag)) assume(err_flag && $stable(n_good));
+    end
+    if (f_past_valid && $past(start)) assume(!err_flag);
+end
+
+// the properties
+always @(posedge clk) begin
+    if (f_past_valid && $past(rst_n) && $past(m_axis_tvalid && !m_axis_tready)) begin
+        assert(m_axis_tvalid && $stable(m_axis_tdata) && $stable(m_axis_tlast));
+    end
+end
+
+always @* begin
+    if (f_past_valid) begin
+        // FIFO never overflows (nor underflows)
+        assert(count_reg <= FIFO_DEPTH);
+        if (!f_started) begin
+            assert(!m_axis_tvalid && out_done && !active_reg && count_reg == 0);
+        end else begin
+            // exactly N*11 beats, TLAST on the last one only
+            if (m_axis_tvalid) begin
+                assert(f_rec < f_n);
+                assert(m_axis_tlast == (f_word == LAST_WORD && f_last_rec));
+                assert(tw10_reg == (f_word == LAST_WORD));
+            end
+            assert(out_done == (f_rec == f_n));
+            assert(images_done == f_rec);
+            assert(f_word <= LAST_WORD && ld_word_reg <= LAST_WORD && f_prod_word <= LAST_WORD);
+            // invariants
+            if (!m_axis_tvalid) begin
+                assert(ld_rec_reg == f_rec && ld_word_reg == f_word);
+            end else if (f_word == LAST_WORD) begin
+                assert(ld_rec_reg == f_rec + 32'd1 && ld_word_reg == 4'd0);
+            end else begin
+                assert(ld_rec_reg == f_rec && ld_word_reg == f_word + 4'd1);
+            end
+            assert(active_reg == (ld_rec_reg < f_n));
+            if (active_reg) assert(ld_rem_reg == f_n - 32'd1 - ld_rec_reg);
+            assert(ld_rec_reg <= f_n && f_rec <= f_n);
+            assert(f_pop_rec <= f_prod_rec && f_fifo_recs <= 32'd3);
+            assert({{(7-PTR_WIDTH){1'b0}}, count_reg} == f_fifo_words);
+            if (f_fifo_recs == 32'd0) assert(f_pop_word <= f_prod_word);
+            assert(wr_ptr_reg - rd_ptr_reg == count_reg[PTR_WIDTH-1:0]);
+            assert(room_reg == (count_reg <= ROOM_LIMIT));
+            if (f_grant) assert(count_reg <= ROOM_LIMIT && f_prod_word == 4'd0);
+            if (f_prod_word != 4'd0) begin
+                assert({{(31-PTR_WIDTH){1'b0}}, count_reg} + WORDS - {28'd0, f_prod_word} <= FIFO_DEPTH);
+            end
+            assert(f_prod_within(f_n));
+            if (err_flag) assert(f_prod_within(n_good));
+        end
+    end
+end
+`endif
+
 endmodule
 
 `resetall

@@ -186,6 +186,75 @@ always @(posedge clk) begin
     end
 end
 
+`ifdef MNIST_FORMAL_STREAM_IN
+// ---------------------------------------------------------------- formal (hw/formal)
+// Properties of stream_in.sby (k-induction): the image slots never overflow,
+// TREADY is low while idle, and err_flag/n_good keep the promise that
+// mnist_result_out's proof assumes. s_axis is assumed to follow AXI4-Stream.
+reg f_past_valid = 1'b0;
+reg f_started = 1'b0;
+reg [31:0] f_n = 32'd0;
+reg [31:0] f_images = 32'd0;          // complete images handed to the slots this batch
+
+always @(posedge clk) begin
+    f_past_valid <= 1'b1;
+    if (state_reg == ST_RECV && beat_fire && keep_ok && end_of_img) begin
+        f_images <= f_images + 32'd1;
+    end
+    if (start) begin
+        f_started <= 1'b1;
+        f_n <= n_images;
+        f_images <= 32'd0;
+    end
+end
+
+// the environment
+always @* begin
+    assume(rst_n == f_past_valid);
+    if (start) assume(rst_n && in_done && n_images != 32'd0);
+    if (img_release) assume(img_avail);
+end
+
+always @(posedge clk) begin
+    if (f_past_valid && $past(rst_n) && $past(s_axis_tvalid && !s_axis_tready)) begin
+        assume(s_axis_tvalid && $stable(s_axis_tdata) && $stable(s_axis_tkeep)
+               && $stable(s_axis_tlast));
+    end
+end
+
+// the properties
+always @(posedge clk) begin
+    if (f_past_valid && $past(rst_n) && !$past(start)) begin
+        // err_flag rises once per batch; n_good does not move while it is set
+        if ($past(err_flag)) assert(err_flag && $stable(n_good));
+    end
+    if (f_past_valid && $past(start)) assert(!err_flag);
+end
+
+always @* begin
+    if (f_past_valid) begin
+        // no beat is written into a slot that still holds an image
+        assert(full_reg <= 2'd2);
+        if (state_reg == ST_RECV && beat_fire) assert(full_reg != 2'd2 || img_release);
+        if (state_reg == ST_IDLE) assert(!s_axis_tready);
+        assert(state_reg != 2'd3);
+        if (f_started) begin
+            assert(f_images <= f_n);
+            if (err_flag) assert(n_good == f_images && n_good <= f_n && state_reg != ST_RECV);
+            // invariants
+            if (state_reg == ST_RECV) begin
+                assert(img_reg == f_images && f_images < f_n && rem_reg == f_n - 32'd1 - f_images);
+                assert(beat_reg <= LAST_BEAT);
+                assert(wr_slot_reg == f_images[0]);
+            end
+            if (!err_flag) assert(state_reg == ST_RECV || f_images == f_n);
+        end else begin
+            assert(state_reg == ST_IDLE && !err_flag && full_reg == 2'd0);
+        end
+    end
+end
+`endif
+
 endmodule
 
 `resetall
