@@ -374,10 +374,15 @@ def test_stall_leaves_s2mm_busy_then_recovers(dev: VirtualDevice, rng: np.random
         assert not dma.recvchannel.idle and not dma.recvchannel.error
     assert dev.last_run is not None and dev.last_run.reason == verilator.RunReason.NO_PROGRESS
     assert not ip.read(regmap.REG_STATUS) & regmap.STATUS_DONE
-    # recovery as the driver does it: faults gone, DMA soft reset, accelerator soft reset
+    # recovery as the driver does it: faults gone, DMA soft reset, accelerator soft reset,
+    # then wait for IDLE: the engine gives up the result beat the reset S2MM never takes
     dev.clear_faults()
     dma_mmio(dev).write(dma_reg("MM2S_DMACR"), SOFT_RESET)
     ip.write(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+    polls = 0
+    while not ip.read(regmap.REG_STATUS) & regmap.STATUS_IDLE:
+        polls += 1
+        assert polls < 1000, "STATUS.IDLE never came back after SOFT_RESET"
     dma, _, outbuf = start_batch(dev, ip, images)
     dma.sendchannel.wait()
     dma.recvchannel.wait()
