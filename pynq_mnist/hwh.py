@@ -55,7 +55,6 @@ PLATFORM = {
     "reset": ("rst_ps7_fclk0", "xilinx.com:ip:proc_sys_reset:5.0"),
     "ctrl_ic": ("ps7_axi_periph", "xilinx.com:ip:axi_interconnect:2.1"),
     "mem_ic": ("axi_mem_smc", "xilinx.com:ip:smartconnect:1.0"),
-    "concat": ("irq_concat", "xilinx.com:ip:xlconcat:2.1"),
 }
 # PS7 clocking of the PYNQ-Z1/Z2 images: 50 MHz crystal, IO PLL x20 = 1000 MHz.
 CRYSTAL_MHZ = 50
@@ -279,9 +278,7 @@ def _ps7_parameters(design: BlockDesign) -> dict[str, str]:
         "PCW_USE_M_AXI_GP0": "1",
         "PCW_USE_S_AXI_HP0": "1",
         "PCW_S_AXI_HP0_DATA_WIDTH": "64",
-        "PCW_USE_FABRIC_INTERRUPT": "1",
-        "PCW_IRQ_F2P_INTR": "1",
-        "PCW_NUM_F2P_INTR_INPUTS": str(len(regmap.INTERRUPTS)),
+        "PCW_USE_FABRIC_INTERRUPT": "0",  # no interrupt is wired (overlay/README.md)
     }
     for clk in range(4):
         enabled = clk == 0
@@ -336,7 +333,6 @@ def _cells(design: BlockDesign) -> dict[str, _Cell]:
     ps.scalar("FCLK_RESET0_N", "O", sigis="rst")
     ps.scalar("M_AXI_GP0_ACLK", "I", sigis="clk")
     ps.scalar("S_AXI_HP0_ACLK", "I", sigis="clk")
-    ps.scalar("IRQ_F2P", "I", len(regmap.INTERRUPTS), sigis="INTERRUPT", SENSITIVITY="LEVEL_HIGH")
 
     reset = _Cell(*PLATFORM["reset"], parameters={"C_FAMILY": "zynq", "C_EXT_RST_WIDTH": "4"})
     reset.scalar("slowest_sync_clk", "I", sigis="clk")
@@ -359,11 +355,6 @@ def _cells(design: BlockDesign) -> dict[str, _Cell]:
     mem.bus("M00_AXI", "MASTER", _AXI3, "M00_AXI_{lo}", data=64, id_width=6, axi3=True)
     mem.scalar("aclk", "I", sigis="clk")
     mem.scalar("aresetn", "I", sigis="rst")
-
-    concat = _Cell(*PLATFORM["concat"], parameters={"NUM_PORTS": str(len(regmap.INTERRUPTS))})
-    for index in range(len(regmap.INTERRUPTS)):
-        concat.scalar(f"In{index}", "I")
-    concat.scalar("dout", "O", len(regmap.INTERRUPTS))
 
     dma = _Cell(design.dma, regmap.DMA_VLNV, parameters=_dma_parameters(design))
     mm2s_w = int(dp["c_m_axi_mm2s_data_width"])
@@ -418,8 +409,7 @@ def _cells(design: BlockDesign) -> dict[str, _Cell]:
     accel.scalar("aresetn", "I", sigis="rst", POLARITY="ACTIVE_LOW")
     accel.scalar("interrupt", "O", sigis="INTERRUPT", SENSITIVITY="LEVEL_HIGH")
 
-    return {"ps7": ps, "reset": reset, "ctrl_ic": ctrl, "mem_ic": mem, "concat": concat,
-            "dma": dma, "accel": accel}  # fmt: skip
+    return {"ps7": ps, "reset": reset, "ctrl_ic": ctrl, "mem_ic": mem, "dma": dma, "accel": accel}
 
 
 def interface_nets() -> list[tuple[str, str, str, str]]:
@@ -437,7 +427,7 @@ def interface_nets() -> list[tuple[str, str, str, str]]:
 
 
 def _scalar_nets() -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
-    """(driver, sinks) of every clock, reset and interrupt net, as (role, pin)."""
+    """(driver, sinks) of every clock and reset net, as (role, pin); interrupts stay open."""
     clocks = [
         ("ps7", "M_AXI_GP0_ACLK"),
         ("ps7", "S_AXI_HP0_ACLK"),
@@ -453,17 +443,12 @@ def _scalar_nets() -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
         ("dma", "axi_resetn"),
         ("accel", "aresetn"),
     ]
-    nets = [
+    return [
         (("ps7", "FCLK_CLK0"), clocks),
         (("ps7", "FCLK_RESET0_N"), [("reset", "ext_reset_in")]),
         (("reset", "interconnect_aresetn"), [("ctrl_ic", "ARESETN")]),
         (("reset", "peripheral_aresetn"), peripheral_resets),
-        (("concat", "dout"), [("ps7", "IRQ_F2P")]),
     ]
-    for index, (key, pin) in enumerate(regmap.INTERRUPTS.items()):
-        role = "accel" if key == regmap.ACCEL_INSTANCE else "dma"
-        nets.append(((role, pin), [("concat", f"In{index}")]))
-    return nets
 
 
 def _connect(cells: dict[str, _Cell]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import os
+import re
 import socket
 import sys
 import threading
@@ -17,6 +19,7 @@ import pytest
 
 from pynq_mnist import cli, download
 from pynq_mnist.data import IDX_SHA256, load_mnist
+from pynq_mnist.errors import DataError
 
 LABELS = "t10k-labels-idx1-ubyte"
 SLOW_S = 1.5
@@ -238,3 +241,21 @@ def test_simple_progress_bar_without_tqdm(
     fetch(tmp_path, [server.url], [], progress=True)
     err = capsys.readouterr().err
     assert err.endswith(f"\r{LABELS}.gz [{'#' * 30}] 100% 0.0 MB\n")
+
+
+def test_local_write_failure_is_not_a_network_error(
+    server: Server, labels_gz: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full (/dev/full as the temporary file): one DataError, no retry, nothing left."""
+    server.routes[f"/{LABELS}.gz"] = Route(labels_gz)
+    part = tmp_path / "download.part"
+    monkeypatch.setattr(
+        download.tempfile, "mkstemp", lambda **_: (os.open("/dev/full", os.O_WRONLY), str(part))
+    )
+    lines: list[str] = []
+    expected = rf"^cannot write {re.escape(str(part))}: \[Errno 28\] No space left"
+    with pytest.raises(DataError, match=expected):
+        fetch(tmp_path, [server.url], lines)
+    assert (
+        lines == [] and list(tmp_path.iterdir()) == [] and server.routes[f"/{LABELS}.gz"].hits == 1
+    )

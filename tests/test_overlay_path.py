@@ -79,7 +79,6 @@ def _bd_tcl() -> str:
 def test_platform_cells_are_bd_tcl_s() -> None:
     text = _bd_tcl()
     tcl_names = {"ps7": "PS7", "reset": "RESET", "ctrl_ic": "CTRL_IC", "mem_ic": "MEM_IC"}
-    tcl_names["concat"] = "CONCAT"
     for role, (cell, vlnv) in hwh.PLATFORM.items():
         prefix = tcl_names[role]
         assert re.search(rf"variable {prefix}_CELL\s+{re.escape(cell)}\n", text), role
