@@ -146,8 +146,19 @@ def _progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, file=sys.stderr, leave=False)
 
 
-def _fetch(url: str, out: IO[bytes], timeout_s: float, progress: bool, desc: str) -> None:
-    """Copy ``url`` into ``out``; raise _Transient or _Permanent with a one-line reason."""
+def _write(out: IO[bytes], chunk: bytes, where: Path) -> None:
+    """Write to the temporary file; a local failure (disk full, ...) is no network problem."""
+    try:
+        out.write(chunk)
+    except OSError as exc:
+        raise DataError(f"cannot write {where}: {exc}") from None
+
+
+def _fetch(
+    url: str, out: IO[bytes], where: Path, timeout_s: float, progress: bool, desc: str
+) -> None:
+    """Copy ``url`` into ``out`` (the file ``where``); raise _Transient or _Permanent with a
+    one-line reason, DataError when writing fails."""
     host = urllib.parse.urlsplit(url).netloc
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
@@ -157,7 +168,7 @@ def _fetch(url: str, out: IO[bytes], timeout_s: float, progress: bool, desc: str
             received = 0
             try:
                 while chunk := response.read(CHUNK_BYTES):
-                    out.write(chunk)
+                    _write(out, chunk, where)
                     received += len(chunk)
                     bar.update(len(chunk))
             finally:
@@ -214,7 +225,7 @@ def download_file(
             temp = Path(temp_name)
             try:
                 with os.fdopen(fd, "wb") as out:
-                    _fetch(url, out, timeout_s, progress, name)
+                    _fetch(url, out, temp, timeout_s, progress, name)
                 try:
                     got = idx_sha256(temp)
                 except (OSError, EOFError, zlib.error) as exc:

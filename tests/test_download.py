@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import os
+import re
 import socket
 import sys
 import threading
@@ -17,6 +19,7 @@ import pytest
 
 from pynq_mnist import cli, download
 from pynq_mnist.data import IDX_SHA256, load_mnist
+from pynq_mnist.errors import DataError
 
 LABELS = "t10k-labels-idx1-ubyte"
 SLOW_S = 1.5
@@ -73,12 +76,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """Quiet."""
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """Joins its handler threads on close; a client that gave up on a slow reply is no error."""
+
+    daemon_threads = False
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def server() -> Iterator[Server]:
     routes: dict[str, Route] = {}
     handler = type("BoundHandler", (Handler,), {"routes": routes})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
+    httpd = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -229,3 +241,21 @@ def test_simple_progress_bar_without_tqdm(
     fetch(tmp_path, [server.url], [], progress=True)
     err = capsys.readouterr().err
     assert err.endswith(f"\r{LABELS}.gz [{'#' * 30}] 100% 0.0 MB\n")
+
+
+def test_local_write_failure_is_not_a_network_error(
+    server: Server, labels_gz: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full (/dev/full as the temporary file): one DataError, no retry, nothing left."""
+    server.routes[f"/{LABELS}.gz"] = Route(labels_gz)
+    part = tmp_path / "download.part"
+    monkeypatch.setattr(
+        download.tempfile, "mkstemp", lambda **_: (os.open("/dev/full", os.O_WRONLY), str(part))
+    )
+    lines: list[str] = []
+    expected = rf"^cannot write {re.escape(str(part))}: \[Errno 28\] No space left"
+    with pytest.raises(DataError, match=expected):
+        fetch(tmp_path, [server.url], lines)
+    assert (
+        lines == [] and list(tmp_path.iterdir()) == [] and server.routes[f"/{LABELS}.gz"].hits == 1
+    )

@@ -221,6 +221,24 @@ def test_fabric_backend_on_the_virtual_board(
 
 
 @pytest.mark.sim
+def test_download_bookkeeping(board: VirtualDevice) -> None:
+    """The booted design is loaded; a download makes the previous overlay not loaded."""
+    booted = overlay.MnistOverlay(hwh.standin_bitstream(), device=board, download=False)
+    assert booted.is_loaded() and board.timestamp == ""
+    gui = overlay.MnistOverlay(hwh.standin_bitstream(NAMINGS["gui"]), device=board)
+    try:
+        assert gui.is_loaded() and board.timestamp == gui.timestamp != ""
+        assert board.bitfile_name == gui.bitfile_name
+        assert not booted.is_loaded()
+        assert sorted(board.ip_dict) == sorted(
+            ["mnist_accel_0", "axi_dma_0", "processing_system7_0"]
+        )
+    finally:
+        booted.accel.close()
+        gui.accel.close()
+
+
+@pytest.mark.sim
 def test_download_sets_fclk0_from_the_hwh(board: VirtualDevice) -> None:
     bitfile = hwh.standin_bitstream(hwh.BlockDesign(fclk_mhz=50))
     mnist = overlay.MnistOverlay(bitfile, device=board)

@@ -19,6 +19,7 @@ from reference import reference_digits, reference_logits
 
 from pynq_mnist import cli, serve
 from pynq_mnist.data import load_sample
+from pynq_mnist.errors import AcceleratorError
 from pynq_mnist.model import load_model
 from pynq_mnist.preprocess import load_image
 
@@ -156,6 +157,29 @@ def test_bad_requests_get_one_line_and_the_server_keeps_serving(
     assert status == 200 and reply["digit"] == 4
     health = request(cpu_server, "GET", "/api/health")[2]
     assert (health["requests"], health["errors"]) == (8, 7)
+
+
+def test_backend_failures_get_500_and_the_server_keeps_serving(
+    cpu_server: serve.DigitServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = bytes(784)
+    monkeypatch.setattr(
+        cpu_server.service,
+        "classify",
+        lambda _: (_ for _ in ()).throw(AcceleratorError("DMA\nstuck")),
+    )
+    assert classify(cpu_server, image, RAW) == (500, {"error": "classification failed: DMA stuck"})
+    monkeypatch.setattr(
+        cpu_server.service, "classify", lambda _: (_ for _ in ()).throw(RuntimeError("boom"))
+    )
+    assert classify(cpu_server, image, RAW) == (
+        500,
+        {"error": "internal error: RuntimeError: boom"},
+    )
+    monkeypatch.undo()
+    assert classify(cpu_server, image, RAW)[0] == 200
+    health = request(cpu_server, "GET", "/api/health")[2]
+    assert (health["requests"], health["errors"]) == (3, 2)
 
 
 @pytest.mark.sim

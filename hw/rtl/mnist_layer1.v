@@ -112,7 +112,7 @@ reg release_reg = 1'b0, release_next;
 // window read-back pipeline: address in raddr_reg, data 3 cycles later
 reg [3:0] wrd_valid_reg = 4'd0;
 reg [Q_BITS-1:0] wrd_q_reg [1:2];
-(* keep = "true", max_fanout = 64 *) reg [Q_BITS-1:0] wrd_sel_reg [0:3];  // per byte lane
+(* keep = "true", max_fanout = 64 *) reg [Q_BITS-1:0] wrd_sel_reg [0:7];  // per nibble
 reg [31:0] win_rd_data_reg = 32'd0;
 
 wire [Q_BITS-1:0] rd_q = win_rd_addr[Q_BITS-1:0];
@@ -173,7 +173,7 @@ always @(posedge clk) begin
     wrd_valid_reg <= {wrd_valid_reg[2:0], win_rd_en};
     wrd_q_reg[1] <= rd_q;
     wrd_q_reg[2] <= wrd_q_reg[1];
-    for (k = 0; k < 4; k = k + 1) begin
+    for (k = 0; k < 8; k = k + 1) begin
         wrd_sel_reg[k] <= wrd_q_reg[2];
     end
 
@@ -285,10 +285,11 @@ generate
     end
 endgenerate
 
-// byte y of window word q is bank 4q + y
+// byte y of window word q is bank 4q + y; nibble k of the word is bits
+// {q, k[2:1], k[0], 2'b00} of bank_q
 always @(posedge clk) begin
-    for (k = 0; k < 4; k = k + 1) begin
-        win_rd_data_reg[k*8 +: 8] <= bank_q[{wrd_sel_reg[k], k[1:0], 3'b000} +: 8];
+    for (k = 0; k < 8; k = k + 1) begin
+        win_rd_data_reg[k*4 +: 4] <= bank_q[{wrd_sel_reg[k], k[2:0], 2'b00} +: 4];
     end
 end
 

@@ -251,6 +251,65 @@ end
 assign res_valid = res_valid_reg;
 assign res_data = res_data_reg;
 
+`ifdef MNIST_FORMAL_LAYER2
+// ---------------------------------------------------------------- formal (hw/formal)
+// Properties of layer2.sby (k-induction): what mnist_result_out's proof
+// assumes of its producer. Result words come in records of 11; a record
+// starts only after res_room was seen since the previous record ended; there
+// is no record without a completed h image. Layer 1 is assumed to hold at
+// most two h images (h_done at most two ahead of h_release).
+reg f_past_valid = 1'b0;
+reg [3:0] f_word = 4'd0;              // words of the current record written
+reg f_grant = 1'b0;                   // res_room seen since the last record ended
+reg [2:0] f_h_held = 3'd0;            // h images done and not yet released
+reg [2:0] f_h_ready = 3'd0;           // h images done with no record begun
+
+always @(posedge clk) begin
+    f_past_valid <= 1'b1;
+    if (res_valid) f_word <= (f_word == 4'd10) ? 4'd0 : f_word + 4'd1;
+    if (res_valid && f_word == 4'd0) f_grant <= 1'b0;
+    else if (res_room && f_word == 4'd0) f_grant <= 1'b1;
+    f_h_held <= f_h_held + {2'd0, h_done} - {2'd0, h_release};
+    f_h_ready <= f_h_ready + {2'd0, h_done} - {2'd0, can_start};
+    if (!rst_n || start) begin
+        f_word <= 4'd0;
+        f_grant <= 1'b0;
+        f_h_held <= 3'd0;
+        f_h_ready <= 3'd0;
+    end
+end
+
+// the environment
+always @* begin
+    assume(rst_n == f_past_valid);
+    if (h_done) assume(f_h_held < 3'd2 || h_release);
+    // the batch starts when the previous one is over: no record is pending
+    if (start) assume(rst_n && f_h_held == 3'd0 && f_word == 4'd0 && !pend_reg);
+    if (start) assume(!h_done);
+end
+
+// the properties
+always @* begin
+    if (f_past_valid && rst_n) begin
+        if (res_valid && f_word == 4'd0) assert(f_grant || res_room);
+        if (h_release) assert(f_h_held != 3'd0);
+        assert(f_h_ready <= f_h_held && f_h_held <= 3'd2);
+        // invariants
+        assert(f_word <= 4'd10);
+        if (f_word != 4'd0) assert(pend_reg);
+        if (pend_reg && f_word == 4'd0) assert(f_grant || res_valid);
+        assert({1'b0, havail_reg} == f_h_ready);
+        if (run_reg) assert(pend_reg && o_reg <= LAST_O);
+        // logit o - 1 leaves res_data PIPE + 2 cycles after its last issue
+        if (run_reg && o_reg != 4'd0 && k_reg <= PIPE + 1) assert(f_word + 4'd1 == o_reg);
+        else if (run_reg) assert(f_word == o_reg);
+        if (!run_reg && pend_reg) assert(o_reg == 4'd10 && f_word >= 4'd9);
+        if (!pend_reg) assert(!res_valid && !w10_valid_reg && !logit_valid_reg && !seed_valid_reg);
+        assert(f_h_held - f_h_ready == {2'd0, run_reg || release_reg});
+    end
+end
+`endif
+
 endmodule
 
 `resetall

@@ -177,9 +177,9 @@ class Netlist:
         ]
 
 
-def logic_depth(net: Netlist) -> tuple[int, dict[str, int], list[str]]:
-    """Longest combinational cell chain overall (and its path), and per module: the
-    longest chain ending at a register input of that module."""
+def logic_depth(net: Netlist) -> tuple[int, dict[str, int], dict[str, list[str]]]:
+    """Longest combinational cell chain overall, and per module the longest chain ending
+    at a register input of that module; with their paths ("*" is the overall one)."""
     level: dict[Bit, int] = {}
     via: dict[Bit, Bit | None] = {}
 
@@ -206,7 +206,8 @@ def logic_depth(net: Netlist) -> tuple[int, dict[str, int], list[str]]:
             stack.pop()
         return level[bit]
 
-    per_module: Counter[str] = Counter()
+    per_module: dict[str, int] = {}
+    worst_of: dict[str, Bit] = {}
     worst, worst_bit = -1, None
     endpoints: list[tuple[Bit, str]] = [(b, "mnist_top") for b in net.outputs]
     for name, cell in net.cells.items():
@@ -218,19 +219,25 @@ def logic_depth(net: Netlist) -> tuple[int, dict[str, int], list[str]]:
                 continue
             endpoints.extend((b, module) for b in bits if isinstance(b, int))
     for bit, module in endpoints:
-        per_module[module] = max(per_module[module], depth(bit))
+        if depth(bit) > per_module.get(module, -1):
+            per_module[module], worst_of[module] = depth(bit), bit
     # overall, like `ltp`: every net counts (also the clock's IBUF -> BUFG)
     for bit in net.driver:
         if depth(bit) > worst:
             worst, worst_bit = depth(bit), bit
-    path: list[str] = []
-    bit = worst_bit
-    while bit is not None:
-        src = net.driver.get(bit)
-        label = net.names.get(bit, str(bit))
-        path.append(f"{label} ({net.type_of(src[0])})" if src else label)
-        bit = via.get(bit)
-    return worst, dict(per_module), path[::-1]
+
+    def path(bit: Bit | None) -> list[str]:
+        steps = []
+        while bit is not None:
+            src = net.driver.get(bit)
+            label = net.names.get(bit, str(bit))
+            steps.append(f"{label} ({net.type_of(src[0])})" if src else label)
+            bit = via.get(bit)
+        return steps[::-1]
+
+    paths = {module: path(bit) for module, bit in worst_of.items()}
+    paths["*"] = path(worst_bit)
+    return worst, per_module, paths
 
 
 def registered_by_ff(net: Netlist, bit: Bit) -> bool:
@@ -342,7 +349,7 @@ def analyze(
     the limit; control nets over it elsewhere are listed under "outside".
     """
     net = Netlist.load(netlist)
-    depth, per_module, path = logic_depth(net)
+    depth, per_module, paths = logic_depth(net)
     control = fanout(net, control_only=True)
     every = fanout(net, control_only=False)
 
@@ -356,7 +363,7 @@ def analyze(
         "cells": dict(Counter(c["type"] for c in net.cells.values())),
         "depth": depth,
         "depth_per_module": per_module,
-        "depth_path": path,
+        "depth_paths": paths,
         "dsp": dsp_problems(net),
         "bram_to_multiplier": bram_to_multiplier(net),
         "fanout_over_limit": [vars(n) for n in every if n.loads > limit and checked(n.module)],
@@ -392,8 +399,12 @@ def synthesize(num_banks: int, out_dir: Path) -> tuple[Path, Path]:
     ys = out_dir / f"synth_{num_banks}.ys"
     ys.write_text(script)
     log = out_dir / f"synth_{num_banks}.log"
-    done = subprocess.run(["yosys", "-q", "-l", str(log), "-s", str(ys)], cwd=HW,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(
+        ["yosys", "-q", "-l", str(log), "-s", str(ys)],
+        cwd=HW,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"yosys failed (exit {done.returncode}), see {log}")
     return out_dir / f"netlist_{num_banks}.json", out_dir / f"ltp_{num_banks}.txt"
@@ -406,7 +417,11 @@ def format_report(report: dict) -> str:
     lines.append(f"  logic depth {report['depth']}{ltp}")
     mods = ", ".join(f"{m} {d}" for m, d in sorted(report["depth_per_module"].items()))
     lines.append(f"  depth per module: {mods}")
-    lines.append("  longest path: " + " -> ".join(report["depth_path"]))
+    lines.append("  longest path: " + " -> ".join(report["depth_paths"]["*"]))
+    checked = report["modules"] if report["modules"] != "all" else []
+    for module in checked:
+        steps = report["depth_paths"].get(module, [])
+        lines.append(f"  longest path into {module}: " + " -> ".join(steps))
     for key, label in (("max_control_fanout", "control nets"), ("max_fanout", "all nets")):
         fan = ", ".join(f"{m} {d}" for m, d in sorted(report[key].items()))
         lines.append(f"  max fanout per module, {label}: {fan}")
@@ -418,8 +433,7 @@ def format_report(report: dict) -> str:
     lines.append(f"  block RAM -> multiplier unregistered: {len(report['bram_to_multiplier'])}")
     scope = "all modules" if report["modules"] == "all" else ", ".join(report["modules"])
     lines.append(
-        f"  nets over {report['fanout_limit']} loads in {scope}: "
-        f"{len(report['fanout_over_limit'])}"
+        f"  nets over {report['fanout_limit']} loads in {scope}: {len(report['fanout_over_limit'])}"
     )
     for n in report["outside"]:
         lines.append(f"  outside the checked modules: {n['name']} ({n['module']}): {n['loads']}")

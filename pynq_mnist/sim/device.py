@@ -257,8 +257,7 @@ class VirtualDevice(Closing, pynq.Device):
         parser = self.get_bitfile_metadata(boot)
         self._map_design(parser)
         self._set_fclks(parser.clock_dict)
-        self.reset(parser, "", boot)
-        self.timestamp = ""
+        self.reset(parser, "", boot)  # booted: loaded, no download timestamp
         if activate:
             self.make_active()
 

@@ -1,0 +1,174 @@
+"""cocotb bench for mnist_result_out: result FIFO, error records, TLAST, IMAGES_DONE.
+
+Layer 2 and the receiver are modelled here: a producer writes 11-word records
+(random words, random gaps) and starts each one only after it has seen
+res_room, as layer 2 does; err_flag/n_good are raised mid-batch like the
+receiver raises them. The m_axis sink applies backpressure. The stream must be
+exactly the expected N*11 words (error records built here from the rules in
+hw/README.md) as one packet, i.e. TLAST on the last word only.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import cocotb
+import pytest
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
+from cocotbext.axi import AxiStreamBus, AxiStreamSink
+from tb_common import cycle_pause, random_pause
+
+WORDS = 11
+FIFO_DEPTH = 32
+TIMEOUT_US = 1000
+
+
+def error_record(index: int) -> list[int]:
+    """Logits 0, digit and seed digit 0xF, image index mod 2^16, ERROR (bit 31)."""
+    return [0] * (WORDS - 1) + [(1 << 31) | ((index & 0xFFFF) << 8) | 0xFF]
+
+
+class TB:
+    """Clock, reset, producer model, m_axis sink, FIFO occupancy monitor."""
+
+    def __init__(self, dut) -> None:
+        self.dut = dut
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        self.sink = AxiStreamSink(
+            AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst_n, reset_active_level=False
+        )
+        self.sink.log.setLevel(logging.WARNING)
+        self.rng = random.Random(3)
+        self.gap = 0  # max random idle cycles between producer words
+        self.written = 0  # FIFO words written / accepted from the FIFO in this batch
+        self.accepted_good = 0
+        self.good_limit = 0  # beats below this index come from the FIFO
+        self.last_beats = 0
+        for name in ("start", "n_images", "res_valid", "res_data", "err_flag", "n_good"):
+            getattr(dut, name).value = 0
+        cocotb.start_soon(self._monitor())
+
+    async def reset(self) -> None:
+        self.dut.rst_n.value = 0
+        await ClockCycles(self.dut.clk, 4)
+        self.dut.rst_n.value = 1
+        await ClockCycles(self.dut.clk, 2)
+
+    async def _monitor(self) -> None:
+        """FIFO words = written - accepted good words; never more than the FIFO holds."""
+        dut = self.dut
+        beat = 0
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            if dut.start.value:
+                beat = 0
+            if dut.res_valid.value:
+                self.written += 1
+            if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
+                if beat < self.good_limit:
+                    self.accepted_good += 1
+                beat += 1
+            self.last_beats += int(dut.last_beat.value)
+            # one more word may sit in the output register
+            assert self.written - self.accepted_good <= FIFO_DEPTH + 1, "FIFO overflow"
+
+    async def produce(self, records: list[list[int]]) -> None:
+        """Write each record after a cycle with res_room, word by word with gaps."""
+        dut = self.dut
+        for record in records:
+            while True:
+                await RisingEdge(dut.clk)
+                await ReadOnly()
+                if dut.res_room.value:
+                    break
+            await RisingEdge(dut.clk)
+            for word in record:
+                if self.gap:
+                    await ClockCycles(dut.clk, self.rng.randint(0, self.gap))
+                dut.res_valid.value = 1
+                dut.res_data.value = word
+                await RisingEdge(dut.clk)
+                dut.res_valid.value = 0
+
+    async def batch(self, n: int, err_at: int | None = None, n_good: int = 0) -> None:
+        """Run a batch of n images; raise err_flag with n_good after ``err_at`` records."""
+        dut = self.dut
+        records = [[self.rng.getrandbits(32) for _ in range(WORDS)] for _ in range(n)]
+        produced = n if err_at is None else n_good
+        expected = [w for r in records[:produced] for w in r]
+        for k in range(produced, n):
+            expected += error_record(k)
+        self.written = self.accepted_good = self.last_beats = 0
+        self.good_limit = produced * WORDS
+        await RisingEdge(dut.clk)
+        assert dut.out_done.value, "START needs the previous batch to be over"
+        dut.n_images.value = n
+        dut.start.value = 1
+        await RisingEdge(dut.clk)
+        dut.start.value = 0
+        await self.produce(records[: produced if err_at is None else err_at])
+        if err_at is not None:
+            dut.err_flag.value = 1
+            dut.n_good.value = n_good
+            await self.produce(records[err_at:n_good])
+        frame = await with_timeout(self.sink.recv(), TIMEOUT_US, "us")
+        words = [
+            int.from_bytes(frame.tdata[i : i + 4], "little") for i in range(0, len(frame.tdata), 4)
+        ]
+        assert len(words) == n * WORDS, f"{len(words)} words before TLAST, expected {n * WORDS}"
+        for k in range(n):
+            got, want = words[k * WORDS : (k + 1) * WORDS], expected[k * WORDS : (k + 1) * WORDS]
+            assert got == want, f"record {k}: {[hex(w) for w in got]} != {[hex(w) for w in want]}"
+        await ClockCycles(dut.clk, 20)
+        assert self.sink.empty(), "beats after TLAST"
+        assert dut.out_done.value and int(dut.images_done.value) == n
+        assert self.last_beats == 1
+        dut.err_flag.value = 0  # the receiver clears it at the next START
+
+
+async def setup(dut, backpressure=None, gap: int = 0) -> TB:
+    tb = TB(dut)
+    await tb.reset()
+    if backpressure:
+        tb.sink.set_pause_generator(backpressure())
+    tb.gap = gap
+    return tb
+
+
+@cocotb.test()
+@cocotb.parametrize(
+    backpressure=[None, cycle_pause, lambda: random_pause(21)],
+    gap=[0, 4],
+)
+async def batches(dut, backpressure, gap):
+    """Good batches and error batches: exact words, N*11 beats, TLAST on the last."""
+    tb = await setup(dut, backpressure, gap)
+    await tb.batch(1)
+    await tb.batch(5)
+    await tb.batch(6, err_at=1, n_good=2)  # error while image 1 was being received
+    await tb.batch(3, err_at=0, n_good=0)  # error in the first image
+    await tb.batch(4, err_at=4, n_good=4)  # extra beats after a complete batch
+    await tb.batch(2)
+
+
+@cocotb.test()
+async def stalled_sink(dut):
+    """A sink stalled from the start: the FIFO fills to its limit, then every word comes out."""
+    tb = await setup(dut)
+    tb.sink.pause = True
+    task = cocotb.start_soon(tb.batch(8))
+    await ClockCycles(dut.clk, 400)
+    assert not dut.res_room.value, "res_room with a full FIFO"
+    tb.sink.pause = False
+    await with_timeout(task, TIMEOUT_US, "us")
+
+
+@pytest.mark.sim
+def test_mnist_result_out() -> None:
+    """Build mnist_result_out and run its cocotb tests."""
+    from cocotb_runner import run_cocotb
+
+    run_cocotb("test_mnist_result_out", "mnist_result_out", {})
