@@ -8,7 +8,7 @@
 #
 # The lane runs every test under tests/ except two paths that need tools a PYNQ
 # image does not have: tests/hw (cocotb RTL testbenches) and tests/test_train.py
-# (torch); those run on the main lane. Selecting by exclusion picks up new test
+# (torch), and tests/test_lint.py (ruff, a source check); those run on the main lane. Selecting by exclusion picks up new test
 # files without editing this script. Extra pytest arguments: $PYNQ_MNIST_LANE_PYTEST.
 # Venvs live in $PYNQ_MNIST_CI_VENVS (default build/ci-venvs) and are reused:
 # pip runs again only when the pins, setup.py or the checkout's path change.
@@ -69,4 +69,5 @@ EOF
 
 # shellcheck disable=SC2086  # PYNQ_MNIST_LANE_PYTEST is a list of arguments
 exec "$venv/bin/python" -m pytest tests --ignore=tests/hw --ignore=tests/test_train.py \
+  --ignore=tests/test_lint.py \
   -p no:cacheprovider ${PYNQ_MNIST_LANE_PYTEST:-}
