@@ -6,10 +6,11 @@
 #   scripts/ci-lane.sh [--install-only] NAME PYTHON [PIN...]
 #   e.g. scripts/ci-lane.sh pynq-3.0.1 ~/.pyenv/versions/3.10.13/bin/python numpy==1.21.5
 #
-# The lane runs every test under tests/ except two paths that need tools a PYNQ
-# image does not have: tests/hw (cocotb RTL testbenches) and tests/test_train.py
-# (torch), and tests/test_lint.py (ruff, a source check); those run on the main lane. Selecting by exclusion picks up new test
-# files without editing this script. Extra pytest arguments: $PYNQ_MNIST_LANE_PYTEST.
+# The lane runs every test under tests/ except what needs tools a PYNQ image
+# does not have: tests/hw (cocotb RTL testbenches), tests/test_train.py (torch)
+# and tests/test_lint.py (ruff; a check of the source, not of the platform);
+# those run on the main lane. Selecting by exclusion picks up new test files
+# without editing this script. Extra pytest arguments: $PYNQ_MNIST_LANE_PYTEST.
 # Venvs live in $PYNQ_MNIST_CI_VENVS (default build/ci-venvs) and are reused:
 # pip runs again only when the pins, setup.py or the checkout's path change.
 # --install-only prepares the venv and stops (.ci/run does that in the background).
