@@ -436,7 +436,8 @@ wire f_r_fire = s_axi_rvalid && s_axi_rready;
 
 always @(posedge clk) begin
     f_past_valid <= 1'b1;
-    f_win_pipe <= {f_win_pipe[2:0], win_rd_en};
+    // the engine reset (SOFT_RESET) empties layer 1's read pipeline
+    f_win_pipe <= eng_reset ? 4'd0 : {f_win_pipe[2:0], win_rd_en};
     if (f_aw_fire) f_w_open <= 1'b1;
     else if (f_b_fire) f_w_open <= 1'b0;
     if (f_ar_fire) f_r_open <= 1'b1;

@@ -12,8 +12,8 @@
 // abort (SOFT_RESET) drops the batch. A packet already under way is closed
 // cleanly: a beat on offer stays until TREADY (AXI4-Stream), then, unless it
 // carried TLAST, one terminator beat (an error record word, TLAST) follows. If
-// the consumer takes nothing for FLUSH_IDLE_CYCLES (its DMA was reset), or a
-// second abort comes, the pending beat is withdrawn: the consumer is gone.
+// the consumer takes nothing for FLUSH_IDLE_CYCLES after the abort (its DMA
+// was reset), the pending beat is withdrawn: the consumer is gone.
 module mnist_result_out #(
     // FIFO words; >= 2 * 11 so layer 2 can start while the previous image drains
     parameter FIFO_DEPTH = 32,
@@ -187,17 +187,11 @@ always @* begin
         count_next = {(PTR_WIDTH+1){1'b0}};
         active_next = 1'b0;
         aborted_next = 1'b1;
-        if (aborted_reg) begin
-            // second abort: nobody takes the beats any more
-            tvalid_next = 1'b0;
-            term_next = 1'b0;
-            open_next = 1'b0;
-        end else begin
-            // the beat on offer (tvalid_reg) stays; close the packet unless it carries TLAST
-            tvalid_next = tvalid_reg && !m_axis_tready;
-            term_next = open_reg && !(tvalid_reg && tlast_reg);
-            open_next = 1'b0;
-        end
+        // the beat on offer stays until TREADY; the packet gets a terminator
+        // unless that beat carries TLAST (a second abort changes nothing)
+        tvalid_next = tvalid_reg && !m_axis_tready;
+        term_next = term_reg || (open_reg && !(tvalid_reg && tlast_reg));
+        open_next = 1'b0;
     end
 
     // registered count only: a pop in this cycle frees its word one cycle later
@@ -307,9 +301,10 @@ always @(posedge clk) begin
     end
 end
 
-// the environment
+// the environment (SOFT_RESET's abort is proven on mnist_top, top.sby)
 always @* begin
     assume(rst_n == f_past_valid);
+    assume(!abort);
     if (!rst_n) assume(!start);
     if (start) begin
         assume(out_done && n_images != 32'd0);
@@ -347,6 +342,7 @@ always @* begin
     if (f_past_valid) begin
         // FIFO never overflows (nor underflows)
         assert(count_reg <= FIFO_DEPTH);
+        assert(!aborted_reg && !term_reg);  // without an abort
         if (!f_started) begin
             assert(!m_axis_tvalid && out_done && !active_reg && count_reg == 0);
         end else begin
@@ -374,7 +370,10 @@ always @* begin
             assert({{(7-PTR_WIDTH){1'b0}}, count_reg} == f_fifo_words);
             if (f_fifo_recs == 32'd0) assert(f_pop_word <= f_prod_word);
             assert(wr_ptr_reg - rd_ptr_reg == count_reg[PTR_WIDTH-1:0]);
-            assert(room_reg == (count_reg <= ROOM_LIMIT));
+            // room comes from last cycle's count, which a push raises by one at most
+            if (room_reg) assert(count_reg <= ROOM_LIMIT);
+            // use_err_reg lags the error region by a cycle, never leads it
+            if (use_err_reg) assert(f_err_region);
             if (f_grant) assert(count_reg <= ROOM_LIMIT && f_prod_word == 4'd0);
             if (f_prod_word != 4'd0) begin
                 assert({{(31-PTR_WIDTH){1'b0}}, count_reg} + WORDS - {28'd0, f_prod_word} <= FIFO_DEPTH);

