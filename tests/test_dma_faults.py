@@ -88,7 +88,7 @@ FAULTS = [
         ("not done within", "BUSY", "S2MM_DMASR"),
     ),
     Fault(
-        "slow Reset + MM2S DecErr",
+        "long Reset + MM2S DecErr",
         {"fault": "mm2s_error", "kind": "decerr", "at_byte": 2 * IN_BYTES},
         AcceleratorError,
         ("MM2S DMADecErr",),
