@@ -108,15 +108,16 @@ def random_model(rng: np.random.Generator) -> Model:
     )
 
 
-@pytest.fixture(scope="module")
-def board() -> Iterator[SimBackend]:
-    backend = SimBackend(timeout_s=1.0)
+@pytest.fixture(scope="module", params=[False, True], ids=["register_rw", "memory_mapped"])
+def board(request: pytest.FixtureRequest) -> Iterator[SimBackend]:
+    """One virtual board per MMIO mode (a real board is MEMORY_MAPPED)."""
+    backend = SimBackend(timeout_s=1.0, memory_mapped=request.param)
     yield backend
     backend.close()
     if RESULTS:
-        rows = [f"{'fault':<26} {'detect cycles':>13} {'recovery cycles':>15}  error text"]
+        rows = [f"{'fault':<34} {'detect cycles':>13} {'recovery cycles':>15}  error text"]
         rows += [
-            f"{name:<26} {detect:>13} {recover:>15}  {text}"
+            f"{name:<34} {detect:>13} {recover:>15}  {text}"
             for name, (text, detect, recover) in RESULTS.items()
         ]
         log.warning("DMA fault table (cycles at 100 MHz):\n%s", "\n".join(rows))
@@ -167,7 +168,8 @@ def test_fault_is_named_recovered_and_next_batch_exact(
         assert part in message, message
     assert len(spy.spans) == 1, spy.spans
     recover_start, recover_end = spy.spans[0]
-    RESULTS[fault.name] = (
+    mode = " (mmap)" if dev.has_capability("MEMORY_MAPPED") else ""
+    RESULTS[fault.name + mode] = (
         message.split(":")[0][:70],
         recover_start - start,
         recover_end - recover_start,
@@ -228,6 +230,7 @@ def test_beats_left_by_a_halted_transfer_are_drained_by_load(
         spy.remove()
     assert dev.model.mm2s_residual == 0
     ((start, end),) = spy.spans
-    RESULTS["halted MM2S, engine idle"] = ("(load_weights: drain batch, no error)", 0, end - start)
+    mode = " (mmap)" if dev.has_capability("MEMORY_MAPPED") else ""
+    RESULTS["halted MM2S, engine idle" + mode] = ("(load_weights: drain batch)", 0, end - start)
     images = rng.integers(0, 256, (N_IMAGES, regmap.N_IN), dtype=np.uint8)
     np.testing.assert_array_equal(board.infer(images), cpu.infer(images))

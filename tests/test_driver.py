@@ -52,8 +52,8 @@ def expected(model: Model, images: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture
-def sim(rng: np.random.Generator) -> Iterator[tuple[SimBackend, Model]]:
-    backend = SimBackend(timeout_s=2.0)
+def sim(rng: np.random.Generator, memory_mapped: bool) -> Iterator[tuple[SimBackend, Model]]:
+    backend = SimBackend(timeout_s=2.0, memory_mapped=memory_mapped)
     model = random_model(rng)
     backend.load(model)
     yield backend, model
