@@ -456,13 +456,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
     if args.synth is not None:
-        args.netlist, args.ltp = synthesize(args.synth, args.out_dir)
+        try:
+            args.netlist, args.ltp = synthesize(args.synth, args.out_dir)
+        except RuntimeError as exc:
+            parser.exit(2, f"{exc}\n")
     if args.netlist is None:
         parser.error("give a netlist or --synth NUM_BANKS")
     if not args.netlist.is_file():
         parser.error(f"{args.netlist}: no such netlist")
     modules = tuple(args.modules.split(",")) if args.modules else None
-    report = analyze(args.netlist, args.ltp, args.limit, modules)
+    try:
+        report = analyze(args.netlist, args.ltp, args.limit, modules)
+    except (OSError, ValueError, KeyError) as exc:  # JSONDecodeError is a ValueError
+        parser.exit(2, f"cannot read the netlist or the ltp report: {exc!r}\n")
     sys.stdout.write(format_report(report) + "\n")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
