@@ -5,10 +5,10 @@
 ``pynq.lib.dma.DMA`` object with :meth:`MnistAccel.attach_dma`. The same code
 runs on a board and on the virtual board.
 
-A DMA transfer (after weights are loaded) costs N_IMAGES (only when it
-changed) + S2MM DA/LENGTH + CTRL.START + MM2S SA/LENGTH + S2MM DMASR polls
-(+ MM2S DMASR for each poll that finds S2MM still busy) + S2MM_LENGTH +
-STATUS + OWNER_TAG (+ CYCLES) register accesses: 9 to 11 with one poll.
+A DMA transfer (after weights are loaded) costs N_IMAGES + S2MM DA/LENGTH +
+CTRL.START + MM2S SA/LENGTH + S2MM DMASR polls (+ MM2S DMASR for each poll
+that finds S2MM still busy) + S2MM_LENGTH + STATUS + OWNER_TAG (+ CYCLES)
+register accesses: 10 or 11 with one poll.
 pynq's ``_SDMAChannel.transfer()``/``wait()`` cost five or more per channel,
 so the driver programs the two DMA channels itself through the DMA's MMIO,
 with the PG021 register map named in one place (``regmap.DMA_REGISTERS``).
@@ -173,7 +173,6 @@ class MnistAccel(DefaultIP):
         self.max_images_per_transfer = 0
         self._in_buf: Any = None
         self._out_buf: Any = None
-        self._n_images_reg: int | None = None
         self._in_flight = False
         self._cycles_per_image: float | None = None
         self._owner_tag: int | None = None  # our OWNER_TAG token; None: no usable weights
@@ -548,9 +547,9 @@ class MnistAccel(DefaultIP):
         src.flush()
         dst[:] = _POISON  # a record the DMA does not overwrite can never pass _decode
         dst.flush()
-        if n != self._n_images_reg:
-            self._wr(regmap.REG_N_IMAGES, n)
-            self._n_images_reg = n
+        # Written every batch: an overlay download by someone else resets it to
+        # 0, and a START of 0 images would only end at the deadline.
+        self._wr(regmap.REG_N_IMAGES, n)
         self._in_flight = True
         out_bytes = n * _OUT_BYTES_PER_IMAGE
         self._start_channel(self._s2mm, dst.physical_address, out_bytes)
@@ -754,7 +753,6 @@ class MnistAccel(DefaultIP):
         """
         deadline = time.monotonic() + self.timeout_s
         self._in_flight = False
-        self._n_images_reg = None
         self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
         self._dma_wr(self._mm2s.dmacr, self._mm2s.reset)  # either channel resets both
         drain_started = drain_stopped = False

@@ -79,7 +79,7 @@ def test_batch_is_exact_and_costs_at_most_12_register_accesses(
 ) -> None:
     backend, model = sim
     dev = backend.device
-    for n in (37, 37, 1, 64):  # a repeated size skips the N_IMAGES write
+    for n in (37, 37, 1, 64):
         images = random_images(rng, n)
         dev.reset_counters()
         logits, digits, stats = backend.accel.classify(images, read_cycles=True)
@@ -376,8 +376,10 @@ def test_two_backends_on_one_board_never_give_a_silent_wrong_result(
         np.testing.assert_array_equal(first.infer(images), cpu_a.infer(images))
 
         second = SimBackend(timeout_s=2.0, device=first.device)  # downloads the overlay again
+        t0 = time.monotonic()
         with pytest.raises(AcceleratorOwnershipLost, match="load_weights again"):
             first.infer(images)
+        assert time.monotonic() - t0 < first.accel.timeout_s  # after its batch, not at the deadline
         second.load(model_b)
         with pytest.raises(AcceleratorOwnershipLost, match="another process or backend"):
             first.infer(images)  # first still has no claim: it never silently computes
