@@ -46,6 +46,8 @@ class TB:
         self.accepted_good = 0
         self.good_limit = 0  # beats below this index come from the FIFO
         self.last_beats = 0
+        self.beats = 0  # beats accepted in this batch
+        self.stalling = False
         for name in ("start", "n_images", "res_valid", "res_data", "err_flag", "n_good"):
             getattr(dut, name).value = 0
         cocotb.start_soon(self._monitor())
@@ -59,18 +61,17 @@ class TB:
     async def _monitor(self) -> None:
         """FIFO words = written - accepted good words; never more than the FIFO holds."""
         dut = self.dut
-        beat = 0
         while True:
             await RisingEdge(dut.clk)
             await ReadOnly()
             if dut.start.value:
-                beat = 0
+                self.beats = 0
             if dut.res_valid.value:
                 self.written += 1
             if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                if beat < self.good_limit:
+                if self.beats < self.good_limit:
                     self.accepted_good += 1
-                beat += 1
+                self.beats += 1
             self.last_beats += int(dut.last_beat.value)
             # one more word may sit in the output register
             assert self.written - self.accepted_good <= FIFO_DEPTH + 1, "FIFO overflow"
@@ -154,16 +155,24 @@ async def batches(dut, backpressure, gap):
     await tb.batch(2)
 
 
+def stall_after(tb: TB, beats: int):
+    """Pause generator: stall the sink once ``beats`` beats of the batch are accepted."""
+    while True:
+        yield tb.stalling and tb.beats >= beats
+
+
 @cocotb.test()
 async def stalled_sink(dut):
-    """A sink stalled from the start: the FIFO fills to its limit, then every word comes out."""
+    """The sink stalls after 0..11 beats: every FIFO fill level at which res_room matters."""
     tb = await setup(dut)
-    tb.sink.pause = True
-    task = cocotb.start_soon(tb.batch(8))
-    await ClockCycles(dut.clk, 400)
-    assert not dut.res_room.value, "res_room with a full FIFO"
-    tb.sink.pause = False
-    await with_timeout(task, TIMEOUT_US, "us")
+    for beats in range(WORDS + 1):
+        tb.sink.set_pause_generator(stall_after(tb, beats))
+        tb.stalling = True
+        task = cocotb.start_soon(tb.batch(6))
+        await ClockCycles(dut.clk, 300)
+        assert not dut.res_room.value, f"res_room with a full FIFO (stall after {beats})"
+        tb.stalling = False
+        await with_timeout(task, TIMEOUT_US, "us")
 
 
 @pytest.mark.sim
