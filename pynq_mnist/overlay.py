@@ -18,7 +18,12 @@ from . import regmap
 from .backend import AcceleratorBackend
 from .errors import BackendUnavailable, ConfigError
 
-__all__ = ["FabricBackend", "board_available", "find_bitstream"]  # and MnistOverlay, built lazily
+__all__ = [  # and MnistOverlay, built lazily
+    "FabricBackend",
+    "board_available",
+    "find_accelerator",
+    "find_bitstream",
+]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +32,12 @@ OVERLAYS_DIR = Path(__file__).resolve().parent / "overlays"
 BITSTREAM_NAME = "mnist.bit"
 # Present on a PYNQ board: the FPGA manager (PYNQ >= 2.6) or the old xlnk allocator.
 FPGA_DEVICE_PATHS = (Path("/sys/class/fpga_manager/fpga0"), Path("/dev/xlnk"))
+NEEDS_ROOT = (
+    "PYNQ needs root (it maps /dev/mem and programs the FPGA): run as root, "
+    "e.g. sudo -i, or the board's Jupyter"
+)
+# (accelerator stream port, AXI DMA stream port) pairs that make "its DMA" (overlay/bd.tcl).
+ACCEL_DMA_STREAMS = (("s_axis", "M_AXIS_MM2S"), ("m_axis", "S_AXIS_S2MM"))
 
 
 def find_bitstream(board: str | None = None) -> Path:
@@ -58,6 +69,8 @@ def _board_problem() -> str | None:
     """Why this machine cannot run the fabric backend, or None if it can."""
     if not any(p.exists() for p in FPGA_DEVICE_PATHS):
         return "not a PYNQ board: none of " + ", ".join(str(p) for p in FPGA_DEVICE_PATHS)
+    if os.geteuid() != 0:
+        return NEEDS_ROOT
     try:
         find_bitstream()
     except BackendUnavailable as exc:
@@ -68,11 +81,84 @@ def _board_problem() -> str | None:
 
 
 def board_available() -> bool:
-    """True on a PYNQ board with pynq installed and a packaged bitstream for ``$BOARD``."""
+    """True on a PYNQ board with pynq installed and a packaged bitstream for ``$BOARD``.
+
+    On a PYNQ board that cannot run the fabric backend (not root, no
+    bitstream, no pynq), the reason is logged once per process.
+    """
     try:
-        return _board_problem() is None
-    except (OSError, ValueError):
-        return False
+        problem = _board_problem()
+    except (OSError, ValueError) as exc:
+        problem = str(exc)
+    if problem is not None and any(p.exists() for p in FPGA_DEVICE_PATHS):
+        _log_board_problem(problem)
+    return problem is None
+
+
+@functools.cache
+def _log_board_problem(problem: str) -> None:
+    log.warning("fabric backend unavailable on this PYNQ board: %s", problem)
+
+
+def find_accelerator(ip_dict: dict[str, Any], systemgraph: Any, source: str) -> tuple[str, str]:
+    """(accelerator, DMA) names in ``ip_dict``: the one IP of VLNV ``regmap.VLNV``, and the
+    AXI DMA whose MM2S stream feeds its ``s_axis`` and whose S2MM stream takes its ``m_axis``.
+
+    Works for any instance names and hierarchy (``mnist_accel``, ``mnist_accel_0``,
+    ``accel/mnist_accel_0``); the wiring comes from pynq's parsed design graph.
+
+    Raises
+    ------
+    ConfigError
+        Not exactly one accelerator, or not exactly one DMA wired to it both ways.
+    """
+    accels = sorted(n for n, d in ip_dict.items() if d.get("type") == regmap.VLNV)
+    if len(accels) != 1:
+        raise ConfigError(
+            f"{source}: expected one IP of VLNV {regmap.VLNV}, found {len(accels)} {accels}"
+        )
+    accel = accels[0]
+    if systemgraph is None:
+        raise ConfigError(f"{source}: pynq parsed no design graph, so the DMA cannot be found")
+    cores = {getattr(c, "hierarchy_name", None): c for c in systemgraph.blocks.values()}
+    wired: set[str] | None = None
+    for accel_port, dma_port in ACCEL_DMA_STREAMS:
+        ports = cores[accel].ports if accel in cores else {}
+        peers = ports[accel_port].destinations().values() if accel_port in ports else []
+        ends = {
+            p.parent().hierarchy_name
+            for p in peers
+            if p.name == dma_port
+            and ip_dict.get(p.parent().hierarchy_name, {}).get("type") == regmap.DMA_VLNV
+        }
+        wired = ends if wired is None else wired & ends
+    dmas = sorted(wired or ())
+    if len(dmas) != 1:
+        raise ConfigError(
+            f"{source}: expected one {regmap.DMA_VLNV} with M_AXIS_MM2S -> {accel}/s_axis "
+            f"and {accel}/m_axis -> S_AXIS_S2MM, found {len(dmas)} {dmas}"
+        )
+    return accel, dmas[0]
+
+
+def _achieved_clock_rates(overlay: Any) -> None:
+    """Give ``clock_dict`` the FCLK rates that pynq 4.0 sets from and a Zynq-7000 .hwh lacks.
+
+    pynq 4.0 sets each enabled PL clock from ``clock_dict[i]["frequency"]``;
+    pynqmetadata 0.2.0 looks for the Zynq UltraScale+ parameter name, so for a
+    PS7 it is None and ``Clocks.set_pl_clk`` fails. The rate the design was timed
+    at is the PS7's ``PCW_ACT_FPGA<i>_PERIPHERAL_FREQMHZ``. pynq 3.x uses the
+    divisors and ignores the frequency.
+    """
+    ps7 = [
+        d["parameters"]
+        for d in overlay.ip_dict.values()
+        if str(d.get("type", "")).startswith("xilinx.com:ip:processing_system7:")
+    ]
+    for index, clock in overlay.clock_dict.items():
+        key = f"PCW_ACT_FPGA{index}_PERIPHERAL_FREQMHZ"
+        if clock.get("frequency", 0) is None and ps7 and key in ps7[0]:
+            clock["frequency"] = float(ps7[0][key])
 
 
 def _fclk0_mhz() -> float:
@@ -95,6 +181,9 @@ def _overlay_class() -> type:
     class MnistOverlay(pynq.Overlay):  # type: ignore[misc]
         """The mnist overlay: ``.accel`` (MnistAccel, bound by VLNV) with ``.dma`` attached.
 
+        The accelerator and its DMA are found by VLNV and stream wiring
+        (``find_accelerator``), not by instance name.
+
         Parameters
         ----------
         bitfile : str or Path, optional
@@ -114,17 +203,27 @@ def _overlay_class() -> type:
         ) -> None:
             path = find_bitstream() if bitfile is None else Path(bitfile)
             super().__init__(str(path), download=download, **kwargs)
-            accel = getattr(self, regmap.ACCEL_INSTANCE)
+            accel_name, dma_name = find_accelerator(
+                self.ip_dict, getattr(self, "systemgraph", None), str(path)
+            )
+            # Both before assigning: a hierarchy may itself be called "accel" or "dma".
+            accel, dma = (
+                functools.reduce(getattr, name.split("/"), self) for name in (accel_name, dma_name)
+            )
             if not isinstance(accel, MnistAccel):
                 raise ConfigError(
-                    f"{path}: instance {regmap.ACCEL_INSTANCE} is {type(accel).__name__}, "
-                    f"not MnistAccel: its VLNV differs from {regmap.VLNV}"
+                    f"{path}: {accel_name} is bound to {type(accel).__name__}, not MnistAccel"
                 )
             self.accel = accel
-            self.dma = getattr(self, regmap.DMA_INSTANCE)
+            self.dma = dma
             self.accel.timeout_s = float(timeout_s)
             self.accel.fclk_mhz = _fclk0_mhz()
             self.accel.attach_dma(self.dma)
+
+        def download(self, dtbo: str | None = None) -> None:
+            """pynq's download, with the FCLK rates pynq 4.0 needs filled in."""
+            _achieved_clock_rates(self)
+            super().download(dtbo)
 
     return MnistOverlay
 

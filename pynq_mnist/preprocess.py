@@ -72,6 +72,10 @@ STROKE_PERCENTILE = 90.0
 # ITU-R 601 luma weights, as PIL uses for RGB -> L.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
+# Pillow 9.1 moved the resampling filters into the Image.Resampling enum; Pillow 9.0
+# (the PYNQ v3 image's) has only the module-level constants, with the same values.
+_RESAMPLING = getattr(Image, "Resampling", Image)
+
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read any image file PIL can decode and return an MNIST-style uint8 [28,28].
@@ -106,7 +110,8 @@ def _decode(name: str, max_pixels: int) -> Image.Image:
                     raise ImageError(f"{name}: image is empty ({width}x{height} pixels)")
                 # JPEG only: decode at 1/2..1/8 scale, still >= WORK_SIDE on each side.
                 img.draft(None, (WORK_SIDE, WORK_SIDE))
-                img.load()
+                # Decodes too (transpose or copy). Not after an explicit load(): Pillow 9.0
+                # reads a TIFF's EXIF orientation from the file, which load() closes.
                 return ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name}: {exc} (limit {max_pixels} pixels)") from None
@@ -173,6 +178,8 @@ def _border(gray: np.ndarray, width: int) -> np.ndarray:
 
 
 def _has_alpha(img: Image.Image) -> bool:
+    if img.mode == "LAB":  # its "A" band is the green-red axis a*, not alpha
+        return False
     return bool({"A", "a"} & set(img.getbands())) or "transparency" in img.info
 
 
@@ -197,6 +204,8 @@ def _pil_to_gray(img: Image.Image) -> np.ndarray:
         return np.asarray(img).astype(np.float32) / (UINT16_MAX / UINT8_MAX)
     if img.mode in ("I", "F"):
         return _levels_to_255(np.asarray(img))
+    if img.mode == "LAB":  # PIL converts LAB to nothing else; its L band is the lightness
+        return np.asarray(img.getchannel("L"), dtype=np.float32)
     if _has_alpha(img):
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
         return _composite_on_white(rgba[..., :3] @ _LUMA, rgba[..., 3] / UINT8_MAX)
@@ -249,7 +258,7 @@ def _composite_on_white(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def _resize(values: np.ndarray, width: int, height: int) -> np.ndarray:
     """Antialiased resize of a float32 [H,W] array: area average down, bicubic up."""
     shrinking = width <= values.shape[1] and height <= values.shape[0]
-    method = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
+    method = _RESAMPLING.BOX if shrinking else _RESAMPLING.BICUBIC
     resized = Image.fromarray(values.astype(np.float32), mode="F").resize((width, height), method)
     return np.asarray(resized, dtype=np.float32)
 

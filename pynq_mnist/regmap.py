@@ -61,6 +61,7 @@ REG_SHIFT_L1 = 0x20
 REG_SHIFT_L2 = 0x24
 REG_IMAGES_DONE = 0x28
 REG_CYCLES = 0x2C
+REG_OWNER_TAG = 0x30
 REG_SPACE_BYTES = 0x100  # registers occupy 0x000..0x0FF
 
 # --- register bits ----------------------------------------------------------
@@ -75,10 +76,14 @@ STATUS_IDLE_BIT = 0
 STATUS_BUSY_BIT = 1
 STATUS_DONE_BIT = 2
 STATUS_ERROR_BIT = 3
+STATUS_START_REJECTED_BIT = 4
+STATUS_DRAINING_BIT = 5
 STATUS_IDLE = 1 << STATUS_IDLE_BIT
 STATUS_BUSY = 1 << STATUS_BUSY_BIT
 STATUS_DONE = 1 << STATUS_DONE_BIT
 STATUS_ERROR = 1 << STATUS_ERROR_BIT
+STATUS_START_REJECTED = 1 << STATUS_START_REJECTED_BIT
+STATUS_DRAINING = 1 << STATUS_DRAINING_BIT
 
 ERR_EARLY_TLAST_BIT = 0
 ERR_MISSING_TLAST_BIT = 1
@@ -227,12 +232,21 @@ REGISTERS: dict[str, dict[str, Any]] = {
     "STATUS": _reg(
         REG_STATUS,
         RW,
-        "Status: IDLE, BUSY, DONE (W1C), ERROR (W1C)",
+        "Status: IDLE, BUSY, DONE (W1C), ERROR (W1C), START_REJECTED (W1C), DRAINING",
         {
-            "IDLE": _field(STATUS_IDLE_BIT, 1, RO, "engine idle"),
+            "IDLE": _field(STATUS_IDLE_BIT, 1, RO, "engine idle (not busy, not draining)"),
             "BUSY": _field(STATUS_BUSY_BIT, 1, RO, "batch in progress"),
             "DONE": _field(STATUS_DONE_BIT, 1, RW, "batch done (W1C, cleared by START)"),
             "ERROR": _field(STATUS_ERROR_BIT, 1, RW, "framing error (W1C, cleared by START)"),
+            "START_REJECTED": _field(
+                STATUS_START_REJECTED_BIT,
+                1,
+                RW,
+                "a START arrived while busy or draining (W1C; cleared by START and SOFT_RESET)",
+            ),
+            "DRAINING": _field(
+                STATUS_DRAINING_BIT, 1, RO, "SOFT_RESET is draining the input packet to TLAST"
+            ),
         },
     ),
     "ERROR_CAUSE": _reg(
@@ -286,6 +300,14 @@ REGISTERS: dict[str, dict[str, Any]] = {
         "Clock cycles of the last batch: START to last result beat",
         {
             "CYCLES": _field(0, 32, RO, "count"),
+        },
+    ),
+    "OWNER_TAG": _reg(
+        REG_OWNER_TAG,
+        RW,
+        "Owner token; cleared by any weight-window or SHIFT_L1/SHIFT_L2 write",
+        {
+            "TAG": _field(0, 32, RW, "written by the owner after loading the weights"),
         },
     ),
 }

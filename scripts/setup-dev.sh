@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on Debian 12 / Python 3.11: simulators
-# and synthesis (apt), the CPU build of PyTorch, pynq, cocotb and the package.
+# Installs everything the main CI lane needs on Debian 12 / Python 3.11:
+# simulators and synthesis (apt), the CPU build of PyTorch, pynq, cocotb and
+# the package. The board-stack lanes make their own venvs (scripts/ci-lane.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(verilator iverilog yosys g++ make tcl)
+# chromium + chromium-driver: the browser test of `pynq-mnist serve` (selenium).
+APT_PACKAGES=(verilator iverilog yosys g++ make tcl chromium chromium-driver)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -13,7 +15,8 @@ if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}"
 fi
 
 # Pinned first: a bare "torch" requirement would pull the multi-GB CUDA build.

@@ -18,6 +18,17 @@ DEFAULT_SEED = 20261125
 log = logging.getLogger(__name__)
 
 
+BOARD_STACK_MARKER = (
+    "board_stack: the board's pynq code path (pynq.Overlay, the .hwh parser, MMIO modes) "
+    "on the virtual board; CI's pynq lanes select them with -m board_stack"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker the board-stack CI lanes select."""
+    config.addinivalue_line("markers", BOARD_STACK_MARKER)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip `board` tests off-board; nothing else may skip."""
     from pynq_mnist.backend import _board_available
@@ -51,3 +62,10 @@ def mnist_dir() -> Path:
     if not (path / "t10k-images-idx3-ubyte.gz").exists():
         raise FileNotFoundError(f"MNIST not found in {path}: set PYNQ_MNIST_DATA")
     return path
+
+
+@pytest.fixture(params=[False, True], ids=["register_rw", "memory_mapped"])
+def memory_mapped(request: pytest.FixtureRequest) -> bool:
+    """Both MMIO modes of the virtual board: pass as ``SimBackend(memory_mapped=...)``
+    or ``VirtualDevice(memory_mapped=...)`` (a board is MEMORY_MAPPED)."""
+    return bool(request.param)

@@ -43,7 +43,9 @@ def test_bench_cpu_sim_json_table_and_plot(
     ]  # fmt: skip
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("| backend | accuracy |")
+    first, second = out.splitlines()[:2]
+    assert first == f"data: MNIST test set, 10000 images from {mnist_dir}; the first {LIMIT} used"
+    assert second.startswith("| backend | accuracy |")
     assert "| cpu |" in out and "| sim |" in out
 
     report = json.loads(json_path.read_text())

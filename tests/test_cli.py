@@ -156,6 +156,31 @@ def test_bad_files_are_reported_and_the_rest_classified(
     assert [r["logits"] for r in records] == _expected(arrays, good).tolist()
 
 
+def test_unexpected_exception_costs_only_its_file(
+    model_file, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pynq_mnist.preprocess
+
+    path, arrays = model_file
+    cursed = DIGIT_SAMPLES[1]
+    real_load_image = pynq_mnist.preprocess.load_image
+
+    def load_image(name: str, **kwargs: int) -> np.ndarray:
+        if Path(name) == cursed:  # what Pillow 9.0 raised for Image.Resampling
+            raise AttributeError("module 'PIL.Image' has no attribute 'Resampling'")
+        return real_load_image(name, **kwargs)
+
+    monkeypatch.setattr(pynq_mnist.preprocess, "load_image", load_image)
+    good = [DIGIT_SAMPLES[0], DIGIT_SAMPLES[2]]
+    argv = [str(good[0]), str(cursed), str(good[1]), "--json", "--model", str(path)]
+    assert cli.main(["infer", *argv, "--backend", "cpu"]) == 1
+    out = capsys.readouterr()
+    _one_error_line(out.err, f"error: {cursed}: ", "AttributeError", "'Resampling'")
+    records = _records(out.out)
+    assert [r["path"] for r in records] == list(map(str, good))
+    assert [r["logits"] for r in records] == _expected(arrays, good).tolist()
+
+
 def test_all_files_bad(model_file, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path, _ = model_file
     assert cli.main(["infer", str(tmp_path / "a.png"), "--model", str(path)]) == 1

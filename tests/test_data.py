@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from reference import reference_digits, reference_logits
 
 from pynq_mnist.data import (
+    CACHE_ENV_VAR,
     ENV_VAR,
+    IDX_SHA256,
+    SAMPLE_DIR,
+    cache_dir,
     find_split_files,
     load_mnist,
+    load_sample,
+    load_test_set,
     read_idx,
     resolve_data_dir,
     sha256_of_files,
 )
 from pynq_mnist.errors import DataError
+from pynq_mnist.model import load_model
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
@@ -157,11 +170,14 @@ def test_count_mismatch_and_bad_label(tmp_path: Path, rng: np.random.Generator) 
 
 def test_data_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
     project = tmp_path / "main"
     project.mkdir()
     monkeypatch.chdir(project)
-    with pytest.raises(DataError, match=ENV_VAR):
+    with pytest.raises(DataError, match=rf"{ENV_VAR}.*data download"):
         resolve_data_dir()
+    (tmp_path / "cache").mkdir()
+    assert resolve_data_dir() == tmp_path / "cache"
     shared = tmp_path / "shared" / "data" / "mnist"
     shared.mkdir(parents=True)
     assert resolve_data_dir().resolve() == shared.resolve()
@@ -192,3 +208,99 @@ def test_real_mnist(mnist_dir: Path) -> None:
     assert test_labels[:5].tolist() == [7, 2, 1, 0, 4]
     test_counts = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert np.bincount(test_labels, minlength=10).tolist() == test_counts
+
+
+def test_cache_dir_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CACHE_ENV_VAR, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "pynq-mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "pynq-mnist"
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
+
+
+def test_test_set_search_order(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explicit dir, then $PYNQ_MNIST_DATA, ../shared/data/mnist, the cache; else the sample."""
+    project, cache, env = tmp_path / "main", tmp_path / "cache", tmp_path / "env"
+    for d in (project, cache, env):
+        d.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv(CACHE_ENV_VAR, str(cache))
+    monkeypatch.setenv(ENV_VAR, str(env))  # empty: skipped
+
+    sample = load_test_set()
+    assert not sample.full and sample.images.shape == (1000, 28, 28)
+    assert sample.source.startswith("shipped sample, the first 1000 MNIST test images")
+    assert str(env) in sample.source and str(cache) in sample.source
+
+    cached, _ = write_split(cache, rng, (TEST_IMAGES, TEST_LABELS), 3, True)
+    got = load_test_set()
+    assert got.full and got.source == f"MNIST test set, 3 images from {cache}"
+    np.testing.assert_array_equal(got.images, cached)
+
+    shared = tmp_path / "shared" / "data" / "mnist"
+    shared_images, _ = write_split(shared, rng, (TEST_IMAGES, TEST_LABELS), 4, False)
+    np.testing.assert_array_equal(load_test_set().images, shared_images)
+
+    _, env_labels = write_split(env / "raw", rng, (TEST_IMAGES, TEST_LABELS), 5, True)
+    got = load_test_set()
+    assert got.source == f"MNIST test set, 5 images from {env / 'raw'}"
+    np.testing.assert_array_equal(got.labels, env_labels)
+
+    with pytest.raises(DataError, match="not found"):
+        load_test_set(tmp_path / "nowhere")
+    (env / "raw" / (TEST_LABELS + ".gz")).write_bytes(b"garbage")  # present but broken: an error
+    with pytest.raises(DataError, match=TEST_LABELS):
+        load_test_set()
+
+
+def test_sample_is_the_first_1000_test_images(mnist_dir: Path) -> None:
+    images, labels = load_sample()
+    full_images, full_labels = load_mnist("test", mnist_dir)
+    np.testing.assert_array_equal(images, full_images[:1000])
+    np.testing.assert_array_equal(labels, full_labels[:1000])
+    credits = (SAMPLE_DIR / "README.md").read_text()
+    assert "CC BY-SA 3.0" in credits
+    for name in ("t1k-images-idx3-ubyte", "t1k-labels-idx1-ubyte"):
+        digest = hashlib.sha256(gzip.decompress((SAMPLE_DIR / f"{name}.gz").read_bytes()))
+        assert f"`{name}.gz` | " in credits and digest.hexdigest() in credits
+
+
+def test_recorded_idx_digests_match_the_data(mnist_dir: Path) -> None:
+    for base, digest in IDX_SHA256.items():
+        data = gzip.decompress((mnist_dir / f"{base}.gz").read_bytes())
+        assert hashlib.sha256(data).hexdigest() == digest, base
+
+
+@pytest.mark.sim
+def test_bench_runs_on_the_sample_without_data(tmp_path: Path) -> None:
+    """A fresh machine: empty $PYNQ_MNIST_DATA, no ../shared, empty cache -> the sample."""
+    empty, cache, cwd = tmp_path / "empty", tmp_path / "cache", tmp_path / "cwd"
+    for d in (empty, cache, cwd):
+        d.mkdir()
+    env = {
+        **os.environ,
+        ENV_VAR: str(empty),
+        CACHE_ENV_VAR: str(cache),
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "pynq_mnist", "bench", "--backends", "cpu,sim",
+         "--latency-calls", "3", "--no-progress"],
+        cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("data: shipped sample, the first 1000 MNIST test images (")
+    assert str(empty) in lines[0] and "pynq-mnist data download" in lines[0]
+
+    images, labels = load_sample()
+    model = load_model(None)
+    logits = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
+    accuracy = np.mean(reference_digits(logits) == labels) * 100
+    for backend in ("cpu", "sim"):
+        assert f"| {backend} | {accuracy:.2f} % | 1000/1000 |" in proc.stdout

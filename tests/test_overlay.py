@@ -112,7 +112,6 @@ def _config_from_tcl(path: Path) -> dict[str, Any]:
         proc out {{args}} {{ puts -nonewline "[join $args \\x1f]\\x1e" }}
         foreach name {{{" ".join(SCALARS)}}} {{ out S $name [set mnist::$name] }}
         out L NUM_BANKS_SUPPORTED {{*}}$mnist::NUM_BANKS_SUPPORTED
-        out L INTERRUPT_PINS {{*}}$mnist::INTERRUPT_PINS
         foreach {{k v}} $mnist::DMA_PARAMETERS {{ out D $k $v }}
         foreach r $mnist::REGISTERS {{
             lassign $r name offset size access description fields
@@ -171,12 +170,6 @@ def test_config_tcl_values_equal_regmap() -> None:
     assert float(cfg["FCLK_MHZ"]) == regmap.FCLK_MHZ
     assert cfg["DMA_PARAMETERS"] == regmap.DMA_PARAMETERS
     assert list(cfg["DMA_PARAMETERS"]) == list(regmap.DMA_PARAMETERS)
-    expected_irqs = [
-        f"{regmap.ACCEL_INSTANCE if key == regmap.ACCEL_INSTANCE else regmap.DMA_INSTANCE}/{pin}"
-        for key, pin in regmap.INTERRUPTS.items()
-    ]
-    assert cfg["INTERRUPT_PINS"] == expected_irqs
-    assert cfg["INTERRUPT_PINS"][0] == f"{regmap.ACCEL_INSTANCE}/interrupt"
     assert cfg["REGISTERS"] == regmap.REGISTERS
 
 
@@ -252,6 +245,139 @@ def test_completeness_check_can_fail() -> None:
     text = (OVERLAY / "bd.tcl").read_text()
     assert _complete(text)
     assert not _complete(text[: text.rindex("}")])
+
+
+# --- Tcl 8.5: Vivado 2022.1, which build.tcl accepts, runs Tcl 8.5 --------------------
+
+# Commands and ensemble subcommands that Tcl 8.5 lacks (8.6; lpop: 8.7).
+TCL86_COMMANDS = {"lmap", "try", "throw", "tailcall", "lpop", "coroutine", "yield"}
+TCL86_SUBCOMMANDS = {("string", "cat"), ("dict", "map")}
+
+
+@dataclass
+class TclWord:
+    """One word of a Tcl command: its text (braces stripped) and its [command] substitutions."""
+
+    text: str
+    braced: bool
+    substitutions: list[list[TclWord]]
+
+
+class TclSyntaxError(ValueError):
+    """Unbalanced braces, brackets or quotes."""
+
+
+def _tcl_parse(text: str, i: int = 0, close: str = "") -> tuple[list[list[TclWord]], int]:
+    """Split a Tcl script into commands of words (Tcl's dodekalogue rules, simplified).
+
+    Comments are dropped; a [substitution] is parsed as a script of its own. Returns
+    the commands and the index after ``close`` (``"]"`` inside a substitution).
+    """
+    commands: list[list[TclWord]] = []
+    words: list[TclWord] = []
+    while True:
+        while i < len(text) and (text[i] in " \t" or text.startswith("\\\n", i)):
+            i += 2 if text[i] == "\\" else 1
+        if i >= len(text) or text[i] in "\n;" or (close and text[i] == close):
+            if words:
+                commands.append(words)
+                words = []
+            if i >= len(text):
+                if close:
+                    raise TclSyntaxError(f"missing {close!r}")
+                return commands, i
+            if text[i] == close:
+                return commands, i + 1
+            i += 1
+            continue
+        if not words and text[i] == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 2 if text[i] == "\\" else 1
+            continue
+        if text.startswith("{*}", i) and i + 3 < len(text) and text[i + 3] not in " \t\n;":
+            i += 3  # argument expansion: the word that follows is an ordinary word
+        word, i = _tcl_word(text, i, close)
+        words.append(word)
+
+
+def _tcl_word(text: str, i: int, close: str) -> tuple[TclWord, int]:
+    if text[i] == "{":
+        depth, start = 1, i + 1
+        i += 1
+        while depth:
+            if i >= len(text):
+                raise TclSyntaxError("missing '}'")
+            if text[i] == "\\":
+                i += 1
+            elif text[i] in "{}":
+                depth += 1 if text[i] == "{" else -1
+            i += 1
+        return TclWord(text[start : i - 1], True, []), i
+    quoted = text[i] == '"'
+    start = i + quoted
+    i = start
+    substitutions = []
+    while True:
+        if i >= len(text):
+            if quoted:
+                raise TclSyntaxError("missing '\"'")
+            break
+        char = text[i]
+        if quoted and char == '"':
+            return TclWord(text[start:i], False, substitutions), i + 1
+        if not quoted and (char in " \t\n;" or (close and char == close)):
+            break
+        if char == "\\":
+            i += 2
+        elif char == "[":
+            script, i = _tcl_parse(text, i + 1, "]")
+            substitutions.extend(script)
+        else:
+            i += 1
+    return TclWord(text[start:i], False, substitutions), i
+
+
+def _tcl_walk(commands: list[list[TclWord]]) -> Iterator[list[TclWord]]:
+    """Every command, also those in substitutions and in braced words (bodies, or data:
+    a braced list is read as a script too, which can only err towards rejecting)."""
+    for words in commands:
+        yield words
+        for word in words:
+            yield from _tcl_walk(word.substitutions)
+            if word.braced:
+                try:
+                    nested, _ = _tcl_parse(word.text)
+                except TclSyntaxError:
+                    continue  # data with unbalanced quotes, not a script
+                yield from _tcl_walk(nested)
+
+
+def _tcl86_uses(script: str) -> list[str]:
+    found = []
+    for words in _tcl_walk(_tcl_parse(script)[0]):
+        names = [w.text for w in words[:2]]
+        if names[0] in TCL86_COMMANDS:
+            found.append(names[0])
+        elif tuple(names) in TCL86_SUBCOMMANDS:
+            found.append(" ".join(names))
+    return found
+
+
+@pytest.mark.parametrize("path", _tcl_files(), ids=lambda p: p.name)
+def test_tcl_runs_on_tcl_8_5(path: Path) -> None:
+    assert _tcl86_uses(path.read_text()) == [], f"{path.name} needs Tcl 8.6 (Vivado 2022.1: 8.5)"
+
+
+def test_tcl_8_5_check_can_fail() -> None:
+    assert _tcl86_uses("connect_bd_net $a {*}[lmap p $pins {get_bd_pins $p}]") == ["lmap"]
+    assert _tcl86_uses("proc f {} {\n  if {1} { try { g } on error m { h } }\n}") == ["try"]
+    assert _tcl86_uses('puts "[string cat a b]"') == ["string cat"]
+    assert _tcl86_uses("namespace eval n { proc g {} { tailcall h } }") == ["tailcall"]
+    assert _tcl86_uses("set x [lpop stack]; dict map {k v} $d {set v}") == ["lpop", "dict map"]
+    # Words in comments and strings are not commands.
+    assert _tcl86_uses('# try lmap\nerror "re-run to try anyway"; puts lmap') == []
+    with pytest.raises(TclSyntaxError):
+        _tcl86_uses("puts [lmap x {1 2} {set x}")
 
 
 # --- RTL top ports vs the packaging port maps ---------------------------------------
@@ -505,8 +631,14 @@ proc flags {argsvar names} {
     foreach n $names { set a [lsearch -all -inline -not -exact $a $n] }
 }
 proc version {args} { return $::stub_version }
+proc set_param {name value} { rec set_param $name $value; set ::stub_params($name) $value }
+proc get_param {name} {
+    if {[info exists ::stub_params($name)]} { return $::stub_params($name) }
+    return ""
+}
 proc get_board_parts {args} {
     flags args {-quiet}
+    rec get_board_parts {*}$args
     set out {}
     foreach p $::stub_board_parts { if {[string match [lindex $args 0] $p]} { lappend out $p } }
     return $out
@@ -535,7 +667,7 @@ proc set_property {args} {
     lassign $args k v obj
     rec set_property $obj $k $v
 }
-proc list_property {obj} { return {ACCESS ADDRESS_OFFSET SIZE DESCRIPTION BIT_OFFSET BIT_WIDTH} }
+proc list_property {obj} { return $::stub_properties }
 proc get_property {name obj} {
     switch -glob -- $name {
         NAME { if {[string match *:* $obj]} { return [lindex [split $obj :] end] }
@@ -684,10 +816,32 @@ proc get_runs {name} { return $name }
 proc launch_runs {args} { rec launch_runs {*}$args }
 proc wait_on_run {args} { rec wait_on_run {*}$args }
 proc open_run {args} { rec open_run {*}$args }
-proc report_timing_summary {args} { rec report_timing_summary }
+proc report_timing_summary {args} {
+    set file [opt args -file]
+    rec report_timing_summary $file
+    set f [open $file w]
+    puts $f $::stub_timing_summary
+    close $f
+}
 proc report_utilization {args} { rec report_utilization }
 proc get_timing_paths {args} { return $::stub_paths }
 """
+
+
+# Vivado 2022.1's Tcl 8.5: the stub runs go without the commands 8.6 added.
+TCL_8_5 = r"""
+foreach cmd {lmap try throw tailcall coroutine yield} { rename $cmd {} }
+foreach ensemble {string dict} sub {cat map} {
+    set map [namespace ensemble configure $ensemble -map]
+    dict unset map $sub
+    namespace ensemble configure $ensemble -map $map
+}
+"""
+# The register/field properties Vivado offers (ACCESS first, dropped by has_access=False).
+REGISTER_PROPERTIES = ("ACCESS", "ADDRESS_OFFSET", "SIZE", "DESCRIPTION", "BIT_OFFSET", "BIT_WIDTH")
+# The last lines of report_timing_summary's "Design Timing Summary", met and not met.
+TIMING_MET = "Design Timing Summary\n\nAll user specified timing constraints are met."
+TIMING_NOT_MET = "Design Timing Summary\n\nTiming constraints are not met."
 
 
 @dataclass
@@ -716,7 +870,9 @@ def run_build(
     board_parts: tuple[str, ...] = (),
     rtl_ports: str | list[str] = "*",
     has_num_banks: bool = True,
+    has_access: bool = True,
     slack: str = "0.412",
+    timing_met: bool = True,
     paths: str = "path",
     act_fclk: str = "",
     run_status: str = "write_bitstream Complete!",
@@ -758,6 +914,8 @@ def run_build(
         set ::stub_rtl_ports {{{ports}}}
         set ::stub_has_num_banks {int(has_num_banks)}
         set ::stub_slack {_brace(slack)}
+        set ::stub_timing_summary {_brace(TIMING_MET if timing_met else TIMING_NOT_MET)}
+        set ::stub_properties {{{" ".join(REGISTER_PROPERTIES[not has_access :])}}}
         set ::stub_paths {_brace(paths)}
         set ::stub_act_fclk {_brace(act_fclk)}
         set ::stub_run_status {_brace(run_status)}
@@ -768,6 +926,7 @@ def run_build(
         set ::stub_pins [dict create {pins}]
         set ::stub_segs [dict create {segs}]
         namespace eval ipx {{}}
+        {TCL_8_5}
         {STUB_TCL}
         source {_brace(overlay / "build.tcl")}
         # build.tcl locates hw/rtl relative to itself; point it at the real tree.
@@ -1051,33 +1210,22 @@ def test_stub_build_wiring(z2_build: StubRun) -> None:
     } <= clock
     (reset,) = [n for n in _nets(z2_build) if "rst_ps7_fclk0/peripheral_aresetn" in n]
     assert {f"{acc}/aresetn", f"{dma}/axi_resetn"} <= reset
-    # Interrupts: In<i> in regmap.INTERRUPTS order, concat into IRQ_F2P.
-    irq = {}
-    for net in _nets(z2_build):
-        ins = [p for p in net if p.startswith("irq_concat/In")]
-        if ins:
-            (src,) = net - set(ins)
-            irq[int(ins[0].removeprefix("irq_concat/In"))] = src
-    expected = [f"{acc if key == acc else dma}/{pin}" for key, pin in regmap.INTERRUPTS.items()]
-    assert [irq[i] for i in sorted(irq)] == expected
-    assert sorted(irq) == list(range(len(expected)))
-    assert {"irq_concat/dout", f"{ps}/IRQ_F2P"} in _nets(z2_build)
-    assert int(z2_build.props("irq_concat")["CONFIG.NUM_PORTS"]) == len(expected)
+    # No interrupt is wired: pynq 3.x creates Interrupt objects only behind an axi_intc,
+    # which the design does not have (overlay/README.md, "Interrupts").
+    interrupt_pins = {f"{acc}/interrupt", f"{dma}/mm2s_introut", f"{dma}/s2mm_introut"}
+    wired = set().union(*_nets(z2_build))
+    assert not wired & (interrupt_pins | {f"{ps}/IRQ_F2P"})
     cells = dict((name, vlnv) for name, vlnv in z2_build.of("create_bd_cell"))
-    assert cells["irq_concat"] == "xilinx.com:ip:xlconcat:2.1"
+    assert set(cells) == {ps, "rst_ps7_fclk0", "ps7_axi_periph", "axi_mem_smc", dma, acc}
+    assert all(v.split(":")[2] not in ("xlconcat", "axi_intc") for v in cells.values())
 
 
 def test_stub_build_ps7(z2_build: StubRun) -> None:
     ps = z2_build.props("processing_system7_0")
     assert float(ps["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"]) == regmap.FCLK_MHZ
-    for key in (
-        "PCW_USE_M_AXI_GP0",
-        "PCW_USE_S_AXI_HP0",
-        "PCW_USE_FABRIC_INTERRUPT",
-        "PCW_IRQ_F2P_INTR",
-        "PCW_FPGA_FCLK0_ENABLE",
-    ):
+    for key in ("PCW_USE_M_AXI_GP0", "PCW_USE_S_AXI_HP0", "PCW_FPGA_FCLK0_ENABLE"):
         assert ps[f"CONFIG.{key}"] == "1", key
+    assert "CONFIG.PCW_USE_FABRIC_INTERRUPT" not in ps  # no IRQ_F2P port: nothing to wire
     # No board files given: fallback preset, board preset not applied.
     assert ps["CONFIG.PCW_CRYSTAL_PERIPHERAL_FREQMHZ"] == "50"
     auto = {k: v for _rule, _cell, k, v in z2_build.of("apply_bd_automation")}
@@ -1184,7 +1332,8 @@ def test_stub_build_options_reach_the_design(tmp_path: Path) -> None:
     assert run.returncode == 0, run.error
     assert run.props("processing_system7_0")["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "125"
     assert (
-        run.props("processing_system7_0")["CONFIG.PCW_UIPARAM_DDR_PARTNO"] == "MT41K256M16 RE-125"
+        # as in PYNQ's own Pynq-Z1 designs
+        run.props("processing_system7_0")["CONFIG.PCW_UIPARAM_DDR_PARTNO"] == "MT41J256M16 RE-125"
     )
     assert run.props(regmap.ACCEL_INSTANCE)["CONFIG.NUM_BANKS"] == "32"
     assert all(c[c.index("-jobs") + 1] == "4" for c in run.of("launch_runs"))
@@ -1201,20 +1350,116 @@ def test_stub_build_steps(tmp_path: Path) -> None:
     assert not bd.out_dir.exists(), "bd step must not touch the .bit/.hwh pair in out_dir"
 
 
-def test_stub_build_fails_on_timing_violation(tmp_path: Path) -> None:
-    run = run_build(tmp_path / "fail", slack="-0.250")
+def test_stub_runs_have_only_tcl_8_5(tmp_path: Path) -> None:
+    lmap = "{*}[lmap p $clock_pins {get_bd_pins $p}]"
+    run = run_build(tmp_path, {"step": "bd"}, patch=("bd.tcl", "{*}[bd_pins $clock_pins]", lmap))
     assert run.returncode == 1
-    assert "timing not met" in run.error
+    assert 'invalid command name "lmap"' in run.error
+
+
+def test_stub_build_timing_gate_passes(z2_build: StubRun) -> None:
+    (report,) = z2_build.of("report_timing_summary")
+    assert Path(report[0]).read_text().strip() == TIMING_MET
+    assert "worst setup slack 0.412 ns, worst hold slack 0.412 ns" in z2_build.stdout
+    order = [c[0] for c in z2_build.calls]
+    assert order.index("report_timing_summary") > order.index("open_run")
+
+
+def test_stub_build_fails_on_timing_violation(tmp_path: Path) -> None:
+    run = run_build(tmp_path / "fail", slack="-0.250", timing_met=False)
+    assert run.returncode == 1
+    assert "timing not met" in run.error and "WNS -0.250 ns" in run.error
     assert not (run.out_dir / "mnist.bit").exists()
-    allowed = run_build(tmp_path / "allow", {"allow_timing_failure": "1"}, slack="-0.250")
+    allowed = run_build(
+        tmp_path / "allow", {"allow_timing_failure": "1"}, slack="-0.250", timing_met=False
+    )
     assert allowed.returncode == 0, allowed.error
     assert "CRITICAL_WARNING" in allowed.stdout
+    assert (allowed.out_dir / "mnist.bit").exists()
 
 
-def test_stub_build_without_timing_paths_warns(tmp_path: Path) -> None:
-    run = run_build(tmp_path, paths="")
+def test_stub_build_fails_on_any_unmet_constraint(tmp_path: Path) -> None:
+    """Positive WNS/WHS, but the summary says not met (a pulse-width violation, say)."""
+    run = run_build(tmp_path, slack="0.412", timing_met=False)
+    assert run.returncode == 1
+    assert "lacks 'All user specified timing constraints are met.'" in run.error
+    assert not (run.out_dir / "mnist.bit").exists()
+
+
+@pytest.mark.parametrize("allow", ["0", "1"])
+def test_stub_build_fails_without_timing_paths(tmp_path: Path, allow: str) -> None:
+    run = run_build(tmp_path, {"allow_timing_failure": allow}, paths="")
+    assert run.returncode == 1
+    assert "no timing paths" in run.error
+    assert not (run.out_dir / "mnist.bit").exists()
+
+
+def test_stub_build_fails_without_register_access(tmp_path: Path) -> None:
+    run = run_build(tmp_path, {"step": "ip"}, has_access=False)
+    assert run.returncode == 1
+    assert "no ACCESS property" in run.error and "pynq" in run.error
+    assert not run.of("ipx::save_core")
+
+
+def _board_part_lines(run: StubRun) -> list[str]:
+    return re.findall(r"^INFO: \[mnist\] board part used: .*$", run.stdout, re.M)
+
+
+def test_stub_build_logs_the_board_part_used(tmp_path: Path, z2_build: StubRun) -> None:
+    assert _board_part_lines(z2_build) == [
+        "INFO: [mnist] board part used: none (part xc7z020clg400-1, PS7 fallback preset)"
+    ]
+    part = "tul.com.tw:pynq-z2:part0:1.0"
+    run = run_build(tmp_path, {"step": "bd"}, board_parts=(part,))
     assert run.returncode == 0, run.error
-    assert "no timing paths reported" in run.stdout
+    assert _board_part_lines(run) == [
+        f"INFO: [mnist] board part used: {part} (PS7 from the board preset)"
+    ]
+
+
+def test_stub_build_require_board_files(tmp_path: Path) -> None:
+    run = run_build(tmp_path / "missing", {"require_board_files": "1"})
+    assert run.returncode == 1
+    assert "no board files for pynq-z2 (tul.com.tw:pynq-z2:part0:*)" in run.error
+    assert "REQUIRE_BOARD_FILES" in run.error
+    assert not run.of("ipx::package_project"), "checked before any work"
+    part = "tul.com.tw:pynq-z2:part0:1.0"
+    found = run_build(tmp_path / "found", {"require_board_files": "1"}, board_parts=(part,))
+    assert found.returncode == 0, found.error
+    assert found.props("project")["BOARD_PART"] == part
+
+
+def test_stub_build_board_repo(tmp_path: Path) -> None:
+    repo = tmp_path / "board_files"
+    repo.mkdir()
+    run = run_build(tmp_path / "run", {"board_repo": str(repo), "step": "bd"})
+    assert run.returncode == 0, run.error
+    assert run.of("set_param") == [["board.repoPaths", str(repo)]]
+    order = [c[0] for c in run.calls]
+    assert order.index("set_param") < order.index("get_board_parts")
+    # The fallback warning names the repository that was searched.
+    assert f"board.repoPaths: '{repo}'" in run.stdout
+    assert not run_build(tmp_path / "default").of("set_param")
+    bad = run_build(tmp_path / "bad", {"board_repo": str(tmp_path / "nowhere")})
+    assert bad.returncode == 1
+    assert "is not a directory" in bad.error
+
+
+def test_makefile_passes_board_options() -> None:
+    make = shutil.which("make")
+    assert make is not None, "make is not installed"
+    dry_run = [make, "-n", "-C", str(OVERLAY), "bitstream", "PYTHON=true"]
+    result = subprocess.run(
+        [*dry_run, "BOARD_REPO=boards", "REQUIRE_BOARD_FILES=1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"board_repo {OVERLAY / 'boards'} " in result.stdout + " "
+    assert "require_board_files 1" in result.stdout
+    default = subprocess.run(dry_run, capture_output=True, text=True, timeout=60)
+    assert "board_repo" not in default.stdout and "require_board_files 0" in default.stdout
 
 
 def test_stub_build_fails_on_failed_run(tmp_path: Path) -> None:
@@ -1271,3 +1516,23 @@ def test_readme_address_map_matches_regmap() -> None:
         _kib(regmap.ACCEL_RANGE),
     )
     assert rows[regmap.DMA_INSTANCE] == (_grouped_hex(regmap.DMA_BASE), _kib(regmap.DMA_RANGE))
+
+
+def test_make_fclk_mhz_reaches_the_ps7_clock(tmp_path: Path) -> None:
+    """`make -C overlay FCLK_MHZ=150` hands fclk_mhz 150 to build.tcl, which sets FCLK0."""
+    make = shutil.which("make")
+    assert make is not None, "make is not installed"
+    dry = subprocess.run(
+        [make, "-s", "-n", "-C", str(OVERLAY), "FCLK_MHZ=150", "bitstream", "VIVADO=vivado"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (command,) = [line for line in dry.stdout.splitlines() if "-tclargs" in line]
+    tclargs = command.split("-tclargs", 1)[1].split()
+    args = dict(zip(tclargs[::2], tclargs[1::2], strict=True))
+    assert args["fclk_mhz"] == "150"
+    args.pop("build_dir")  # run_build puts the build under tmp_path
+    run = run_build(tmp_path, args, act_fclk="150")
+    assert run.returncode == 0, run.error
+    assert run.props("processing_system7_0")["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "150"

@@ -8,6 +8,12 @@
 // Registers 0x000-0x0FF follow pynq_mnist/regmap.py; 0x20000-0x3FFFF is the
 // weight window, forwarded word by word to the banks (win_*). Undefined
 // addresses, and window accesses while busy, answer SLVERR (reads return 0).
+//
+// Races with the engine (hw/README.md, "Control semantics"): START while busy
+// or draining is refused with SLVERR and sets STATUS.START_REJECTED; a window
+// read that meets an accepted START, or whose bank answer is lost to the
+// engine reset of a SOFT_RESET, answers SLVERR; DONE of a batch that ends in
+// the cycle a new START is accepted is cleared by that START.
 module mnist_ctrl_axil #(
     // weight banks = MAC lanes, reported in the NUM_BANKS register; 8..128, divides 128
     parameter NUM_BANKS = 64
@@ -35,7 +41,8 @@ module mnist_ctrl_axil #(
     input  wire                                 s_axi_rready,
 
     // control to the engine
-    output wire                                 start,        // one-cycle pulse
+    output wire                                 start,        // pulse: batch start, N_IMAGES != 0
+    output wire                                 start_empty,  // pulse: START with N_IMAGES == 0
     output wire                                 soft_reset,   // one-cycle pulse
     output wire [31:0]                          n_images,
     output wire [`MNIST_SHIFT_WIDTH-1:0]        shift_l1,
@@ -44,6 +51,8 @@ module mnist_ctrl_axil #(
 
     // status from the engine
     input  wire                                 busy,
+    input  wire                                 draining,     // SOFT_RESET still flushing
+    input  wire                                 eng_reset,    // engine reset: bank reads lost
     input  wire                                 done_set,     // pulse: batch finished
     input  wire [3:0]                           error_set,    // pulse per ERROR_CAUSE bit
     input  wire [31:0]                          images_done,
@@ -87,15 +96,21 @@ endfunction
 
 
 // ---------------------------------------------------------------- registers
-reg start_reg = 1'b0, start_next;
+// batch start: ~200 loads in the engine, so a register with replication allowed
+(* max_fanout = 64 *) reg start_reg = 1'b0;
+reg start_next;
+reg start_empty_reg = 1'b0, start_empty_next;
+reg start_rejected_reg = 1'b0, start_rejected_next;
 reg soft_reset_reg = 1'b0, soft_reset_next;
 reg irq_en_reg = 1'b0, irq_en_next;
 reg done_reg = 1'b0, done_next;
 reg error_reg = 1'b0, error_next;
 reg [3:0] cause_reg = 4'd0, cause_next;
 reg [31:0] n_images_reg = 32'd0, n_images_next;
+reg n_images_zero_reg = 1'b1;  // N_IMAGES == 0, precomputed at the write
 reg [SHIFT_WIDTH-1:0] shift_l1_reg = {SHIFT_WIDTH{1'b0}}, shift_l1_next;
 reg [SHIFT_WIDTH-1:0] shift_l2_reg = {SHIFT_WIDTH{1'b0}}, shift_l2_next;
+reg [31:0] owner_tag_reg = 32'd0, owner_tag_next;
 reg interrupt_reg = 1'b0;
 
 // write channel: accept AW and W together, one transaction every other cycle
@@ -126,6 +141,7 @@ assign s_axi_rresp = rresp_reg;
 assign s_axi_rvalid = rvalid_reg;
 
 assign start = start_reg;
+assign start_empty = start_empty_reg;
 assign soft_reset = soft_reset_reg;
 assign n_images = n_images_reg;
 assign shift_l1 = shift_l1_reg;
@@ -158,6 +174,8 @@ always @* begin
     win_wr_strb_next = win_wr_strb_reg;
 
     start_next = 1'b0;
+    start_empty_next = 1'b0;
+    start_rejected_next = start_rejected_reg;
     soft_reset_next = 1'b0;
     irq_en_next = irq_en_reg;
     done_next = done_reg;
@@ -166,6 +184,7 @@ always @* begin
     n_images_next = n_images_reg;
     shift_l1_next = shift_l1_reg;
     shift_l2_next = shift_l2_reg;
+    owner_tag_next = owner_tag_reg;
 
     if (!awready_reg && s_axi_awvalid && s_axi_wvalid && (!bvalid_reg || s_axi_bready)) begin
         awready_next = 1'b1;
@@ -175,6 +194,8 @@ always @* begin
         bvalid_next = 1'b1;
         bresp_next = RESP_OKAY;
         if (is_window(wa)) begin
+            // any weight write, even a refused one, voids the owner's claim
+            owner_tag_next = 32'd0;
             if (busy) begin
                 bresp_next = RESP_SLVERR;
             end else begin
@@ -193,16 +214,23 @@ always @* begin
                     if (s_axi_wstrb[0]) begin
                         if (wd[`MNIST_CTRL_SOFT_RESET_BIT]) begin
                             soft_reset_next = 1'b1;
-                        end else if (wd[`MNIST_CTRL_START_BIT] && !busy) begin
-                            start_next = 1'b1;
+                            irq_en_next = wd[`MNIST_CTRL_IRQ_EN_BIT];
+                        end else if (wd[`MNIST_CTRL_START_BIT] && (busy || draining)) begin
+                            // refused as a whole: IRQ_EN keeps its value too
+                            bresp_next = RESP_SLVERR;
+                            start_rejected_next = 1'b1;
+                        end else begin
+                            start_next = wd[`MNIST_CTRL_START_BIT] && !n_images_zero_reg;
+                            start_empty_next = wd[`MNIST_CTRL_START_BIT] && n_images_zero_reg;
+                            irq_en_next = wd[`MNIST_CTRL_IRQ_EN_BIT];
                         end
-                        irq_en_next = wd[`MNIST_CTRL_IRQ_EN_BIT];
                     end
                 end
                 `MNIST_REG_STATUS: begin
                     if (s_axi_wstrb[0]) begin
                         if (wd[`MNIST_STATUS_DONE_BIT]) done_next = 1'b0;
                         if (wd[`MNIST_STATUS_ERROR_BIT]) error_next = 1'b0;
+                        if (wd[`MNIST_STATUS_START_REJECTED_BIT]) start_rejected_next = 1'b0;
                     end
                 end
                 `MNIST_REG_N_IMAGES: begin
@@ -213,9 +241,17 @@ always @* begin
                 end
                 `MNIST_REG_SHIFT_L1: begin
                     if (s_axi_wstrb[0]) shift_l1_next = wd[SHIFT_WIDTH-1:0];
+                    owner_tag_next = 32'd0;
                 end
                 `MNIST_REG_SHIFT_L2: begin
                     if (s_axi_wstrb[0]) shift_l2_next = wd[SHIFT_WIDTH-1:0];
+                    owner_tag_next = 32'd0;
+                end
+                `MNIST_REG_OWNER_TAG: begin
+                    if (s_axi_wstrb[0]) owner_tag_next[7:0] = wd[7:0];
+                    if (s_axi_wstrb[1]) owner_tag_next[15:8] = wd[15:8];
+                    if (s_axi_wstrb[2]) owner_tag_next[23:16] = wd[23:16];
+                    if (s_axi_wstrb[3]) owner_tag_next[31:24] = wd[31:24];
                 end
                 default: bresp_next = RESP_SLVERR;
             endcase
@@ -224,16 +260,19 @@ always @* begin
         end
     end
 
-    // START and SOFT_RESET clear the sticky status; events from the engine win
-    if (start_next || soft_reset_next) begin
-        done_next = 1'b0;
-        error_next = 1'b0;
-        cause_next = 4'd0;
-    end
+    // Events from the engine first: a batch can only end in the cycle a START is
+    // accepted (BUSY just fell), and then that START clears its DONE, so BUSY and
+    // DONE never stand together. SOFT_RESET clears the same sticky bits.
     if (done_set) done_next = 1'b1;
     if (|error_set) begin
         error_next = 1'b1;
         cause_next = cause_next | error_set;
+    end
+    if (start_next || start_empty_next || soft_reset_next) begin
+        done_next = 1'b0;
+        error_next = 1'b0;
+        cause_next = 4'd0;
+        start_rejected_next = 1'b0;
     end
 end
 
@@ -256,10 +295,12 @@ always @* begin
             reg_rdata[`MNIST_CTRL_IRQ_EN_BIT] = irq_en_reg;
         end
         `MNIST_REG_STATUS: begin
-            reg_rdata[`MNIST_STATUS_IDLE_BIT] = !busy;
+            reg_rdata[`MNIST_STATUS_IDLE_BIT] = !busy && !draining;
             reg_rdata[`MNIST_STATUS_BUSY_BIT] = busy;
             reg_rdata[`MNIST_STATUS_DONE_BIT] = done_reg;
             reg_rdata[`MNIST_STATUS_ERROR_BIT] = error_reg;
+            reg_rdata[`MNIST_STATUS_START_REJECTED_BIT] = start_rejected_reg;
+            reg_rdata[`MNIST_STATUS_DRAINING_BIT] = draining;
         end
         `MNIST_REG_ERROR_CAUSE: reg_rdata[3:0] = cause_reg;
         `MNIST_REG_N_IMAGES:    reg_rdata = n_images_reg;
@@ -267,6 +308,7 @@ always @* begin
         `MNIST_REG_SHIFT_L2:    reg_rdata[SHIFT_WIDTH-1:0] = shift_l2_reg;
         `MNIST_REG_IMAGES_DONE: reg_rdata = images_done;
         `MNIST_REG_CYCLES:      reg_rdata = cycles;
+        `MNIST_REG_OWNER_TAG:   reg_rdata = owner_tag_reg;
         default:                reg_hit = 1'b0;
     endcase
 end
@@ -286,10 +328,17 @@ always @* begin
             rvalid_next = 1'b1;
             rresp_next = RESP_OKAY;
             rdata_next = win_rd_data;
+        end else if (eng_reset) begin
+            // the engine reset cleared layer 1's read pipeline: this answer never comes
+            rd_wait_next = 1'b0;
+            rvalid_next = 1'b1;
+            rresp_next = RESP_SLVERR;
+            rdata_next = {DATA_WIDTH{1'b0}};
         end
     end else if (rd_fire) begin
         if (is_window(ra)) begin
-            if (busy) begin
+            // layer 1 ignores a bank read in the cycle the batch starts
+            if (busy || start_next || start_reg) begin
                 rvalid_next = 1'b1;
                 rresp_next = RESP_SLVERR;
                 rdata_next = {DATA_WIDTH{1'b0}};
@@ -326,6 +375,9 @@ always @(posedge clk) begin
     win_rd_addr_reg <= win_rd_addr_next;
 
     start_reg <= start_next;
+    start_empty_reg <= start_empty_next;
+    start_rejected_reg <= start_rejected_next;
+    n_images_zero_reg <= n_images_next == 32'd0;
     soft_reset_reg <= soft_reset_next;
     irq_en_reg <= irq_en_next;
     done_reg <= done_next;
@@ -334,6 +386,7 @@ always @(posedge clk) begin
     n_images_reg <= n_images_next;
     shift_l1_reg <= shift_l1_next;
     shift_l2_reg <= shift_l2_next;
+    owner_tag_reg <= owner_tag_next;
     interrupt_reg <= done_next && irq_en_next;
 
     if (!rst_n) begin
@@ -345,6 +398,9 @@ always @(posedge clk) begin
         rd_wait_reg <= 1'b0;
         win_rd_en_reg <= 1'b0;
         start_reg <= 1'b0;
+        start_empty_reg <= 1'b0;
+        start_rejected_reg <= 1'b0;
+        n_images_zero_reg <= 1'b1;
         soft_reset_reg <= 1'b0;
         irq_en_reg <= 1'b0;
         done_reg <= 1'b0;
@@ -353,6 +409,7 @@ always @(posedge clk) begin
         n_images_reg <= 32'd0;
         shift_l1_reg <= {SHIFT_WIDTH{1'b0}};
         shift_l2_reg <= {SHIFT_WIDTH{1'b0}};
+        owner_tag_reg <= 32'd0;
         interrupt_reg <= 1'b0;
     end
 end

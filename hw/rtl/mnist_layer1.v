@@ -65,7 +65,12 @@ localparam integer LAST_J_INT = NPL - 1;
 localparam [J_BITS-1:0] LAST_J = LAST_J_INT[J_BITS-1:0];
 localparam integer LAST_LANE_INT = NB - 1;
 localparam [LANE_BITS-1:0] LAST_LANE = LAST_LANE_INT[LANE_BITS-1:0];
-localparam PIPE = 5;                             // issue -> P register holds the sum
+localparam PIPE = 6;                             // issue -> P register holds the sum
+// Fan-out control for 150 MHz: every lane-wide control and address net is a
+// register copy per CTL_LANES lanes (KEEP stops synthesis from merging the
+// copies again, MAX_FANOUT lets Vivado split them further if it wants).
+localparam CTL_LANES = 8;
+localparam N_CTL = NB / CTL_LANES;
 
 initial begin
     if (NB < 8 || NB > N_HID || (N_HID % NB) != 0) begin
@@ -76,15 +81,18 @@ end
 
 // ---------------------------------------------------------------- weight window writes
 reg [NB-1:0] bank_we_reg = {NB{1'b0}};
-reg [BANK_AW-1:0] bank_wa_reg = {BANK_AW{1'b0}};
+(* keep = "true", max_fanout = 64 *) reg [BANK_AW-1:0] bank_wa_reg [0:N_CTL-1];
 reg [31:0] bank_wd_reg = 32'd0;
 
 wire [Q_BITS-1:0] wr_q = win_wr_addr[Q_BITS-1:0];
 wire [`MNIST_WIN_WORD_WIDTH-Q_BITS-1:0] wr_row = win_wr_addr[`MNIST_WIN_WORD_WIDTH-1:Q_BITS];
 
+integer k;
 always @(posedge clk) begin
     bank_we_reg <= win_wr_en ? ({{(NB-4){1'b0}}, win_wr_strb} << {wr_q, 2'b00}) : {NB{1'b0}};
-    bank_wa_reg <= wr_row[BANK_AW-1:0];
+    for (k = 0; k < N_CTL; k = k + 1) begin
+        bank_wa_reg[k] <= wr_row[BANK_AW-1:0];
+    end
     bank_wd_reg <= win_wr_data;
     if (!rst_n) begin
         bank_we_reg <= {NB{1'b0}};
@@ -94,6 +102,7 @@ end
 // ---------------------------------------------------------------- sequencer
 reg run_reg = 1'b0, run_next;
 reg [BANK_AW-1:0] raddr_reg = {BANK_AW{1'b0}}, raddr_next;  // bank read address
+(* keep = "true", max_fanout = 64 *) reg [BANK_AW-1:0] bank_ra_reg [0:N_CTL-1];  // its copies
 reg [I_BITS-1:0] i_reg = {I_BITS{1'b0}}, i_next;
 reg [J_BITS-1:0] j_reg = {J_BITS{1'b0}}, j_next;
 reg slot_reg = 1'b0, slot_next;
@@ -102,7 +111,8 @@ reg release_reg = 1'b0, release_next;
 
 // window read-back pipeline: address in raddr_reg, data 3 cycles later
 reg [3:0] wrd_valid_reg = 4'd0;
-reg [Q_BITS-1:0] wrd_q_reg [1:3];
+reg [Q_BITS-1:0] wrd_q_reg [1:2];
+(* keep = "true", max_fanout = 64 *) reg [Q_BITS-1:0] wrd_sel_reg [0:7];  // per nibble
 reg [31:0] win_rd_data_reg = 32'd0;
 
 wire [Q_BITS-1:0] rd_q = win_rd_addr[Q_BITS-1:0];
@@ -151,6 +161,9 @@ end
 always @(posedge clk) begin
     run_reg <= run_next;
     raddr_reg <= raddr_next;
+    for (k = 0; k < N_CTL; k = k + 1) begin
+        bank_ra_reg[k] <= raddr_next;
+    end
     i_reg <= i_next;
     j_reg <= j_next;
     slot_reg <= slot_next;
@@ -160,7 +173,9 @@ always @(posedge clk) begin
     wrd_valid_reg <= {wrd_valid_reg[2:0], win_rd_en};
     wrd_q_reg[1] <= rd_q;
     wrd_q_reg[2] <= wrd_q_reg[1];
-    wrd_q_reg[3] <= wrd_q_reg[2];
+    for (k = 0; k < 8; k = k + 1) begin
+        wrd_sel_reg[k] <= wrd_q_reg[2];
+    end
 
     if (!rst_n) begin
         run_reg <= 1'b0;
@@ -185,7 +200,6 @@ reg [1:0] ilo_d1;
 wire [CTL_W-1:0] ctl_issue = {slot_reg, j_reg == LAST_J, j_reg, i_reg == LAST_I,
                               i_reg == {I_BITS{1'b0}}, run_reg};
 
-integer k;
 always @(posedge clk) begin
     ctl_d[1] <= ctl_issue;
     for (k = 2; k <= PIPE; k = k + 1) begin
@@ -199,18 +213,45 @@ always @(posedge clk) begin
     end
 end
 
-wire acc_en = ctl_d[PIPE-1][0];
-wire acc_clear = ctl_d[PIPE-1][1];
-wire cap_en = ctl_d[PIPE][0] && ctl_d[PIPE][2];
+// Lane controls travel two register stages ahead of their use: a copy per
+// CTL_LANES lanes here, then a register inside each lane that drives the DSP's
+// CEP and OPMODE and the capture register's clock enables. No SRL and no gate
+// sits between them and their loads.
+// (One-bit arrays, not vectors: synthesis merges identical bits of a vector.)
+(* keep = "true", max_fanout = 64 *) reg lane_acc_en_reg [0:N_CTL-1];
+(* keep = "true", max_fanout = 64 *) reg lane_acc_clear_reg [0:N_CTL-1];
+(* keep = "true", max_fanout = 64 *) reg lane_cap_en_reg [0:N_CTL-1];
+reg rq_cap_reg = 1'b0;  // the requantizer's own copy of the capture strobe
+
+always @(posedge clk) begin
+    for (k = 0; k < N_CTL; k = k + 1) begin
+        lane_acc_en_reg[k] <= ctl_d[PIPE-3][0];
+        lane_acc_clear_reg[k] <= ctl_d[PIPE-3][1];
+        lane_cap_en_reg[k] <= ctl_d[PIPE-2][0] && ctl_d[PIPE-2][2];
+        if (!rst_n) begin
+            lane_acc_en_reg[k] <= 1'b0;
+            lane_cap_en_reg[k] <= 1'b0;
+        end
+    end
+    rq_cap_reg <= ctl_d[PIPE-1][0] && ctl_d[PIPE-1][2];
+    if (!rst_n) begin
+        rq_cap_reg <= 1'b0;
+    end
+end
+
 wire [J_BITS-1:0] cap_j = ctl_d[PIPE][3 +: J_BITS];
 wire cap_last_j = ctl_d[PIPE][3 + J_BITS];
 wire cap_slot = ctl_d[PIPE][4 + J_BITS];
 
 // ---------------------------------------------------------------- banks and lanes
-// registered broadcast pixel; Vivado replicates it per lane group
-(* max_fanout = 16 *) reg [7:0] pix_reg = 8'd0;
+// broadcast pixel: byte select register, then a copy per CTL_LANES lanes
+reg [7:0] pix_reg = 8'd0;
+(* keep = "true", max_fanout = 64 *) reg [7:0] lane_pix_reg [0:N_CTL-1];
 always @(posedge clk) begin
     pix_reg <= img_rd_data[{ilo_d1, 3'b000} +: 8];
+    for (k = 0; k < N_CTL; k = k + 1) begin
+        lane_pix_reg[k] <= pix_reg;
+    end
 end
 
 wire [NB*8-1:0] bank_q;
@@ -224,9 +265,9 @@ generate
         ) bank_inst (
             .clk(clk),
             .wr_en(bank_we_reg[b]),
-            .wr_addr(bank_wa_reg),
+            .wr_addr(bank_wa_reg[b / CTL_LANES]),
             .wr_data(bank_wd_reg[(b % 4)*8 +: 8]),
-            .rd_addr(raddr_reg),
+            .rd_addr(bank_ra_reg[b / CTL_LANES]),
             .rd_data(bank_q[b*8 +: 8])
         );
 
@@ -235,30 +276,42 @@ generate
         ) lane_inst (
             .clk(clk),
             .w_in(bank_q[b*8 +: 8]),
-            .x_in(pix_reg),
-            .acc_en(acc_en),
-            .acc_clear(acc_clear),
-            .cap_en(cap_en),
+            .x_in(lane_pix_reg[b / CTL_LANES]),
+            .acc_en_pre(lane_acc_en_reg[b / CTL_LANES]),
+            .acc_clear_pre(lane_acc_clear_reg[b / CTL_LANES]),
+            .cap_en_pre(lane_cap_en_reg[b / CTL_LANES]),
             .cap(caps[b*ACC_WIDTH +: ACC_WIDTH])
         );
     end
 endgenerate
 
+// byte y of window word q is bank 4q + y; nibble k of the word is bits
+// {q, k[2:1], k[0], 2'b00} of bank_q
 always @(posedge clk) begin
-    win_rd_data_reg <= bank_q[{wrd_q_reg[3], 5'b00000} +: 32];
+    for (k = 0; k < 8; k = k + 1) begin
+        win_rd_data_reg[k*4 +: 4] <= bank_q[{wrd_sel_reg[k], k[2:0], 2'b00} +: 4];
+    end
 end
 
 // ---------------------------------------------------------------- serial requantizer
 // h = min(255, max(0, acc) >> shift_l1), one neuron per cycle. The lane
-// select is a two-stage mux (16:1 per group, then across groups) on a 32-bit
-// stride, so it maps onto LUT6/MUXF7/MUXF8 trees rather than a shifter.
+// select is a two-stage mux (16:1 per group, then across groups) on a 16-bit
+// stride, so it maps onto LUT6/MUXF7/MUXF8 trees rather than a shifter. Each
+// group's mux is split in two halves of the sum, each with its own copy of the
+// lane counter's low bits as select (~50 LUT/MUXF loads per copy).
 localparam GROUP = (NB < 16) ? NB : 16;
 localparam G_BITS = $clog2(GROUP);
 localparam N_GROUPS = NB / GROUP;
 localparam RQ_STAGES = 4;  // group mux, lane mux, shift, clamp
 
+localparam HALF_LO = ACC_WIDTH / 2;             // bits of the low half
+localparam HALF_HI = ACC_WIDTH - HALF_LO;
+
 reg rq_run_reg = 1'b0;
 reg [LANE_BITS-1:0] rq_lane_reg = {LANE_BITS{1'b0}};
+
+wire [LANE_BITS-1:0] rq_lane_next = rq_cap_reg ? {LANE_BITS{1'b0}}
+                                  : rq_lane_reg + {{(LANE_BITS-1){1'b0}}, rq_run_reg};
 reg [J_BITS-1:0] rq_j_reg = {J_BITS{1'b0}};
 reg rq_slot_reg = 1'b0;
 reg rq_last_j_reg = 1'b0;
@@ -283,14 +336,21 @@ generate
 
     genvar g, m;
     for (g = 0; g < N_GROUPS; g = g + 1) begin : g_rq_group
-        wire [GROUP*32-1:0] pad;
+        wire [GROUP*16-1:0] pad_lo;
+        wire [GROUP*16-1:0] pad_hi;
         reg [ACC_WIDTH-1:0] grp_reg;
+        (* keep = "true", max_fanout = 64 *) reg [G_BITS-1:0] sel_lo_reg;
+        (* keep = "true", max_fanout = 64 *) reg [G_BITS-1:0] sel_hi_reg;
         for (m = 0; m < GROUP; m = m + 1) begin : g_pad
-            assign pad[m*32 +: 32] = {{(32-ACC_WIDTH){1'b0}},
-                                      caps[(g*GROUP + m)*ACC_WIDTH +: ACC_WIDTH]};
+            wire [ACC_WIDTH-1:0] cap_m = caps[(g*GROUP + m)*ACC_WIDTH +: ACC_WIDTH];
+            assign pad_lo[m*16 +: 16] = {{(16-HALF_LO){1'b0}}, cap_m[HALF_LO-1:0]};
+            assign pad_hi[m*16 +: 16] = {{(16-HALF_HI){1'b0}}, cap_m[ACC_WIDTH-1:HALF_LO]};
         end
         always @(posedge clk) begin
-            grp_reg <= pad[{rq_lane_reg[G_BITS-1:0], 5'b00000} +: ACC_WIDTH];
+            sel_lo_reg <= rq_lane_next[G_BITS-1:0];
+            sel_hi_reg <= rq_lane_next[G_BITS-1:0];
+            grp_reg <= {pad_hi[{sel_hi_reg, 4'b0000} +: HALF_HI],
+                        pad_lo[{sel_lo_reg, 4'b0000} +: HALF_LO]};
         end
         assign grp_flat[g*32 +: 32] = {{(32-ACC_WIDTH){1'b0}}, grp_reg};
     end
@@ -310,17 +370,14 @@ endgenerate
 
 integer r;
 always @(posedge clk) begin
-    if (cap_en) begin
+    rq_lane_reg <= rq_lane_next;
+    if (rq_cap_reg) begin
         rq_run_reg <= 1'b1;
-        rq_lane_reg <= {LANE_BITS{1'b0}};
         rq_j_reg <= cap_j;
         rq_slot_reg <= cap_slot;
         rq_last_j_reg <= cap_last_j;
-    end else if (rq_run_reg) begin
-        rq_lane_reg <= rq_lane_reg + 1'b1;
-        if (rq_lane_reg == LAST_LANE) begin
-            rq_run_reg <= 1'b0;
-        end
+    end else if (rq_run_reg && rq_lane_reg == LAST_LANE) begin
+        rq_run_reg <= 1'b0;
     end
 
     rq_v_reg <= {rq_v_reg[RQ_STAGES-2:0], rq_run_reg};

@@ -41,7 +41,7 @@ localparam N_OUT = `MNIST_N_OUT;
 localparam K_WORDS = `MNIST_N_HID / 4;          // 32 words of four neurons
 localparam SUM_WIDTH = 19;                      // four 17-bit products
 localparam LOGIT_WIDTH = 24;                    // |128 * 128 * 255| < 2^23
-localparam PIPE = 5;                            // issue -> accumulator holds the sum
+localparam PIPE = 7;                            // issue -> accumulator holds the sum
 localparam integer LAST_O_INT = N_OUT - 1;
 localparam [3:0] LAST_O = LAST_O_INT[3:0];
 localparam integer LAST_K_INT = K_WORDS - 1;
@@ -149,9 +149,14 @@ localparam CTL_W = 7;  // {o[3:0], last_k, first_k, valid}
 reg [CTL_W-1:0] ctl_d [1:PIPE];
 wire [CTL_W-1:0] ctl_issue = {o_reg, k_reg == LAST_K, k_reg == 5'd0, run_reg};
 
+// RAM read registers, then a register in front of the multipliers (the block
+// RAM output never drives a DSP input directly), M and P registers in the DSPs
 reg [31:0] w2_q_reg;
 reg [31:0] h_q_reg;
+reg [31:0] w2_r_reg;
+reg [31:0] h_r_reg;
 (* use_dsp = "yes" *) reg signed [16:0] prod_reg [0:3];
+(* use_dsp = "yes" *) reg signed [16:0] prod_p_reg [0:3];
 reg signed [SUM_WIDTH-2:0] sum01_reg, sum23_reg;
 reg signed [SUM_WIDTH-1:0] sum_reg;
 reg signed [LOGIT_WIDTH-1:0] acc_reg;
@@ -188,11 +193,14 @@ always @(posedge clk) begin
 
     w2_q_reg <= w2_mem[w2_ra];
     h_q_reg <= {h_mem3[h_ra], h_mem2[h_ra], h_mem1[h_ra], h_mem0[h_ra]};
+    w2_r_reg <= w2_q_reg;
+    h_r_reg <= h_q_reg;
     for (s = 0; s < 4; s = s + 1) begin
-        prod_reg[s] <= $signed(w2_q_reg[s*8 +: 8]) * $signed({1'b0, h_q_reg[s*8 +: 8]});
+        prod_reg[s] <= $signed(w2_r_reg[s*8 +: 8]) * $signed({1'b0, h_r_reg[s*8 +: 8]});
+        prod_p_reg[s] <= prod_reg[s];
     end
-    sum01_reg <= prod_reg[0] + prod_reg[1];
-    sum23_reg <= prod_reg[2] + prod_reg[3];
+    sum01_reg <= prod_p_reg[0] + prod_p_reg[1];
+    sum23_reg <= prod_p_reg[2] + prod_p_reg[3];
     sum_reg <= sum01_reg + sum23_reg;
     if (ctl_d[PIPE-1][0]) begin
         acc_reg <= (ctl_d[PIPE-1][1] ? {LOGIT_WIDTH{1'b0}} : acc_reg)

@@ -15,21 +15,24 @@
 `define MNIST_REG_NUM_BANKS              18'h00004  // NUM_BANKS parameter (= MAC lanes)
 `define MNIST_REG_LAYER_SIZES            18'h00008  // N_IN [11:0], N_HID [23:12], N_OUT [31:24]
 `define MNIST_REG_CTRL                   18'h00010  // Control: START, SOFT_RESET (self-clearing), IRQ_EN
-`define MNIST_REG_STATUS                 18'h00014  // Status: IDLE, BUSY, DONE (W1C), ERROR (W1C)
+`define MNIST_REG_STATUS                 18'h00014  // Status: IDLE, BUSY, DONE (W1C), ERROR (W1C), START_REJECTED (W1C), DRAINING
 `define MNIST_REG_ERROR_CAUSE            18'h00018  // Framing error causes of the last batch
 `define MNIST_REG_N_IMAGES               18'h0001C  // Images in the next batch
 `define MNIST_REG_SHIFT_L1               18'h00020  // Layer-1 requantization right shift
 `define MNIST_REG_SHIFT_L2               18'h00024  // Seed-digit right shift of the logits
 `define MNIST_REG_IMAGES_DONE            18'h00028  // Result records emitted in the current/last batch
 `define MNIST_REG_CYCLES                 18'h0002C  // Clock cycles of the last batch: START to last result beat
+`define MNIST_REG_OWNER_TAG              18'h00030  // Owner token; cleared by any weight-window or SHIFT_L1/SHIFT_L2 write
 `define MNIST_REG_SPACE_BYTES            18'h00100  // registers below this offset
 `define MNIST_CTRL_START_BIT             32'h00000000  // write 1 to start a batch (self-clearing)
 `define MNIST_CTRL_SOFT_RESET_BIT        32'h00000001  // write 1 to abort and return to idle (self-clearing)
 `define MNIST_CTRL_IRQ_EN_BIT            32'h00000002  // interrupt = STATUS.DONE & IRQ_EN
-`define MNIST_STATUS_IDLE_BIT            32'h00000000  // engine idle
+`define MNIST_STATUS_IDLE_BIT            32'h00000000  // engine idle (not busy, not draining)
 `define MNIST_STATUS_BUSY_BIT            32'h00000001  // batch in progress
 `define MNIST_STATUS_DONE_BIT            32'h00000002  // batch done (W1C, cleared by START)
 `define MNIST_STATUS_ERROR_BIT           32'h00000003  // framing error (W1C, cleared by START)
+`define MNIST_STATUS_START_REJECTED_BIT  32'h00000004  // a START arrived while busy or draining (W1C; cleared by START and SOFT_RESET)
+`define MNIST_STATUS_DRAINING_BIT        32'h00000005  // SOFT_RESET is draining the input packet to TLAST
 `define MNIST_ERR_EARLY_TLAST_BIT        32'h00000000  // TLAST before the last beat
 `define MNIST_ERR_MISSING_TLAST_BIT      32'h00000001  // no TLAST on the last beat (extra beats)
 `define MNIST_ERR_BAD_TKEEP_BIT          32'h00000002  // TKEEP != 4'hF

@@ -8,12 +8,20 @@
 // of good images come from the FIFO; once the receiver has flagged a framing
 // error, records from n_good on are generated here (logits 0, both digits
 // 0xF, ERROR set), so every batch emits exactly N*11 words ending in TLAST.
+//
+// abort (SOFT_RESET) drops the batch. A packet already under way is closed
+// cleanly: a beat on offer stays until TREADY (AXI4-Stream), then, unless it
+// carried TLAST, one terminator beat (an error record word, TLAST) follows. If
+// the consumer takes nothing for FLUSH_IDLE_CYCLES (its DMA was reset), or a
+// second abort comes, the pending beat is withdrawn: the consumer is gone.
 module mnist_result_out #(
     // FIFO words; >= 2 * 11 so layer 2 can start while the previous image drains
-    parameter FIFO_DEPTH = 32
+    parameter FIFO_DEPTH = 32,
+    parameter FLUSH_IDLE_CYCLES = 512
 ) (
     input  wire                                clk,
     input  wire                                rst_n,
+    input  wire                                abort,       // SOFT_RESET pulse
     input  wire                                start,       // batch start, n_images > 0
     input  wire [31:0]                         n_images,
 
@@ -32,7 +40,8 @@ module mnist_result_out #(
 
     output wire [31:0]                         images_done,
     output wire                                last_beat,   // pulse: final beat accepted
-    output wire                                out_done
+    output wire                                out_done,
+    output wire                                flushing     // abort: closing the packet
 );
 
 localparam DATA_WIDTH = `MNIST_AXIS_DATA_WIDTH;
@@ -43,6 +52,9 @@ localparam integer LAST_WORD_INT = WORDS - 1;
 localparam [3:0] LAST_WORD = LAST_WORD_INT[3:0];
 localparam integer ROOM_LIMIT_INT = FIFO_DEPTH - WORDS;
 localparam [PTR_WIDTH:0] ROOM_LIMIT = ROOM_LIMIT_INT[PTR_WIDTH:0];
+localparam WAIT_WIDTH = $clog2(FLUSH_IDLE_CYCLES);
+localparam integer WAIT_LAST_INT = FLUSH_IDLE_CYCLES - 1;
+localparam [WAIT_WIDTH-1:0] WAIT_LAST = WAIT_LAST_INT[WAIT_WIDTH-1:0];
 
 initial begin
     if (FIFO_DEPTH < 2 * WORDS || (1 << PTR_WIDTH) != FIFO_DEPTH) begin
@@ -70,6 +82,13 @@ reg tw10_reg = 1'b0, tw10_next;
 reg [31:0] images_done_reg = 32'd0, images_done_next;
 reg last_beat_reg = 1'b0, last_beat_next;
 reg out_done_reg = 1'b1, out_done_next;
+// One cycle behind ld_rec/err_flag: the FIFO never holds records >= n_good, so a
+// stale 0 only waits a cycle, and once set it stays set until START.
+reg use_err_reg = 1'b0, use_err_next;
+reg open_reg = 1'b0, open_next;              // a packet is under way (beats offered, no TLAST yet)
+reg aborted_reg = 1'b0, aborted_next;
+reg term_reg = 1'b0, term_next;              // the terminator beat is still to be offered
+reg [WAIT_WIDTH-1:0] wait_reg = {WAIT_WIDTH{1'b0}}, wait_next;  // aborted: cycles without TREADY
 
 assign res_room = room_reg;
 assign m_axis_tdata = tdata_reg;
@@ -79,12 +98,13 @@ assign m_axis_tvalid = tvalid_reg;
 assign images_done = images_done_reg;
 assign last_beat = last_beat_reg;
 assign out_done = out_done_reg;
+assign flushing = aborted_reg && (tvalid_reg || term_reg);
 
-wire use_err = err_flag && ld_rec_reg >= n_good;
 wire fifo_empty = count_reg == {(PTR_WIDTH+1){1'b0}};
 wire beat_fire = tvalid_reg && m_axis_tready;
-wire load = active_reg && (use_err || !fifo_empty) && (!tvalid_reg || m_axis_tready);
-wire pop = load && !use_err;
+wire out_free = !tvalid_reg || m_axis_tready;
+wire load = active_reg && (use_err_reg || !fifo_empty) && out_free;
+wire pop = load && !use_err_reg;
 wire ld_w10 = ld_word_reg == LAST_WORD;
 
 wire [31:0] err_word = (32'd1 << `MNIST_RESULT_ERROR_LSB)
@@ -107,10 +127,23 @@ always @* begin
     images_done_next = images_done_reg + {31'd0, beat_fire && tw10_reg};
     last_beat_next = beat_fire && tlast_reg;
     out_done_next = out_done_reg || (beat_fire && tlast_reg);
+    use_err_next = err_flag && ld_rec_reg >= n_good;
+    open_next = (open_reg || load) && !(beat_fire && tlast_reg);
+    aborted_next = aborted_reg;
+    term_next = term_reg;
+    wait_next = beat_fire ? {WAIT_WIDTH{1'b0}} : wait_reg + 1'b1;
+
+    if (term_reg && out_free) begin
+        tvalid_next = 1'b1;
+        tdata_next = err_word;
+        tlast_next = 1'b1;
+        tw10_next = 1'b0;
+        term_next = 1'b0;
+    end
 
     if (load) begin
         tvalid_next = 1'b1;
-        tdata_next = use_err ? (ld_w10 ? err_word : 32'd0) : fifo_mem[rd_ptr_reg];
+        tdata_next = use_err_reg ? (ld_w10 ? err_word : 32'd0) : fifo_mem[rd_ptr_reg];
         tlast_next = ld_w10 && ld_rem_reg == 32'd0;
         tw10_next = ld_w10;
         if (ld_w10) begin
@@ -135,9 +168,40 @@ always @* begin
         tvalid_next = 1'b0;
         images_done_next = 32'd0;
         out_done_next = 1'b0;
+        use_err_next = 1'b0;
+        open_next = 1'b0;
+        aborted_next = 1'b0;
+        term_next = 1'b0;
     end
 
-    room_next = count_next <= ROOM_LIMIT;
+    if (aborted_reg && wait_reg == WAIT_LAST) begin
+        // nobody has taken a beat since the abort: the consumer was reset
+        tvalid_next = 1'b0;
+        term_next = 1'b0;
+    end
+
+    if (abort) begin
+        wait_next = {WAIT_WIDTH{1'b0}};
+        wr_ptr_next = {PTR_WIDTH{1'b0}};
+        rd_ptr_next = {PTR_WIDTH{1'b0}};
+        count_next = {(PTR_WIDTH+1){1'b0}};
+        active_next = 1'b0;
+        aborted_next = 1'b1;
+        if (aborted_reg) begin
+            // second abort: nobody takes the beats any more
+            tvalid_next = 1'b0;
+            term_next = 1'b0;
+            open_next = 1'b0;
+        end else begin
+            // the beat on offer (tvalid_reg) stays; close the packet unless it carries TLAST
+            tvalid_next = tvalid_reg && !m_axis_tready;
+            term_next = open_reg && !(tvalid_reg && tlast_reg);
+            open_next = 1'b0;
+        end
+    end
+
+    // registered count only: a pop in this cycle frees its word one cycle later
+    room_next = count_reg < ROOM_LIMIT;
 end
 
 always @(posedge clk) begin
@@ -160,6 +224,11 @@ always @(posedge clk) begin
     images_done_reg <= images_done_next;
     last_beat_reg <= last_beat_next;
     out_done_reg <= out_done_next;
+    use_err_reg <= use_err_next;
+    open_reg <= open_next;
+    aborted_reg <= aborted_next;
+    term_reg <= term_next;
+    wait_reg <= wait_next;
 
     if (!rst_n) begin
         wr_ptr_reg <= {PTR_WIDTH{1'b0}};
@@ -171,6 +240,10 @@ always @(posedge clk) begin
         images_done_reg <= 32'd0;
         last_beat_reg <= 1'b0;
         out_done_reg <= 1'b1;
+        use_err_reg <= 1'b0;
+        open_reg <= 1'b0;
+        aborted_reg <= 1'b0;
+        term_reg <= 1'b0;
     end
 end
 

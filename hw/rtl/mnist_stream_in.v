@@ -13,9 +13,17 @@
 // broken one on are reported bad (n_good, err_flag), the rest of the stream
 // is drained up to TLAST and in_done rises. Extra beats after a complete
 // batch (no TLAST on the final beat) keep all N images good.
-module mnist_stream_in (
+//
+// abort (SOFT_RESET) drops the images held and, if a packet is being received
+// or drained, flushes the rest of it: TREADY stays high and beats are
+// discarded up to TLAST, or until FLUSH_IDLE_CYCLES pass without a beat (a
+// DMA that was reset sends no TLAST). An abort during a flush ends it at once.
+module mnist_stream_in #(
+    parameter FLUSH_IDLE_CYCLES = 512
+) (
     input  wire                                clk,
     input  wire                                rst_n,
+    input  wire                                abort,       // SOFT_RESET pulse
 
     input  wire                                start,       // batch start, n_images > 0
     input  wire [31:0]                         n_images,
@@ -35,7 +43,8 @@ module mnist_stream_in (
     output wire [3:0]                          err_set,      // ERROR_CAUSE bits, pulse
     output wire                                err_flag,     // images >= n_good are bad
     output wire [31:0]                         n_good,
-    output wire                                in_done       // stream consumed up to TLAST
+    output wire                                in_done,      // stream consumed up to TLAST
+    output wire                                flushing      // abort: discarding to TLAST
 );
 
 localparam DATA_WIDTH = `MNIST_AXIS_DATA_WIDTH;
@@ -48,6 +57,10 @@ localparam [BEAT_WIDTH-1:0] LAST_BEAT = LAST_BEAT_INT[BEAT_WIDTH-1:0];
 localparam [1:0] ST_IDLE = 2'd0;
 localparam [1:0] ST_RECV = 2'd1;
 localparam [1:0] ST_DRAIN = 2'd2;
+localparam [1:0] ST_FLUSH = 2'd3;
+localparam IDLE_WIDTH = $clog2(FLUSH_IDLE_CYCLES);
+localparam integer IDLE_LAST_INT = FLUSH_IDLE_CYCLES - 1;
+localparam [IDLE_WIDTH-1:0] IDLE_LAST = IDLE_LAST_INT[IDLE_WIDTH-1:0];
 
 (* ram_style = "block" *)
 reg [DATA_WIDTH-1:0] mem [0:2*(1<<BEAT_WIDTH)-1];
@@ -63,6 +76,7 @@ reg tready_reg = 1'b0, tready_next;
 reg [3:0] err_set_reg = 4'd0, err_set_next;
 reg err_flag_reg = 1'b0, err_flag_next;
 reg [31:0] n_good_reg = 32'd0, n_good_next;
+reg [IDLE_WIDTH-1:0] idle_reg = {IDLE_WIDTH{1'b0}}, idle_next;  // flush: cycles without a beat
 
 assign s_axis_tready = tready_reg;
 assign img_avail = full_reg != 2'd0;
@@ -71,6 +85,7 @@ assign err_set = err_set_reg;
 assign err_flag = err_flag_reg;
 assign n_good = n_good_reg;
 assign in_done = state_reg == ST_IDLE;
+assign flushing = state_reg == ST_FLUSH;
 
 wire beat_fire = s_axis_tvalid && tready_reg;
 wire keep_ok = s_axis_tkeep == {KEEP_WIDTH{1'b1}};
@@ -87,8 +102,16 @@ always @* begin
     err_set_next = 4'd0;
     err_flag_next = err_flag_reg;
     n_good_next = n_good_reg;
+    idle_next = beat_fire ? {IDLE_WIDTH{1'b0}} : idle_reg + 1'b1;
 
-    if (start) begin
+    if (abort) begin
+        // a packet still open is flushed; a second abort while flushing gives up on its TLAST
+        state_next = ((state_reg == ST_RECV || state_reg == ST_DRAIN)
+                      && !(beat_fire && s_axis_tlast)) ? ST_FLUSH : ST_IDLE;
+        idle_next = {IDLE_WIDTH{1'b0}};
+        full_next = 2'd0;
+        err_flag_next = 1'b0;
+    end else if (start) begin
         state_next = ST_RECV;
         beat_next = {BEAT_WIDTH{1'b0}};
         img_next = 32'd0;
@@ -128,9 +151,12 @@ always @* begin
         end
     end else if (state_reg == ST_DRAIN && beat_fire && s_axis_tlast) begin
         state_next = ST_IDLE;
+    end else if (state_reg == ST_FLUSH && ((beat_fire && s_axis_tlast) || idle_reg == IDLE_LAST)) begin
+        state_next = ST_IDLE;
     end
 
-    tready_next = (state_next == ST_RECV && full_next != 2'd2) || state_next == ST_DRAIN;
+    tready_next = (state_next == ST_RECV && full_next != 2'd2) || state_next == ST_DRAIN
+                  || state_next == ST_FLUSH;
 end
 
 always @(posedge clk) begin
@@ -149,6 +175,7 @@ always @(posedge clk) begin
     err_set_reg <= err_set_next;
     err_flag_reg <= err_flag_next;
     n_good_reg <= n_good_next;
+    idle_reg <= idle_next;
 
     if (!rst_n) begin
         state_reg <= ST_IDLE;

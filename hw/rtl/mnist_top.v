@@ -60,6 +60,9 @@ module mnist_top #(
 );
 
 localparam SHIFT_WIDTH = `MNIST_SHIFT_WIDTH;
+// SOFT_RESET flushes the input packet up to TLAST and closes the result packet;
+// either side gives up after this many cycles without a beat (its DMA was reset)
+localparam FLUSH_IDLE_CYCLES = 512;
 localparam WIN_WORD_WIDTH = `MNIST_WIN_WORD_WIDTH;
 localparam integer W2_WORD_BASE_INT = `MNIST_W2_WORD_BASE;
 localparam [WIN_WORD_WIDTH-1:0] W2_WORD_BASE = W2_WORD_BASE_INT[WIN_WORD_WIDTH-1:0];
@@ -75,7 +78,8 @@ end
 wire unused_prot = ^{s_axi_ctrl_awprot, s_axi_ctrl_arprot};
 
 // ---------------------------------------------------------------- register file
-wire start_req;
+wire batch_start;   // registered in the register file, N_IMAGES != 0
+wire start_empty;
 wire soft_reset;
 wire [31:0] n_images;
 wire [SHIFT_WIDTH-1:0] shift_l1;
@@ -94,12 +98,18 @@ reg counting_reg = 1'b0, counting_next;    // CYCLES runs until the last result 
 reg [31:0] cycles_reg = 32'd0, cycles_next;
 reg done_set_reg = 1'b0, done_set_next;
 reg zero_err_reg = 1'b0, zero_err_next;
-reg eng_rst_n_reg = 1'b0;
+reg eng_rst_n_reg = 1'b0;    // layers 1 and 2: aresetn or SOFT_RESET
+reg io_rst_n_reg = 1'b0;     // stream ends: aresetn only (SOFT_RESET aborts them)
+reg abort_reg = 1'b0;        // SOFT_RESET reaches the stream ends
 reg [SHIFT_WIDTH-1:0] shift_l1_reg = {SHIFT_WIDTH{1'b0}}, shift_l1_next;
 reg [SHIFT_WIDTH-1:0] shift_l2_reg = {SHIFT_WIDTH{1'b0}}, shift_l2_next;
 
 wire [3:0] in_err_set;
 wire [31:0] images_done;
+wire in_flushing;
+wire out_flushing;
+// from the SOFT_RESET pulse until both stream ends have finished their packets
+wire draining = soft_reset || abort_reg || in_flushing || out_flushing;
 wire [3:0] error_set = in_err_set | ({3'd0, zero_err_reg} << `MNIST_ERR_ZERO_IMAGES_BIT);
 
 mnist_ctrl_axil #(
@@ -124,13 +134,16 @@ mnist_ctrl_axil #(
     .s_axi_rresp(s_axi_ctrl_rresp),
     .s_axi_rvalid(s_axi_ctrl_rvalid),
     .s_axi_rready(s_axi_ctrl_rready),
-    .start(start_req),
+    .start(batch_start),
+    .start_empty(start_empty),
     .soft_reset(soft_reset),
     .n_images(n_images),
     .shift_l1(shift_l1),
     .shift_l2(shift_l2),
     .interrupt(interrupt),
     .busy(busy_reg),
+    .draining(draining),
+    .eng_reset(!eng_rst_n_reg),
     .done_set(done_set_reg),
     .error_set(error_set),
     .images_done(images_done),
@@ -146,7 +159,7 @@ mnist_ctrl_axil #(
 );
 
 // ---------------------------------------------------------------- batch control
-wire batch_start = start_req && !busy_reg && n_images != 32'd0;
+// The register file accepts START only while neither busy nor draining.
 wire in_done;
 wire out_done;
 wire last_beat;
@@ -160,19 +173,19 @@ always @* begin
     shift_l1_next = shift_l1_reg;
     shift_l2_next = shift_l2_reg;
 
-    if (start_req && !busy_reg) begin
+    if (batch_start) begin
         shift_l1_next = shift_l1;
         shift_l2_next = shift_l2;
-        if (n_images == 32'd0) begin
-            // nothing to run: DONE with ZERO_IMAGES at once
-            cycles_next = 32'd0;
-            done_set_next = 1'b1;
-            zero_err_next = 1'b1;
-        end else begin
-            busy_next = 1'b1;
-            counting_next = 1'b1;
-            cycles_next = 32'd1;
-        end
+        busy_next = 1'b1;
+        counting_next = 1'b1;
+        cycles_next = 32'd1;
+    end else if (start_empty) begin
+        // nothing to run: DONE with ZERO_IMAGES at once
+        shift_l1_next = shift_l1;
+        shift_l2_next = shift_l2;
+        cycles_next = 32'd0;
+        done_set_next = 1'b1;
+        zero_err_next = 1'b1;
     end else if (busy_reg) begin
         if (counting_reg) begin
             cycles_next = cycles_reg + 32'd1;
@@ -202,6 +215,8 @@ always @(posedge aclk) begin
     shift_l1_reg <= shift_l1_next;
     shift_l2_reg <= shift_l2_next;
     eng_rst_n_reg <= aresetn && !soft_reset;
+    io_rst_n_reg <= aresetn;
+    abort_reg <= aresetn && soft_reset;
 
     if (!aresetn) begin
         busy_reg <= 1'b0;
@@ -248,9 +263,12 @@ always @(posedge aclk) begin
     end
 end
 
-mnist_stream_in stream_in_inst (
+mnist_stream_in #(
+    .FLUSH_IDLE_CYCLES(FLUSH_IDLE_CYCLES)
+) stream_in_inst (
     .clk(aclk),
-    .rst_n(eng_rst_n),
+    .rst_n(io_rst_n_reg),
+    .abort(abort_reg),
     .start(batch_start),
     .n_images(n_images),
     .s_axis_tdata(s_axis_tdata),
@@ -265,7 +283,8 @@ mnist_stream_in stream_in_inst (
     .err_set(in_err_set),
     .err_flag(err_flag),
     .n_good(n_good),
-    .in_done(in_done)
+    .in_done(in_done),
+    .flushing(in_flushing)
 );
 
 mnist_layer1 #(
@@ -314,10 +333,12 @@ mnist_layer2 layer2_inst (
 );
 
 mnist_result_out #(
-    .FIFO_DEPTH(32)
+    .FIFO_DEPTH(32),
+    .FLUSH_IDLE_CYCLES(FLUSH_IDLE_CYCLES)
 ) result_out_inst (
     .clk(aclk),
-    .rst_n(eng_rst_n),
+    .rst_n(io_rst_n_reg),
+    .abort(abort_reg),
     .start(batch_start),
     .n_images(n_images),
     .res_valid(res_valid),
@@ -332,7 +353,8 @@ mnist_result_out #(
     .m_axis_tready(m_axis_tready),
     .images_done(images_done),
     .last_beat(last_beat),
-    .out_done(out_done)
+    .out_done(out_done),
+    .flushing(out_flushing)
 );
 
 endmodule

@@ -1,20 +1,18 @@
-"""The ``sim`` backend: the unmodified pynq DMA driver and MnistAccel on the virtual board.
+"""The ``sim`` backend: ``MnistOverlay`` on the virtual board, the fabric backend's code path.
 
-``SimBackend`` makes a ``VirtualDevice`` (Verilated RTL + behavioural AXI DMA)
-pynq's active device, then builds ``pynq.lib.dma.DMA`` and ``MnistAccel`` from
-the device's hwh-equivalent descriptions: exactly the code path of the
-``fabric`` backend, on a different ``pynq.Device``.
+``SimBackend`` writes the block design's ``.hwh`` and a stand-in ``.bit``
+(``pynq_mnist.hwh``), and opens them with the unmodified ``MnistOverlay``
+(``pynq.Overlay``) on a ``VirtualDevice`` (Verilated RTL + behavioural AXI
+DMA): pynq parses the ``.hwh``, downloads, sets FCLK0 and binds ``MnistAccel``
+and ``pynq.lib.dma.DMA`` by VLNV, exactly as on a board.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pynq.lib.dma import DMA
-
-from .. import regmap
+from .. import hwh
 from ..backend import AcceleratorBackend
-from ..driver import MnistAccel
 from .device import VirtualDevice
 
 __all__ = ["SIM_TIMEOUT_S", "SimBackend"]
@@ -25,7 +23,7 @@ SIM_TIMEOUT_S = 60.0
 
 
 class SimBackend(AcceleratorBackend):
-    """Runs the model on the Verilated RTL through the real pynq stack.
+    """Runs the model on the Verilated RTL through pynq.Overlay and the real pynq stack.
 
     Parameters
     ----------
@@ -34,8 +32,11 @@ class SimBackend(AcceleratorBackend):
     device : VirtualDevice, optional
         Use this device instead of a new one.
     dma_parameters : dict, optional
-        Override AXI DMA description parameters, e.g. ``{"c_sg_length_width": "12"}``
-        for a build with a shorter maximum transfer.
+        Build the design with other AXI DMA parameters, e.g.
+        ``{"c_sg_length_width": "12"}`` for a shorter maximum transfer.
+    design : hwh.BlockDesign, optional
+        The block design to download (instance names, hierarchy, ...); its
+        NUM_BANKS must be the device's. Default: regmap's names.
     **device_kwargs
         Passed to ``VirtualDevice`` when ``device`` is None.
     """
@@ -47,16 +48,24 @@ class SimBackend(AcceleratorBackend):
         timeout_s: float = SIM_TIMEOUT_S,
         device: VirtualDevice | None = None,
         dma_parameters: dict[str, str] | None = None,
+        design: hwh.BlockDesign | None = None,
         **device_kwargs: Any,
     ) -> None:
+        from ..overlay import MnistOverlay
+
         self.device = device if device is not None else VirtualDevice(**device_kwargs)
         self.device.make_active()
         try:
-            dma_description = self.device.description(regmap.DMA_INSTANCE)
-            dma_description["parameters"].update(dma_parameters or {})
-            self.dma = DMA(dma_description)
-            self.accel = MnistAccel(self.device.description(regmap.ACCEL_INSTANCE), timeout_s)
-            self.accel.attach_dma(self.dma)
+            if design is None:
+                design = hwh.BlockDesign(
+                    num_banks=self.device.num_banks,
+                    dma_parameters=tuple(sorted((dma_parameters or {}).items())),
+                )
+            self.overlay = MnistOverlay(
+                hwh.standin_bitstream(design), device=self.device, timeout_s=timeout_s
+            )
+            self.accel = self.overlay.accel
+            self.dma = self.overlay.dma
         except BaseException:
             self.device.close()
             raise

@@ -1,11 +1,19 @@
 """The virtual board: a ``pynq.Device`` backed by the Verilated RTL and an AXI DMA model.
 
-``VirtualDevice`` offers ``REGISTER_RW`` and ``allocate``, so the unmodified
-``pynq.MMIO``, ``DefaultIP``, ``pynq.allocate`` and ``pynq.lib.dma.DMA`` run
-on it. Register accesses in the accelerator window become AXI4-Lite
-transactions on the RTL; the DMA window is a behavioural model of the Xilinx
-AXI DMA in direct register (simple) mode per PG021, whose stream datapath
-(bytes between host buffers and the RTL) runs in C++.
+``VirtualDevice`` is what ``pynq.Overlay`` needs of a Zynq-7000 board: it
+parses the ``.hwh`` beside a bitstream with pynq's own parser (pynqmetadata, as
+``EmbeddedDevice`` does), "downloads" the stand-in ``.bit`` that
+``pynq_mnist.hwh`` writes (resetting the fabric and mapping the design's
+address windows by VLNV), and has a PS7 SLCR register window on which pynq's
+own ``Clocks`` code sets FCLK0 from the ``.hwh`` divisors. MMIO is either
+``REGISTER_RW`` (``read_registers``/``write_registers``) or, with
+``memory_mapped=True``, ``MEMORY_MAPPED`` as on a board: ``mmap`` returns a
+``MappedWindow`` whose element reads/writes are the bus transactions. So the
+unmodified ``pynq.Overlay``, ``MMIO``, ``DefaultIP``, ``allocate`` and
+``pynq.lib.dma.DMA`` run on it. Register accesses in the accelerator window
+become AXI4-Lite transactions on the RTL; the DMA window is a behavioural
+model of the Xilinx AXI DMA in direct register (simple) mode per PG021, whose
+stream datapath (bytes between host buffers and the RTL) runs in C++.
 
 Simulated time advances lazily: before every register read, the model is
 clocked until no DMA channel is busy or no stream beat has moved for a while
@@ -19,22 +27,26 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
+import inspect
 import logging
+import operator
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
-from pynq_mnist import regmap
+from pynq_mnist import hwh, regmap
 from pynq_mnist.closing import Closing
 from pynq_mnist.errors import AcceleratorError
 
 from .verilator import AXI_OKAY, ChannelState, RunReason, RunResult, SimModel
 
-__all__ = ["FAULTS", "VirtualDevice"]
+__all__ = ["FAULTS", "MappedWindow", "VirtualDevice"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +66,6 @@ _SR_ERRORS = _SR_INT_ERR | regmap.dma_bit("MM2S_DMASR", "DMASlvErr") | _SR_DEC_E
 _SR_IOC_IRQ = regmap.dma_bit("MM2S_DMASR", "IOC_Irq")
 _SR_ERR_IRQ = regmap.dma_bit("MM2S_DMASR", "Err_Irq")
 _SR_W1C = _SR_IOC_IRQ | regmap.dma_bit("MM2S_DMASR", "Dly_Irq") | _SR_ERR_IRQ
-_LENGTH_MASK = (1 << int(regmap.DMA_PARAMETERS["c_sg_length_width"])) - 1
 
 _CHANNELS = ("mm2s", "s2mm")
 _ROLES = ("cr", "sr", "lo", "hi", "length")
@@ -75,6 +86,51 @@ POOL_SIZE = 0x1000_0000
 PAGE = 4096
 
 FAULTS = ("drop_tlast", "stall", "random_stream", "corrupt_weight_write")
+
+# The PS7 system-level control registers (UG585), where pynq's Clocks reads the
+# PLLs and sets the FCLK divisors. Reset values of the PYNQ-Z1/Z2 boot: 50 MHz
+# crystal, ARM PLL x26 / 2 = 650 MHz CPU, IO PLL x20 = 1000 MHz, DDR PLL x21;
+# FPGA1..3_CLK_CTRL at the TRM reset value; FPGA0 as the booted design sets it.
+SLCR_BASE = 0xF800_0000
+SLCR_SPAN = 0x200
+_SLCR_PLL_FBDIV = {"ARM_PLL_CTRL": 26, "DDR_PLL_CTRL": 21, "IO_PLL_CTRL": hwh.IO_PLL_FBDIV}
+_SLCR_ARM_DIVISOR = 2
+_SLCR_FPGA_CLK_RESET = 0x0010_1800
+ACCEL_ROLE = regmap.ACCEL_INSTANCE  # register_accesses keys, whatever the instance names
+DMA_ROLE = regmap.DMA_INSTANCE
+_SLCR_ROLE = "slcr"
+
+
+def _field_value(fields: dict[str, dict[str, Any]], name: str, value: int) -> int:
+    return value << int(fields[name]["bit_offset"])
+
+
+def _slcr_reset_words() -> dict[int, int]:
+    """SLCR word offset -> value, encoded with pynq's own Zynq-7000 register tables."""
+    from pynq import ps
+
+    regs = ps.ZYNQ_SLCR_REGISTERS
+    words = {
+        regs[name]["address_offset"]: _field_value(ps.ZYNQ_PLL_FIELDS, "PLL_FDIV", fbdiv)
+        for name, fbdiv in _SLCR_PLL_FBDIV.items()
+    }
+    words[regs["ARM_CLK_CTRL"]["address_offset"]] = _field_value(
+        ps.ZYNQ_ARM_FIELDS, "DIVISOR", _SLCR_ARM_DIVISOR
+    )
+    for clk in range(4):
+        words[regs[f"FPGA{clk}_CLK_CTRL"]["address_offset"]] = _SLCR_FPGA_CLK_RESET
+    return words
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_hwh(path: str, mtime_ns: int, size: int) -> Any:
+    """pynq's runtime parser of one .hwh (cached per file version: parsing takes ~0.5 s)."""
+    from pynqmetadata.frontends import Metadata
+    from pynqmetadata.views.runtime import RuntimeMetadataParser
+
+    parser = RuntimeMetadataParser(Metadata(input=Path(path)))
+    parser.refresh_hierarchy_dict()
+    return parser
 
 
 @dataclass
@@ -148,9 +204,17 @@ class VirtualDevice(Closing, pynq.Device):
     strict_bus : bool
         Raise AcceleratorError on an AXI4-Lite SLVERR/DECERR (a bus fault on a
         real board); when False, log it and return 0 / drop the write.
+    memory_mapped : bool
+        Offer ``MEMORY_MAPPED`` (pynq's MMIO then uses ``mmap``/``MMIO.array``,
+        as on a board) instead of ``REGISTER_RW``.
+
+    The board boots with the default design (``hwh.BlockDesign(num_banks)``)
+    programmed, as a PYNQ image boots with a bitstream loaded;
+    ``pynq.Overlay(bitfile, device=...)`` downloads another one.
     """
 
-    capabilities: ClassVar[dict[str, bool]] = {"REGISTER_RW": True}
+    # pynq >= 3.1 picks its Zynq-7000 clock code by the device's arch.
+    arch = "armv7l"
 
     def __init__(
         self,
@@ -162,9 +226,15 @@ class VirtualDevice(Closing, pynq.Device):
         settle_cycles: int = 32,
         max_cycles_per_access: int = 1 << 34,
         strict_bus: bool = True,
+        memory_mapped: bool = False,
         tag: str = "pynq_mnist_virtual_board",
     ) -> None:
         super().__init__(tag)
+        self.capabilities = (
+            {"MEMORY_MAPPED": True, "REGISTER_RW": False}
+            if memory_mapped
+            else {"REGISTER_RW": True}
+        )
         self.num_banks = num_banks
         self.idle_limit = idle_limit
         self.starve_limit = starve_limit
@@ -177,75 +247,157 @@ class VirtualDevice(Closing, pynq.Device):
         self.register_accesses: dict[str, int] = {}
         self.reset_counters()
         self.last_run: RunResult | None = None
-        self.mem_dict: dict[str, Any] = {}
-        self.gpio_dict: dict[str, Any] = {}
-        self.interrupt_controllers: dict[str, Any] = {}
-        self.interrupt_pins: dict[str, Any] = {}
-        self.hierarchy_dict: dict[str, Any] = {}
-        self.ip_dict = self._build_ip_dict()
-        self._windows = sorted(
-            (d["phys_addr"], d["phys_addr"] + d["addr_range"], name)
-            for name, d in self.ip_dict.items()
-        )
+        self._slcr = _slcr_reset_words()
+        self._windows: list[tuple[int, int, str]] = []
+        self._length_mask = 0
+        self.dma_parameters: dict[str, str] = {}
         self._restore_active: tuple[bool, Any] | None = None
+        self._restore_clocks: dict[str, Any] | None = None
+        boot = str(hwh.standin_bitstream(hwh.BlockDesign(num_banks=num_banks)))
+        parser = self.get_bitfile_metadata(boot)
+        self._map_design(parser)
+        self._set_fclks(parser.clock_dict)
+        self.reset(parser, "", boot)  # booted: loaded, no download timestamp
         if activate:
             self.make_active()
 
     def make_active(self) -> None:
-        """Make this pynq's active device until ``close()``, which restores the previous one."""
+        """Make this pynq's active device, with pynq's Clocks on its PS, until ``close()``.
+
+        ``close()`` restores the previous active device and clocks.
+        """
         if self._restore_active is None:
             had = "_active_device" in pynq.Device.__dict__
             self._restore_active = (had, pynq.Device.__dict__.get("_active_device"))
         pynq.Device.active_device = self
+        self._bind_clocks()
 
-    # --- description (what pynq builds from the .hwh) -----------------------
+    def _bind_clocks(self) -> None:
+        """Point ``pynq.Clocks`` at pynq's own Zynq-7000 clock code on this board's SLCR.
 
-    def _build_ip_dict(self) -> dict[str, dict[str, Any]]:
-        def entry(
-            name: str,
-            vlnv: str,
-            base: int,
-            span: int,
-            mem_id: str,
-            parameters: dict[str, str],
-            registers: dict[str, Any],
-        ) -> dict[str, Any]:
-            return {
-                "fullpath": name,
-                "type": vlnv,
-                "bdtype": None,
-                "state": None,
-                "addr_range": span,
-                "phys_addr": base,
-                "mem_id": mem_id,
-                "memtype": "REGISTER",
-                "gpio": {},
-                "interrupts": {},
-                "parameters": parameters,
-                "registers": copy.deepcopy(registers),
-                "device": self,
+        pynq caches one clock implementation per process, chosen by the CPU it
+        runs on (3.0.1) or by the device's arch (3.1, 4.0); off-board it has
+        none, so this installs the one a Zynq-7000 board gets.
+        """
+        from pynq import ps
+
+        if self._restore_clocks is None:
+            self._restore_clocks = {
+                key: ps.Clocks.__dict__[key]
+                for key in ("_real_instance", "device")
+                if key in ps.Clocks.__dict__
             }
+        if "device" in inspect.signature(ps._ClocksZynq).parameters:
+            ps.Clocks.device = self
+            ps.Clocks._real_instance = ps._ClocksZynq(device=self)
+        else:  # pynq 3.0.1: its MMIO uses the active device, which is this one
+            ps.Clocks._real_instance = ps._ClocksZynq()
 
-        return {
-            regmap.ACCEL_INSTANCE: entry(
-                regmap.ACCEL_INSTANCE,
-                regmap.VLNV,
-                regmap.ACCEL_BASE,
-                regmap.ACCEL_RANGE,
-                regmap.ACCEL_CTRL_INTERFACE,
-                {"NUM_BANKS": str(self.num_banks)},  # the packaged IP user parameter
-                regmap.REGISTERS,
-            ),
-            regmap.DMA_INSTANCE: entry(
-                regmap.DMA_INSTANCE,
-                regmap.DMA_VLNV,
-                regmap.DMA_BASE,
-                regmap.DMA_RANGE,
-                "S_AXI_LITE",
-                dict(regmap.DMA_PARAMETERS),
-                regmap.DMA_REGISTERS,
-            ),
-        }
+    def _unbind_clocks(self) -> None:
+        from pynq import ps
+
+        if self._restore_clocks is None:
+            return
+        for key in ("_real_instance", "device"):
+            if key in self._restore_clocks:
+                setattr(ps.Clocks, key, self._restore_clocks[key])
+            elif key in ps.Clocks.__dict__:
+                delattr(ps.Clocks, key)
+        self._restore_clocks = None
+
+    # --- the programmed design: metadata, download ----------------------------
+
+    def get_bitfile_metadata(self, bitfile_name: str) -> Any:
+        """pynq's parser of the .hwh beside ``bitfile_name``, as ``EmbeddedDevice`` builds it.
+
+        (Without the XRT xclbin step, which needs ``xclbinutil``.)
+
+        Raises
+        ------
+        RuntimeError
+            No .hwh beside the bitstream (pynq's own message).
+        """
+        from pynq.pl_server.embedded_device import _get_bitstream_handler
+
+        hwh_path = Path(bitfile_name).with_suffix(".hwh")
+        if not hwh_path.is_file():
+            raise RuntimeError("Unable to find metadata for bitstream")
+        stat = hwh_path.stat()
+        parser = copy.deepcopy(_parse_hwh(str(hwh_path), stat.st_mtime_ns, stat.st_size))
+        parser.bin_data = _get_bitstream_handler(bitfile_name).get_bin_data()
+        return parser
+
+    def download(self, bitstream: Any, parser: Any = None) -> None:
+        """Program the virtual PL with a stand-in .bit: map its design, reset the fabric.
+
+        Raises
+        ------
+        AcceleratorError
+            Not a stand-in for the .hwh beside it (a real bitstream cannot be
+            programmed into the Verilated RTL), or a design this board cannot be.
+        """
+        if parser is None:
+            parser = self.get_bitfile_metadata(bitstream.bitfile_name)
+        self._check_standin(Path(bitstream.bitfile_name))
+        self._map_design(parser)
+        self.reset_board()
+        self.post_download(bitstream, parser, self.tag)
+
+    @staticmethod
+    def _check_standin(bit: Path) -> None:
+        from pynq.pl_server.embedded_device import parse_bit_header
+
+        payload = parse_bit_header(bit.read_bytes())["data"]
+        digest = hwh.standin_digest(bit.with_suffix(".hwh").read_text(encoding="utf-8"))
+        if not payload.startswith(hwh.STANDIN_MAGIC):
+            raise AcceleratorError(
+                f"sim: {bit} is not a virtual-board stand-in bitstream "
+                "(write one with pynq_mnist.hwh.standin_bitstream)"
+            )
+        if digest.encode("ascii") not in payload:
+            raise AcceleratorError(
+                f"sim: {bit} was written for another .hwh than the one beside it"
+            )
+
+    def _map_design(self, parser: Any) -> None:
+        """Route the design's address windows to the RTL and the DMA model, by VLNV."""
+        found: dict[str, list[tuple[str, dict[str, Any]]]] = {ACCEL_ROLE: [], DMA_ROLE: []}
+        for name, desc in parser.ip_dict.items():
+            role = {regmap.VLNV: ACCEL_ROLE, regmap.DMA_VLNV: DMA_ROLE}.get(desc.get("type"))
+            if role is not None:
+                found[role].append((name, desc))
+        for role, vlnv in ((ACCEL_ROLE, regmap.VLNV), (DMA_ROLE, regmap.DMA_VLNV)):
+            if len(found[role]) != 1:
+                names = [n for n, _ in found[role]]
+                raise AcceleratorError(
+                    f"sim: the virtual board has one {vlnv}; the design has {len(names)} {names}"
+                )
+        accel = found[ACCEL_ROLE][0][1]
+        banks = int(accel["parameters"]["NUM_BANKS"])
+        if banks != self.num_banks:
+            raise AcceleratorError(
+                f"sim: the design's accelerator has NUM_BANKS={banks}, this virtual board's "
+                f"RTL {self.num_banks}: use VirtualDevice(num_banks={banks})"
+            )
+        dma = found[DMA_ROLE][0][1]
+        self.dma_parameters = {k: dma["parameters"][k] for k in regmap.DMA_PARAMETERS}
+        self._length_mask = (1 << int(self.dma_parameters["c_sg_length_width"])) - 1
+        windows = [(SLCR_BASE, SLCR_BASE + SLCR_SPAN, _SLCR_ROLE)]
+        for role, ((_, desc),) in found.items():
+            windows.append((desc["phys_addr"], desc["phys_addr"] + desc["addr_range"], role))
+        self._windows = sorted(windows)
+
+    def _set_fclks(self, clock_dict: dict[int, dict[str, Any]]) -> None:
+        """Program the FPGAn_CLK_CTRL divisors of enabled clocks (what the boot does)."""
+        from pynq import ps
+
+        for clk, clock in clock_dict.items():
+            if not clock.get("enable"):
+                continue
+            offset = ps.ZYNQ_SLCR_REGISTERS[f"FPGA{clk}_CLK_CTRL"]["address_offset"]
+            self._slcr[offset] = _field_value(
+                ps.ZYNQ_CLK_FIELDS, "DIVISOR0", int(clock["divisor0"])
+            ) | _field_value(ps.ZYNQ_CLK_FIELDS, "DIVISOR1", int(clock["divisor1"]))
 
     def description(self, name: str) -> dict[str, Any]:
         """The ip_dict entry of instance ``name`` (a copy), ready for ``DefaultIP``/``DMA``.
@@ -259,13 +411,22 @@ class VirtualDevice(Closing, pynq.Device):
             raise KeyError(f"no IP '{name}' on the virtual board (have {sorted(self.ip_dict)})")
         desc = dict(self.ip_dict[name])
         desc["parameters"] = dict(desc["parameters"])
+        desc["device"] = self
         return desc
+
+    def mmap(self, base_addr: int, length: int) -> MappedWindow:
+        """The MEMORY_MAPPED view of [base_addr, base_addr+length): what MMIO.array becomes."""
+        if base_addr % 4 or length % 4:
+            raise ValueError(f"sim: mmap of {length} bytes at {base_addr:#x} is not word aligned")
+        return MappedWindow(self, base_addr, length // 4)
 
     # --- counters, faults, lifecycle -------------------------------------
 
     def reset_counters(self) -> None:
-        """Zero ``register_accesses`` (one count per read_registers/write_registers call)."""
-        self.register_accesses = {regmap.ACCEL_INSTANCE: 0, regmap.DMA_INSTANCE: 0}
+        """Zero ``register_accesses``: one count per register read/write call (or mapped
+        element access), keyed by role (``mnist_accel``, ``axi_dma``) whatever the instance
+        names of the design."""
+        self.register_accesses = {ACCEL_ROLE: 0, DMA_ROLE: 0}
 
     @property
     def cycles(self) -> int:
@@ -331,6 +492,7 @@ class VirtualDevice(Closing, pynq.Device):
         for ch in self._channels.values():
             ch.keepalive = None
         self._regions.clear()
+        self._unbind_clocks()
         if self._restore_active is not None:
             had, previous = self._restore_active
             self._restore_active = None
@@ -395,20 +557,25 @@ class VirtualDevice(Closing, pynq.Device):
     def _decode(self, addr: int, length: int, what: str) -> tuple[str, int]:
         if addr % 4 or length % 4 or length <= 0:
             raise ValueError(f"sim: {what} of {length} bytes at {addr:#x} is not word aligned")
-        for lo, hi, name in self._windows:
+        for lo, hi, role in self._windows:
             if lo <= addr and addr + length <= hi:
-                self.register_accesses[name] += 1
-                return name, addr - lo
+                if role in self.register_accesses:
+                    self.register_accesses[role] += 1
+                return role, addr - lo
         raise AcceleratorError(
             f"sim: {what} of {length} bytes at {addr:#x} hits no IP "
             + ", ".join(f"{n} {lo:#x}..{hi - 1:#x}" for lo, hi, n in self._windows)
         )
 
     def read_registers(self, address: int, length: int) -> bytes:
-        """Serve a register read (pynq REGISTER_RW): accelerator or DMA window."""
+        """Serve a register read (pynq REGISTER_RW): accelerator, DMA or SLCR window."""
         name, offset = self._decode(address, length, "read")
+        if name == _SLCR_ROLE:
+            return b"".join(
+                self._slcr.get(offset + 4 * i, 0).to_bytes(4, "little") for i in range(length // 4)
+            )
         self.advance()
-        if name == regmap.DMA_INSTANCE:
+        if name == DMA_ROLE:
             return b"".join(
                 self._dma_read(offset + 4 * i).to_bytes(4, "little") for i in range(length // 4)
             )
@@ -426,7 +593,11 @@ class VirtualDevice(Closing, pynq.Device):
         """Serve a register write (pynq REGISTER_RW); multi-word writes are one C call."""
         data = bytes(data)
         name, offset = self._decode(address, len(data), "write")
-        if name == regmap.DMA_INSTANCE:
+        if name == _SLCR_ROLE:
+            for i in range(0, len(data), 4):
+                self._slcr[offset + i] = int.from_bytes(data[i : i + 4], "little")
+            return
+        if name == DMA_ROLE:
             for i in range(0, len(data), 4):
                 self._dma_write(offset + i, int.from_bytes(data[i : i + 4], "little"))
             return
@@ -550,7 +721,7 @@ class VirtualDevice(Closing, pynq.Device):
         if ch.busy:
             log.warning("sim: %s LENGTH written during a transfer: ignored", ch.name)
             return
-        nbytes = value & _LENGTH_MASK
+        nbytes = value & self._length_mask
         ch.length = nbytes
         if nbytes == 0:
             ch.fail(_SR_INT_ERR)
@@ -568,3 +739,82 @@ class VirtualDevice(Closing, pynq.Device):
             self._model().mm2s_start(pointer, nbytes)
         else:
             self._model().s2mm_start(pointer, nbytes)
+
+
+class MappedWindow:
+    """A MEMORY_MAPPED register window: what ``mmap`` is on a board, for the virtual one.
+
+    On a board, ``EmbeddedDevice.mmap`` returns a uint32 ndarray over
+    ``/dev/mem``, and every element load/store is a bus transaction. Here every
+    element read/write goes to the device as a register transaction (AXI4-Lite
+    on the RTL, the DMA model, or the SLCR). It supports what pynq's MMIO,
+    Register and RegisterMap and the driver do with ``MMIO.array``: integer
+    indexing, contiguous slices (views), ``view("u4")``, ``len`` and
+    conversion with ``np.array`` / ``np.asarray`` (one block read).
+    """
+
+    dtype = np.dtype(np.uint32)
+    ndim = 1
+
+    def __init__(self, device: VirtualDevice, base_addr: int, words: int) -> None:
+        self._device = device
+        self._base = base_addr
+        self._words = max(words, 0)
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self._words,)
+
+    @property
+    def size(self) -> int:
+        return self._words
+
+    def __len__(self) -> int:
+        return self._words
+
+    def __repr__(self) -> str:
+        return f"MappedWindow({self._base:#x}, {self._words} words)"
+
+    def _address(self, index: Any) -> int:
+        i = operator.index(index)
+        if i < 0:
+            i += self._words
+        if not 0 <= i < self._words:
+            raise IndexError(f"index {index} out of a {self._words}-word window")
+        return self._base + 4 * i
+
+    def _span(self, index: slice) -> tuple[int, int]:
+        start, stop, step = index.indices(self._words)
+        if step != 1:
+            raise IndexError("a mapped register window has no strided views")
+        return self._base + 4 * start, max(stop - start, 0)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            base, words = self._span(index)
+            return MappedWindow(self._device, base, words)
+        data = self._device.read_registers(self._address(index), 4)
+        return np.uint32(int.from_bytes(data, "little"))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            base, words = self._span(index)
+            values = np.broadcast_to(np.asarray(value, dtype=np.uint32), (words,))
+            if words:
+                self._device.write_registers(base, values.astype("<u4").tobytes())
+            return
+        word = int(value) & 0xFFFF_FFFF
+        self._device.write_registers(self._address(index), word.to_bytes(4, "little"))
+
+    def view(self, dtype: Any = None) -> MappedWindow:
+        """This window (only the uint32 view pynq takes exists)."""
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            raise TypeError(f"a mapped register window is uint32, not {np.dtype(dtype)}")
+        return self
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = np.zeros(0, np.uint32)
+        if self._words:
+            raw = self._device.read_registers(self._base, 4 * self._words)
+            data = np.frombuffer(bytes(raw), dtype="<u4").astype(np.uint32)
+        return data if dtype is None else data.astype(dtype)

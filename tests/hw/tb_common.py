@@ -1,4 +1,4 @@
-"""Pieces every cocotb testbench here shares: pause generators and AXI4-Lite access."""
+"""Pieces every cocotb testbench here shares: pause generators, AXI4-Lite access, bus monitor."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from cocotb.triggers import ClockCycles, with_timeout
+import cocotb
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 
 RESP_OKAY, RESP_SLVERR = 0, 2
 BUS_TIMEOUT_US = 100
@@ -65,3 +66,76 @@ class AxiLiteAccess:
         """A write that must answer OKAY."""
         resp = await self.write(offset, value)
         assert resp == RESP_OKAY, f"write {offset:#x}: resp {resp}"
+
+
+class BusMonitor:
+    """Cycle-numbered handshakes on an AXI4-Lite slave and an AXI4-Stream master output.
+
+    Samples in the ReadOnly phase after every rising edge, so ``cycle`` k is the
+    cycle after the k-th edge and a handshake seen there completes at edge k+1.
+    Counts AR/R/AW/W/B handshakes (the one-response-per-request scoreboard),
+    keeps the cycle of each handshake, and records every cycle in which the
+    stream output broke the AXI4-Stream rule that TVALID and the payload stay
+    put until TREADY. ``levels`` names single-bit signals whose falling edges
+    (first cycle at 0) are kept in ``falls``.
+    """
+
+    def __init__(
+        self,
+        clock,
+        axil_prefix: str,
+        dut,
+        axis_prefix: str | None = None,
+        levels: dict[str, Any] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.levels = levels or {}
+        self.falls: dict[str, list[int]] = {name: [] for name in self.levels}
+        self.axil = {
+            ch: (getattr(dut, f"{axil_prefix}_{ch}valid"), getattr(dut, f"{axil_prefix}_{ch}ready"))
+            for ch in ("ar", "r", "aw", "w", "b")
+        }
+        self.axis = None
+        if axis_prefix:
+            self.axis = tuple(
+                getattr(dut, f"{axis_prefix}_{s}") for s in ("tvalid", "tready", "tdata", "tlast")
+            )
+        self.cycle = 0
+        self.count = {ch: 0 for ch in self.axil}
+        self.cycles: dict[str, list[int]] = {ch: [] for ch in self.axil}
+        self.beats: list[tuple[int, int, int]] = []  # (cycle, tdata, tlast)
+        self.stream_violations: list[str] = []
+        cocotb.start_soon(self._run())
+
+    async def _run(self) -> None:
+        held = None  # (tdata, tlast) offered without TREADY in the previous cycle
+        last_level = {name: 0 for name in self.levels}
+        while True:
+            await RisingEdge(self.clock)
+            await ReadOnly()
+            self.cycle += 1
+            for name, signal in self.levels.items():
+                level = int(signal.value)
+                if last_level[name] and not level:
+                    self.falls[name].append(self.cycle)
+                last_level[name] = level
+            for ch, (valid, ready) in self.axil.items():
+                if valid.value == 1 and ready.value == 1:
+                    self.count[ch] += 1
+                    self.cycles[ch].append(self.cycle)
+            if self.axis is None:
+                continue
+            tvalid, tready, tdata, tlast = (int(s.value) for s in self.axis)
+            if held is not None and (not tvalid or (tdata, tlast) != held):
+                self.stream_violations.append(
+                    f"cycle {self.cycle}: TVALID/payload changed before TREADY "
+                    f"(held {held}, now valid={tvalid} data={tdata:#x} last={tlast})"
+                )
+            if tvalid and tready:
+                self.beats.append((self.cycle, tdata, tlast))
+            held = (tdata, tlast) if tvalid and not tready else None
+
+    def outstanding(self) -> dict[str, int]:
+        """Requests still without a response: reads (AR - R) and writes (AW - B, W - B)."""
+        c = self.count
+        return {"read": c["ar"] - c["r"], "write_aw": c["aw"] - c["b"], "write_w": c["w"] - c["b"]}

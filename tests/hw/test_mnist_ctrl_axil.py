@@ -13,7 +13,7 @@ import random
 import cocotb
 import pytest
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 from tb_common import RESP_OKAY, RESP_SLVERR, AxiLiteAccess, cycle_pause, random_pause
 
@@ -40,9 +40,13 @@ class TB(AxiLiteAccess):
         self.win_writes: list[tuple[int, int, int]] = []
         self.win_reads = 0
         self.starts = 0
+        self.empty_starts = 0
         self.soft_resets = 0
         self.rng = random.Random(1)
+        self.latency = (1, 6)
         dut.busy.value = 0
+        dut.draining.value = 0
+        dut.eng_reset.value = 0
         dut.done_set.value = 0
         dut.error_set.value = 0
         dut.images_done.value = 0
@@ -60,6 +64,8 @@ class TB(AxiLiteAccess):
             await RisingEdge(dut.clk)
             cycle += 1
             dut.win_rd_valid.value = 0
+            if dut.eng_reset.value:
+                pending.clear()  # the engine reset empties layer 1's read pipeline
             if pending and pending[0][0] <= cycle:
                 _, word = pending.pop(0)
                 dut.win_rd_valid.value = 1
@@ -74,9 +80,11 @@ class TB(AxiLiteAccess):
                 self.mem[word] = (old & ~mask) | (data & mask)
             if dut.win_rd_en.value:
                 assert not pending, "a second window read before the first answered"
-                pending.append((cycle + self.rng.randint(1, 6), int(dut.win_rd_addr.value)))
+                due = cycle + self.rng.randint(*self.latency)
+                pending.append((due, int(dut.win_rd_addr.value)))
                 self.win_reads += 1
-            self.starts += int(dut.start.value)
+            self.starts += int(dut.start.value) + int(dut.start_empty.value)
+            self.empty_starts += int(dut.start_empty.value)
             self.soft_resets += int(dut.soft_reset.value)
 
     async def pulse(self, signal, value: int = 1) -> None:
@@ -131,12 +139,30 @@ async def register_file(dut):
     await ClockCycles(dut.clk, 3)
     assert tb.starts == 1
     assert await tb.read_reg(rm.REG_CTRL) == rm.CTRL_IRQ_EN
+    assert tb.empty_starts == 1, "N_IMAGES = 0 starts no batch"
     dut.busy.value = 1
     await RisingEdge(dut.clk)
     assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_BUSY
-    await tb.write(rm.REG_CTRL, rm.CTRL_START | rm.CTRL_IRQ_EN)
+    # START while busy: refused with SLVERR, sticky START_REJECTED, IRQ_EN untouched
+    assert await tb.write(rm.REG_CTRL, rm.CTRL_START) == RESP_SLVERR
     await ClockCycles(dut.clk, 3)
     assert tb.starts == 1, "START while busy must be ignored"
+    assert await tb.read_reg(rm.REG_CTRL) == rm.CTRL_IRQ_EN
+    status = await tb.read_reg(rm.REG_STATUS)
+    assert status == rm.STATUS_BUSY | rm.STATUS_START_REJECTED
+    await tb.write_reg(rm.REG_STATUS, rm.STATUS_START_REJECTED)
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_BUSY
+    # ... and while draining; IDLE reads 0 then
+    dut.busy.value = 0
+    dut.draining.value = 1
+    await RisingEdge(dut.clk)
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_DRAINING
+    assert await tb.write(rm.REG_CTRL, rm.CTRL_START | rm.CTRL_IRQ_EN) == RESP_SLVERR
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_DRAINING | rm.STATUS_START_REJECTED
+    await tb.write_reg(rm.REG_STATUS, rm.STATUS_START_REJECTED)
+    dut.draining.value = 0
+    dut.busy.value = 1
+    await RisingEdge(dut.clk)
 
     # errors accumulate in ERROR_CAUSE, DONE raises the interrupt
     await tb.pulse(dut.error_set, rm.ERR_EARLY_TLAST)
@@ -172,7 +198,7 @@ async def register_file(dut):
     # RO registers ignore writes; undefined addresses answer SLVERR with 0
     assert await tb.write(rm.REG_ID, 0) == RESP_OKAY
     assert await tb.read_reg(rm.REG_ID) == rm.ID_VALUE
-    for addr in (0x0C, 0x30, 0x80, 0xFC, 0x100, 0x10000, 0x1FFFC):
+    for addr in (0x0C, 0x34, 0x80, 0xFC, 0x100, 0x10000, 0x1FFFC):
         assert await tb.read(addr) == (0, RESP_SLVERR), f"{addr:#x}"
         assert await tb.write(addr, 0xFFFFFFFF) == RESP_SLVERR, f"{addr:#x}"
     assert not tb.win_writes and tb.win_reads == 0
@@ -210,6 +236,91 @@ async def window_port(dut):
     dut.busy.value = 0
     await RisingEdge(dut.clk)
     assert await tb.read_reg(WIN + 4 * 7) == 0xEE223344
+
+
+@cocotb.test()
+async def engine_races(dut):
+    """A window read lost to the engine reset answers SLVERR; START clears a same-cycle DONE."""
+    tb = await setup(dut)
+    await tb.write_reg(WIN + 4 * 5, 0x600D)
+    tb.latency = (10, 10)
+    read = cocotb.start_soon(tb.read(WIN + 4 * 5))
+    await ClockCycles(dut.clk, 6)
+    await tb.pulse(dut.eng_reset)
+    assert await with_timeout(read, 1, "us") == (0, RESP_SLVERR)
+    assert await tb.read_reg(rm.REG_ID) == rm.ID_VALUE
+    tb.latency = (1, 6)
+    assert await tb.read_reg(WIN + 4 * 5) == 0x600D
+    # N_IMAGES != 0: a batch start; the zero flag follows every N_IMAGES write
+    await tb.write_reg(rm.REG_N_IMAGES, 1 << 31)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_START | rm.CTRL_IRQ_EN)
+    await ClockCycles(dut.clk, 2)
+    assert (tb.starts, tb.empty_starts) == (1, 0)
+    # DONE arriving in the very cycle a START is accepted belongs to the old batch
+
+    async def done_when_start_handshakes() -> None:
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            # AWREADY rises in the cycle after AWVALID is seen: that cycle is the handshake
+            if dut.s_axi_awvalid.value and not dut.s_axi_awready.value:
+                break
+        await RisingEdge(dut.clk)
+        dut.done_set.value = 1
+        await ReadOnly()
+        assert dut.s_axi_awready.value and dut.s_axi_awvalid.value, "missed the handshake"
+        await RisingEdge(dut.clk)
+        dut.done_set.value = 0
+
+    watcher = cocotb.start_soon(done_when_start_handshakes())
+    assert await tb.write(rm.REG_CTRL, rm.CTRL_START | rm.CTRL_IRQ_EN) == RESP_OKAY
+    await watcher
+    await ClockCycles(dut.clk, 2)
+    assert not (await tb.read_reg(rm.REG_STATUS)) & rm.STATUS_DONE
+    assert dut.interrupt.value == 0
+    assert tb.starts == 2
+
+
+@cocotb.test()
+async def owner_tag(dut):
+    """OWNER_TAG: RW with WSTRB; cleared by window writes (even refused) and SHIFT writes."""
+    tb = await setup(dut)
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0
+    await tb.write_reg(rm.REG_OWNER_TAG, 0xA5A55A5A)
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5A55A5A
+    resp = await with_timeout(tb.axil.write(rm.REG_OWNER_TAG + 2, b"\x11"), 10, "us")
+    assert resp.resp == RESP_OKAY
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5115A5A
+    # neither reads, other registers, window reads, SOFT_RESET nor START touch it
+    await tb.write_reg(rm.REG_N_IMAGES, 3)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_SOFT_RESET)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_START)
+    await tb.write_reg(rm.REG_STATUS, 0xFF)
+    await tb.read_reg(WIN + 4 * 9)
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5115A5A
+    # a write beyond the window is not a weight write
+    assert await tb.write(WIN + rm.WEIGHT_WINDOW_BYTES, 1) == RESP_SLVERR
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0xA5115A5A
+
+    async def cleared_by(offset: int, value: int, busy: int = 0) -> None:
+        await tb.write_reg(rm.REG_OWNER_TAG, 0x1234)
+        dut.busy.value = busy
+        await RisingEdge(dut.clk)
+        await tb.write(offset, value)
+        dut.busy.value = 0
+        await RisingEdge(dut.clk)
+        got = await tb.read_reg(rm.REG_OWNER_TAG)
+        assert got == 0, f"write {offset:#x} busy={busy}: OWNER_TAG {got:#x}"
+
+    await cleared_by(WIN, 7)
+    await cleared_by(WIN + rm.WEIGHT_WINDOW_BYTES - 4, 7)
+    await cleared_by(WIN + 4 * 100, 7, busy=1)  # refused (SLVERR), still a weight write
+    await cleared_by(rm.REG_SHIFT_L1, 3)
+    await cleared_by(rm.REG_SHIFT_L2, 3)
+    # aresetn clears it
+    await tb.write_reg(rm.REG_OWNER_TAG, 0x99)
+    await tb.reset()
+    assert await tb.read_reg(rm.REG_OWNER_TAG) == 0
 
 
 @cocotb.test()

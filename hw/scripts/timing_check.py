@@ -1,0 +1,471 @@
+"""Structural timing checks on a Yosys `synth_xilinx -flatten` netlist (no Vivado here).
+
+Usage:
+  python scripts/timing_check.py build/netlist_64.json [--ltp build/ltp_64.txt] [--json OUT]
+  python scripts/timing_check.py --synth 64 [--out-dir build]      # run Yosys first
+
+What it reports and checks (exit 1 on a violation):
+- logic depth: the longest chain of combinational cells (LUT, MUXF7/8, CARRY4, LUTRAM
+  read, I/O buffers) between sequential cells, overall and per module; with --ltp the
+  figure of Yosys `ltp -noff` on the same netlist (flip-flops, SRLs, block RAMs and DSPs
+  deselected, so they cut paths) must agree with it;
+- every DSP48E1 multiplier input (A, B) has a register in front (AREG/BREG >= 1 or driven
+  directly by a fabric flip-flop), MREG = 1 and PREG = 1;
+- every non-constant DSP48E1 control input (OPMODE, ALUMODE, INMODE, CARRYINSEL, CE*, RST*)
+  is registered: its *REG parameter is 1 or a fabric flip-flop drives the pin directly;
+- no block RAM output (without its DO*_REG) reaches a multiplier input unregistered;
+- no control net (one that reaches a clock enable, set/reset, mux select, DSP control or
+  RAM address/enable pin) has more than FANOUT_LIMIT loads.
+
+FANOUT_LIMIT = 64: one copy then serves at most 8 slices' worth of CE/SR pins (8 FFs share
+one CE/SR per slice), two 8-lane groups of DSP/BRAM pins, or the 16:1 lane mux of 16
+neurons; such a net stays within a clock-region-sized area and its route delay estimate
+on a -1 xc7z020 (~1.5 ns) leaves room in a 6.67 ns cycle for the clock-to-out, a LUT level
+and the DSP/BRAM setup. The old nets had 100 to 1,700 loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HW = Path(__file__).resolve().parent.parent
+FANOUT_LIMIT = 64
+
+FF_TYPES = ("FDRE", "FDSE", "FDCE", "FDPE")
+SRL_TYPES = ("SRL16E", "SRLC32E")
+BRAM_TYPES = ("RAMB18E1", "RAMB36E1")
+LUTRAM_RE = re.compile(r"RAM\d+(M|X\d+[SD])$")
+LUTRAM_READ_RE = re.compile(r"(ADDR|DPRA|A\d)")  # pins on the asynchronous read path
+CLOCK_PINS = {"C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK"}
+DSP_CONTROL = {
+    "OPMODE": "OPMODEREG",
+    "ALUMODE": "ALUMODEREG",
+    "INMODE": "INMODEREG",
+    "CARRYINSEL": "CARRYINSELREG",
+}
+MODULE_RE = re.compile(r"(ctrl_inst|stream_in_inst|layer1_inst|layer2_inst|result_out_inst)\.")
+
+Bit = int
+
+
+def is_sequential(cell_type: str) -> bool:
+    """Cells whose outputs start a path (and whose inputs end one) in the depth analysis."""
+    return cell_type in FF_TYPES + SRL_TYPES + BRAM_TYPES or cell_type == "DSP48E1"
+
+
+def is_control_pin(cell_type: str, port: str) -> bool:
+    """Pins whose net is a control net: enables, resets, selects, addresses."""
+    if cell_type in FF_TYPES:
+        return port in ("CE", "R", "S", "CLR", "PRE")
+    if cell_type in SRL_TYPES:
+        return port == "CE" or port.startswith("A")
+    if cell_type == "DSP48E1":
+        return port in DSP_CONTROL or port.startswith(("CE", "RST"))
+    if cell_type in BRAM_TYPES:
+        return port.startswith(("ADDR", "EN", "WE", "RST", "REGCE"))
+    if LUTRAM_RE.match(cell_type):
+        return port == "WE" or bool(LUTRAM_READ_RE.match(port))
+    if cell_type in ("MUXF7", "MUXF8"):
+        return port == "S"
+    return False
+
+
+def param(cell: dict, name: str) -> int:
+    """Integer value of a cell parameter as written by `write_json` (binary string)."""
+    value = cell["parameters"].get(name, "0")
+    if isinstance(value, int):
+        return value
+    return int(value, 2) if re.fullmatch(r"[01]+", value) else 0
+
+
+@dataclass
+class Netlist:
+    """The top module of a flattened netlist with driver and sink maps per bit."""
+
+    cells: dict[str, dict]
+    driver: dict[Bit, tuple[str, str]] = field(default_factory=dict)  # bit -> (cell, port)
+    sinks: dict[Bit, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    names: dict[Bit, str] = field(default_factory=dict)
+    inputs: set[Bit] = field(default_factory=set)
+    outputs: set[Bit] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, path: Path) -> Netlist:
+        data = json.loads(path.read_text())
+        tops = [m for m in data["modules"].values() if m["attributes"].get("top")]
+        if len(tops) != 1:
+            raise ValueError(f"{path}: expected one top module, found {len(tops)}")
+        top = tops[0]
+        net = cls(cells=top["cells"])
+        for port in top["ports"].values():
+            bits = {b for b in port["bits"] if isinstance(b, int)}
+            (net.inputs if port["direction"] == "input" else net.outputs).update(bits)
+        for name, cell in net.cells.items():
+            for port, bits in cell["connections"].items():
+                direction = cell["port_directions"][port]
+                for bit in bits:
+                    if not isinstance(bit, int):
+                        continue
+                    if direction == "output":
+                        net.driver[bit] = (name, port)
+                    else:
+                        net.sinks[bit].append((name, port))
+        # readable names: public before generated, then the shortest
+        ranked = sorted(top["netnames"].items(), key=lambda kv: (kv[1]["hide_name"], len(kv[0])))
+        for name, info in ranked:
+            for index, bit in enumerate(info["bits"]):
+                if isinstance(bit, int) and bit not in net.names:
+                    width = len(info["bits"])
+                    net.names[bit] = name if width == 1 else f"{name}[{index}]"
+        return net
+
+    def type_of(self, cell: str) -> str:
+        return self.cells[cell]["type"]
+
+    def module_of_bit(self, bit: Bit) -> str:
+        """Module that owns a net, from its hierarchical name (flattening keeps the path)."""
+        found = MODULE_RE.search(self.names.get(bit, ""))
+        return found.group(1) if found else "mnist_top"
+
+    def owner(self, bit: Bit, memo: dict[Bit, str] | None = None) -> str:
+        """Module that owns a net: its hierarchical name, or for a net Yosys named itself
+        (LUT outputs) the one module its combinational input cone starts in."""
+        memo = {} if memo is None else memo
+        if bit in memo:
+            return memo[bit]
+        name = self.names.get(bit, "")
+        src = self.driver.get(bit)
+        if not name.startswith("$") or src is None:
+            result = self.module_of_bit(bit)
+        elif is_sequential(self.type_of(src[0])):
+            result = self.module_of_cell(src[0])
+        else:
+            memo[bit] = "mnist_top"  # cut (impossible) loops
+            found = {self.owner(b, memo) for b in self.comb_inputs(src[0])}
+            result = found.pop() if len(found) == 1 else "mnist_top"
+        memo[bit] = result
+        return result
+
+    def module_of_cell(self, cell: str) -> str:
+        found = MODULE_RE.search(cell)
+        if found:
+            return found.group(1)
+        for port in ("Q", "O", "P"):
+            bits = self.cells[cell]["connections"].get(port, [])
+            if bits and isinstance(bits[0], int):
+                return self.module_of_bit(bits[0])
+        return "mnist_top"
+
+    def comb_inputs(self, cell: str) -> list[Bit]:
+        """Input bits of a combinational cell that propagate to its outputs."""
+        info = self.cells[cell]
+        lutram = LUTRAM_RE.match(info["type"])
+        return [
+            bit
+            for port, bits in info["connections"].items()
+            if info["port_directions"][port] == "input"
+            and (not lutram or LUTRAM_READ_RE.match(port))
+            for bit in bits
+            if isinstance(bit, int)
+        ]
+
+
+def logic_depth(net: Netlist) -> tuple[int, dict[str, int], dict[str, list[str]]]:
+    """Longest combinational cell chain overall, and per module the longest chain ending
+    at a register input of that module; with their paths ("*" is the overall one)."""
+    level: dict[Bit, int] = {}
+    via: dict[Bit, Bit | None] = {}
+
+    def depth(bit: Bit) -> int:
+        stack = [bit]
+        while stack:
+            top = stack[-1]
+            if top in level:
+                stack.pop()
+                continue
+            src = net.driver.get(top)
+            if src is None or is_sequential(net.type_of(src[0])):
+                level[top], via[top] = 0, None
+                stack.pop()
+                continue
+            ins = net.comb_inputs(src[0])
+            pending = [b for b in ins if b not in level]
+            if pending:
+                stack.extend(pending)
+                continue
+            best = max(ins, key=lambda b: level[b], default=None)
+            level[top] = 1 + (level[best] if best is not None else 0)
+            via[top] = best
+            stack.pop()
+        return level[bit]
+
+    per_module: dict[str, int] = {}
+    worst_of: dict[str, Bit] = {}
+    worst, worst_bit = -1, None
+    endpoints: list[tuple[Bit, str]] = [(b, "mnist_top") for b in net.outputs]
+    for name, cell in net.cells.items():
+        if not is_sequential(cell["type"]):
+            continue
+        module = net.module_of_cell(name)
+        for port, bits in cell["connections"].items():
+            if cell["port_directions"][port] != "input" or port in CLOCK_PINS:
+                continue
+            endpoints.extend((b, module) for b in bits if isinstance(b, int))
+    for bit, module in endpoints:
+        if depth(bit) > per_module.get(module, -1):
+            per_module[module], worst_of[module] = depth(bit), bit
+    # overall, like `ltp`: every net counts (also the clock's IBUF -> BUFG)
+    for bit in net.driver:
+        if depth(bit) > worst:
+            worst, worst_bit = depth(bit), bit
+
+    def path(bit: Bit | None) -> list[str]:
+        steps = []
+        while bit is not None:
+            src = net.driver.get(bit)
+            label = net.names.get(bit, str(bit))
+            steps.append(f"{label} ({net.type_of(src[0])})" if src else label)
+            bit = via.get(bit)
+        return steps[::-1]
+
+    paths = {module: path(bit) for module, bit in worst_of.items()}
+    paths["*"] = path(worst_bit)
+    return worst, per_module, paths
+
+
+def registered_by_ff(net: Netlist, bit: Bit) -> bool:
+    """True if the bit is driven directly by a fabric flip-flop."""
+    src = net.driver.get(bit)
+    return src is not None and net.type_of(src[0]) in FF_TYPES
+
+
+def dsp_problems(net: Netlist) -> list[str]:
+    """Violations of the DSP48E1 register rules."""
+    problems = []
+    for name, cell in net.cells.items():
+        if cell["type"] != "DSP48E1":
+            continue
+        conn = cell["connections"]
+        if cell["parameters"].get("USE_MULT", "MULTIPLY") != "NONE":
+            for port, reg in (("A", "AREG"), ("B", "BREG")):
+                live = [b for b in conn[port] if isinstance(b, int)]
+                if param(cell, reg) == 0 and not all(registered_by_ff(net, b) for b in live):
+                    problems.append(f"{name}: multiplier input {port} not registered")
+            if param(cell, "MREG") != 1:
+                problems.append(f"{name}: MREG=0")
+        if param(cell, "PREG") != 1:
+            problems.append(f"{name}: PREG=0")
+        for port, bits in conn.items():
+            if port in DSP_CONTROL:
+                reg = param(cell, DSP_CONTROL[port])
+            elif port.startswith(("CE", "RST")):
+                reg = 0
+            else:
+                continue
+            live = [b for b in bits if isinstance(b, int)]
+            if reg == 0 and not all(registered_by_ff(net, b) for b in live):
+                drivers = sorted({net.type_of(net.driver[b][0]) for b in live if b in net.driver})
+                problems.append(f"{name}: {port} not registered (driven by {', '.join(drivers)})")
+    return problems
+
+
+def bram_to_multiplier(net: Netlist) -> list[str]:
+    """Block RAM outputs without DO*_REG reaching a DSP multiplier input with no register."""
+    problems = []
+    for name, cell in net.cells.items():
+        if cell["type"] != "DSP48E1":
+            continue
+        for port, reg in (("A", "AREG"), ("B", "BREG")):
+            if param(cell, reg) != 0:
+                continue
+            seen: set[Bit] = set()
+            todo = [b for b in cell["connections"][port] if isinstance(b, int)]
+            while todo:
+                bit = todo.pop()
+                if bit in seen or bit not in net.driver:
+                    continue
+                seen.add(bit)
+                src, src_port = net.driver[bit]
+                src_type = net.type_of(src)
+                if src_type in BRAM_TYPES:
+                    out_reg = "DOA_REG" if src_port.startswith(("DOA", "DOPA")) else "DOB_REG"
+                    if param(net.cells[src], out_reg) == 0:
+                        problems.append(f"{src} -> {name}.{port}: block RAM output unregistered")
+                        break
+                elif not is_sequential(src_type):
+                    todo.extend(net.comb_inputs(src))
+    return problems
+
+
+@dataclass
+class FanoutNet:
+    name: str
+    module: str
+    loads: int
+    driver: str
+
+
+def fanout(net: Netlist, control_only: bool) -> list[FanoutNet]:
+    """Nets (all, or only control nets) with their loads, largest fanout first."""
+    result = []
+    memo: dict[Bit, str] = {}
+    for bit, sinks in net.sinks.items():
+        loads = [(c, p) for c, p in sinks if p not in CLOCK_PINS]
+        if control_only and not any(is_control_pin(net.type_of(c), p) for c, p in loads):
+            continue
+        src = net.driver.get(bit)
+        driver = net.type_of(src[0]) if src else "input port"
+        if driver == "BUFG" or not loads:
+            continue
+        count = len(loads) + (1 if bit in net.outputs else 0)
+        result.append(FanoutNet(net.names.get(bit, str(bit)), net.owner(bit, memo), count, driver))
+    return sorted(result, key=lambda n: -n.loads)
+
+
+def parse_ltp(text: str) -> int:
+    """Length reported by Yosys `ltp`."""
+    found = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", text)
+    if not found:
+        raise ValueError("no 'Longest topological path' line in the ltp report")
+    return int(found.group(1))
+
+
+def analyze(
+    netlist: Path,
+    ltp_report: Path | None = None,
+    limit: int = FANOUT_LIMIT,
+    modules: tuple[str, ...] | None = None,
+) -> dict:
+    """All figures of one netlist and the violations in `modules` (None: everywhere).
+
+    Fan-out: in the checked modules every net (control or data) must stay within
+    the limit; control nets over it elsewhere are listed under "outside".
+    """
+    net = Netlist.load(netlist)
+    depth, per_module, paths = logic_depth(net)
+    control = fanout(net, control_only=True)
+    every = fanout(net, control_only=False)
+
+    def checked(module: str) -> bool:
+        return modules is None or module in modules
+
+    report: dict = {
+        "netlist": str(netlist),
+        "fanout_limit": limit,
+        "modules": list(modules) if modules else "all",
+        "cells": dict(Counter(c["type"] for c in net.cells.values())),
+        "depth": depth,
+        "depth_per_module": per_module,
+        "depth_paths": paths,
+        "dsp": dsp_problems(net),
+        "bram_to_multiplier": bram_to_multiplier(net),
+        "fanout_over_limit": [vars(n) for n in every if n.loads > limit and checked(n.module)],
+        "outside": [vars(n) for n in control if n.loads > limit and not checked(n.module)],
+        "control_top": [vars(n) for n in control[:12]],
+        "max_control_fanout": {},
+        "max_fanout": {},
+    }
+    for n in control:
+        report["max_control_fanout"].setdefault(n.module, n.loads)
+    for n in every:
+        report["max_fanout"].setdefault(n.module, n.loads)
+    if ltp_report is not None:
+        report["ltp"] = parse_ltp(ltp_report.read_text())
+    report["problems"] = (
+        report["dsp"]
+        + report["bram_to_multiplier"]
+        + [
+            f"{n['name']} ({n['driver']}, {n['module']}): {n['loads']} loads > {limit}"
+            for n in report["fanout_over_limit"]
+        ]
+    )
+    if "ltp" in report and report["ltp"] != depth:
+        report["problems"].append(f"Yosys ltp {report['ltp']} != computed depth {depth}")
+    return report
+
+
+def synthesize(num_banks: int, out_dir: Path) -> tuple[Path, Path]:
+    """Run Yosys (scripts/synth.ys.in) for NUM_BANKS; returns (netlist, ltp report)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    script = (HW / "scripts" / "synth.ys.in").read_text()
+    script = script.replace("@NUM_BANKS@", str(num_banks)).replace("@OUT@", str(out_dir))
+    ys = out_dir / f"synth_{num_banks}.ys"
+    ys.write_text(script)
+    log = out_dir / f"synth_{num_banks}.log"
+    done = subprocess.run(
+        ["yosys", "-q", "-l", str(log), "-s", str(ys)],
+        cwd=HW,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"yosys failed (exit {done.returncode}), see {log}")
+    return out_dir / f"netlist_{num_banks}.json", out_dir / f"ltp_{num_banks}.txt"
+
+
+def format_report(report: dict) -> str:
+    """Human-readable summary."""
+    lines = [f"{report['netlist']}:"]
+    ltp = f" (Yosys ltp -noff: {report['ltp']})" if "ltp" in report else ""
+    lines.append(f"  logic depth {report['depth']}{ltp}")
+    mods = ", ".join(f"{m} {d}" for m, d in sorted(report["depth_per_module"].items()))
+    lines.append(f"  depth per module: {mods}")
+    lines.append("  longest path: " + " -> ".join(report["depth_paths"]["*"]))
+    checked = report["modules"] if report["modules"] != "all" else []
+    for module in checked:
+        steps = report["depth_paths"].get(module, [])
+        lines.append(f"  longest path into {module}: " + " -> ".join(steps))
+    for key, label in (("max_control_fanout", "control nets"), ("max_fanout", "all nets")):
+        fan = ", ".join(f"{m} {d}" for m, d in sorted(report[key].items()))
+        lines.append(f"  max fanout per module, {label}: {fan}")
+    lines.append("  largest control nets:")
+    for n in report["control_top"]:
+        lines.append(f"    {n['loads']:5d}  {n['name']}  ({n['driver']}, {n['module']})")
+    dsps = report["cells"].get("DSP48E1", 0)
+    lines.append(f"  DSP48E1 register violations: {len(report['dsp'])} (of {dsps} DSPs)")
+    lines.append(f"  block RAM -> multiplier unregistered: {len(report['bram_to_multiplier'])}")
+    scope = "all modules" if report["modules"] == "all" else ", ".join(report["modules"])
+    lines.append(
+        f"  nets over {report['fanout_limit']} loads in {scope}: {len(report['fanout_over_limit'])}"
+    )
+    for n in report["outside"]:
+        lines.append(f"  outside the checked modules: {n['name']} ({n['module']}): {n['loads']}")
+    for problem in report["problems"]:
+        lines.append(f"  VIOLATION {problem}")
+    lines.append("  PASS" if not report["problems"] else "  FAIL")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("netlist", nargs="?", type=Path, help="write_json netlist")
+    parser.add_argument("--ltp", type=Path, help="Yosys ltp report of the same netlist")
+    parser.add_argument("--synth", type=int, metavar="NUM_BANKS", help="synthesize first")
+    parser.add_argument("--out-dir", type=Path, default=HW / "build")
+    parser.add_argument("--limit", type=int, default=FANOUT_LIMIT, help="control net fanout")
+    parser.add_argument("--modules", help="comma-separated instances to check (default: all)")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON")
+    args = parser.parse_args(argv)
+    if args.synth is not None:
+        args.netlist, args.ltp = synthesize(args.synth, args.out_dir)
+    if args.netlist is None:
+        parser.error("give a netlist or --synth NUM_BANKS")
+    if not args.netlist.is_file():
+        parser.error(f"{args.netlist}: no such netlist")
+    modules = tuple(args.modules.split(",")) if args.modules else None
+    report = analyze(args.netlist, args.ltp, args.limit, modules)
+    sys.stdout.write(format_report(report) + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if report["problems"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# 32-bit ARM check: the CPU backend, the preprocessing and the CLI give the same
+# bits on armhf (the PYNQ-Z1/Z2's Cortex-A9) as on x86-64.
+#
+#   sudo bash scripts/armhf-check.sh            # PYNQ_MNIST_DATA: the MNIST directory
+#
+# Builds once a Debian bookworm armhf root with Debian's python3-numpy,
+# python3-pil, python3-pytest and python3-hypothesis (debootstrap, second stage
+# under qemu-user), then runs there, under qemu, the tests that need neither
+# pynq nor a simulator: tests/test_golden.py (pixels and logits pinned on
+# x86-64), test_cpu.py, test_preprocess.py and test_cli.py (-m "not sim").
+# Needs root (chroot, binfmt_misc); apt installs qemu-user-static, debootstrap
+# and binfmt-support when they are missing. The root lives in $ARMHF_ROOT
+# (default /var/tmp/pynq-mnist-armhf, about 300 MB) and is reused. Building it
+# takes longer than CI can afford (tens of minutes on 2 cores), so CI does not
+# run this; see README.md, "32-bit ARM".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+root="${ARMHF_ROOT:-/var/tmp/pynq-mnist-armhf}"
+mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+data="${PYNQ_MNIST_DATA:-$(cd .. && pwd)/shared/data/mnist}"
+packages=python3,python3-numpy,python3-pil,python3-pytest,python3-hypothesis
+ready="$root/.pynq-mnist-ready"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "armhf-check: needs root (debootstrap, chroot, binfmt_misc)" >&2
+  exit 2
+fi
+if [[ ! -f $data/t10k-images-idx3-ubyte.gz ]]; then
+  echo "armhf-check: MNIST not found in $data: set PYNQ_MNIST_DATA" >&2
+  exit 2
+fi
+
+missing=()
+for package in qemu-user-static debootstrap binfmt-support; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Let the kernel hand ARM executables to qemu (also inside the chroot: flag F).
+mountpoint -q /proc/sys/fs/binfmt_misc ||
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+update-binfmts --enable qemu-arm
+
+if [[ ! -f $ready ]]; then
+  start=$SECONDS
+  echo "armhf-check: building $root (Debian bookworm armhf)"
+  rm -rf "$root"
+  debootstrap --arch=armhf --foreign --variant=minbase --include="$packages" \
+    bookworm "$root" "$mirror"
+  chroot "$root" /debootstrap/debootstrap --second-stage
+  touch "$ready"
+  echo "armhf-check: root built in $((SECONDS - start)) s"
+fi
+
+# A fresh copy of the checkout (tracked and untracked files, not build output) and the data.
+work="$root/work"
+rm -rf "$work"
+mkdir -p "$work/pynq-mnist" "$work/mnist"
+git ls-files -z --cached --others --exclude-standard | grep -zv '^build/' |
+  xargs -0 cp --parents -t "$work/pynq-mnist"
+cp "$data"/t10k-* "$work/mnist/"
+
+# Run a command in the root, with a clean environment.
+in_root() {
+  chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 \
+    PYNQ_MNIST_DATA=/work/mnist PYTHONPATH=/work/pynq-mnist "$@"
+}
+
+mount -t proc proc "$root/proc"
+trap 'umount "$root/proc"' EXIT
+in_root /usr/bin/python3 -c 'import platform, struct, numpy, PIL
+bits = 8 * struct.calcsize("P")
+print(f"armhf-check: {platform.machine()}, {bits}-bit Python {platform.python_version()}, "
+      f"numpy {numpy.__version__}, Pillow {PIL.__version__}")'
+start=$SECONDS
+status=0
+in_root /bin/sh -c 'cd /work/pynq-mnist && exec python3 -m pytest -p no:cacheprovider \
+  -m "not sim" tests/test_golden.py tests/test_cpu.py tests/test_preprocess.py tests/test_cli.py' ||
+  status=$?
+echo "armhf-check: tests took $((SECONDS - start)) s under qemu; exit status $status"
+exit "$status"

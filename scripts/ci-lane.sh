@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One board-stack CI lane: a venv from PYTHON with PINS installed exactly, the
+# package installed editable from this clone (the tests read hw/, overlay/ and
+# notebooks/ from the checkout), then the lane's share of the tests.
+#
+#   scripts/ci-lane.sh NAME PYTHON [PIN...]
+#   e.g. scripts/ci-lane.sh pynq-3.0.1 ~/.pyenv/versions/3.10.13/bin/python numpy==1.21.5
+#
+# The lane runs every test under tests/ except two paths that need tools a PYNQ
+# image does not have: tests/hw (cocotb RTL testbenches) and tests/test_train.py
+# (torch); those run on the main lane. Selecting by exclusion picks up new test
+# files without editing this script. Extra pytest arguments: $PYNQ_MNIST_LANE_PYTEST.
+# Venvs live in $PYNQ_MNIST_CI_VENVS (default build/ci-venvs) and are reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if (($# < 2)); then
+  echo "usage: $0 NAME PYTHON [PIN...]" >&2
+  exit 2
+fi
+name=$1
+python=$2
+shift 2
+pins=("$@")
+
+venv="${PYNQ_MNIST_CI_VENVS:-build/ci-venvs}/$name"
+log="$venv.install.log"
+mkdir -p "$(dirname "$venv")"
+[[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
+printf '%s\n' "${pins[@]}" >"$venv.pins"
+
+# The pins are also constraints, so that the package's own requirements
+# (matplotlib, pynq's dependencies...) cannot upgrade them.
+echo "[$name] installing into $venv (log: $log)"
+if ! "$venv/bin/python" -m pip install -q -c "$venv.pins" "${pins[@]}" -e ".[sim,test]" >"$log" 2>&1; then
+  grep -v "^WARNING: Location" "$log" | tail -n 30 >&2
+  echo "[$name] pip install failed" >&2
+  exit 1
+fi
+"$venv/bin/python" - "${pins[@]}" <<'EOF'
+"""Print the lane's stack and fail if pip did not honour a pin."""
+import platform
+import sys
+from importlib.metadata import version
+
+wanted = dict(pin.split("==", 1) for pin in sys.argv[1:] if "==" in pin)
+got = {name: version(name) for name in ["numpy", "Pillow", "pynq", "matplotlib", "pytest"]}
+print(f"python {platform.python_version()}, " + ", ".join(f"{k} {v}" for k, v in got.items()))
+wrong = [f"{name} {version(name)} != {pin}" for name, pin in wanted.items()
+         if not version(name).startswith(pin.rstrip("*").rstrip("."))]
+if wrong:
+    sys.exit("pins not honoured: " + "; ".join(wrong))
+EOF
+
+# shellcheck disable=SC2086  # PYNQ_MNIST_LANE_PYTEST is a list of arguments
+exec "$venv/bin/python" -m pytest tests --ignore=tests/hw --ignore=tests/test_train.py \
+  -p no:cacheprovider ${PYNQ_MNIST_LANE_PYTEST:-}
