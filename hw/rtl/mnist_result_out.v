@@ -12,8 +12,8 @@
 // abort (SOFT_RESET) drops the batch. A packet already under way is closed
 // cleanly: a beat on offer stays until TREADY (AXI4-Stream), then, unless it
 // carried TLAST, one terminator beat (an error record word, TLAST) follows. If
-// the consumer takes nothing for FLUSH_IDLE_CYCLES (its DMA was reset), or a
-// second abort comes, the pending beat is withdrawn: the consumer is gone.
+// the consumer takes nothing for FLUSH_IDLE_CYCLES after the abort (its DMA
+// was reset), the pending beat is withdrawn: the consumer is gone.
 module mnist_result_out #(
     // FIFO words; >= 2 * 11 so layer 2 can start while the previous image drains
     parameter FIFO_DEPTH = 32,
@@ -187,17 +187,11 @@ always @* begin
         count_next = {(PTR_WIDTH+1){1'b0}};
         active_next = 1'b0;
         aborted_next = 1'b1;
-        if (aborted_reg) begin
-            // second abort: nobody takes the beats any more
-            tvalid_next = 1'b0;
-            term_next = 1'b0;
-            open_next = 1'b0;
-        end else begin
-            // the beat on offer (tvalid_reg) stays; close the packet unless it carries TLAST
-            tvalid_next = tvalid_reg && !m_axis_tready;
-            term_next = open_reg && !(tvalid_reg && tlast_reg);
-            open_next = 1'b0;
-        end
+        // the beat on offer stays until TREADY; the packet gets a terminator
+        // unless that beat carries TLAST (a second abort changes nothing)
+        tvalid_next = tvalid_reg && !m_axis_tready;
+        term_next = term_reg || (open_reg && !(tvalid_reg && tlast_reg));
+        open_next = 1'b0;
     end
 
     // registered count only: a pop in this cycle frees its word one cycle later
@@ -272,8 +266,8 @@ wire [3:0] f_pop_word = f_err_region ? 4'd0 : ld_word_reg;
 wire [31:0] f_fifo_recs = f_prod_rec - f_pop_rec;
 wire [7:0] f_fifo_words = {4'd0, f_fifo_recs[3:0]} * WORDS + {4'd0, f_prod_word} - {4'd0, f_pop_word};
 wire f_last_rec = f_rec == f_n - 32'd1;
-// the documented withdrawal: a second abort, or FLUSH_IDLE_CYCLES without TREADY after one
-wire f_withdraw = aborted_reg && (abort || wait_reg == WAIT_LAST);
+// the documented withdrawal: FLUSH_IDLE_CYCLES without TREADY since the last abort
+wire f_withdraw = aborted_reg && wait_reg == WAIT_LAST && !abort;
 
 // the producer's records so far, a started one included, are at most `limit`
 function automatic f_prod_within(input [31:0] limit);
@@ -372,8 +366,8 @@ always @* begin
             // SOFT_RESET: the beat on offer, then at most one terminator with TLAST
             assert(!active_reg && count_reg == 0 && !open_reg);
             assert(f_after_abort <= 2'd2);
-            if (f_after_abort != 2'd0) assert(!term_reg && (!m_axis_tvalid || m_axis_tlast));
-            if (f_after_abort == 2'd2) assert(!m_axis_tvalid);
+            if (f_after_abort != 2'd0) assert(!m_axis_tvalid || (m_axis_tlast && !term_reg));
+            if (f_after_abort == 2'd2) assert(!m_axis_tvalid && !term_reg);
             if (term_reg) assert(!m_axis_tlast || !m_axis_tvalid);
         end else if (!f_started) begin
             assert(!m_axis_tvalid && out_done && !active_reg && count_reg == 0 && !term_reg);

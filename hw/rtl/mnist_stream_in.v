@@ -17,7 +17,7 @@
 // abort (SOFT_RESET) drops the images held and, if a packet is being received
 // or drained, flushes the rest of it: TREADY stays high and beats are
 // discarded up to TLAST, or until FLUSH_IDLE_CYCLES pass without a beat (a
-// DMA that was reset sends no TLAST). An abort during a flush ends it at once.
+// DMA that was reset sends no TLAST).
 module mnist_stream_in #(
     parameter FLUSH_IDLE_CYCLES = 512
 ) (
@@ -105,9 +105,8 @@ always @* begin
     idle_next = beat_fire ? {IDLE_WIDTH{1'b0}} : idle_reg + 1'b1;
 
     if (abort) begin
-        // a packet still open is flushed; a second abort while flushing gives up on its TLAST
-        state_next = ((state_reg == ST_RECV || state_reg == ST_DRAIN)
-                      && !(beat_fire && s_axis_tlast)) ? ST_FLUSH : ST_IDLE;
+        // a packet still open is flushed (an abort while flushing restarts the wait)
+        state_next = (state_reg != ST_IDLE && !(beat_fire && s_axis_tlast)) ? ST_FLUSH : ST_IDLE;
         idle_next = {IDLE_WIDTH{1'b0}};
         full_next = 2'd0;
         err_flag_next = 1'b0;

@@ -191,11 +191,12 @@ async def stalled_sink(dut):
         await with_timeout(task, TIMEOUT_US, "us")
 
 
-async def aborted_batch(tb: TB, n: int, pending: int | None, withdraw: str | None = None) -> None:
+async def aborted_batch(tb: TB, n: int, pending: int | None, how: str | None = None) -> None:
     """Abort with beat ``pending`` on offer (None: before any beat); check the closed packet.
 
-    ``withdraw``: None (the consumer takes the rest), "second" (a second abort)
-    or "timeout" (no TREADY for FLUSH_IDLE_CYCLES): the pending beat is withdrawn.
+    ``how``: None (the consumer takes the rest), "second" (a second abort 400
+    cycles later restarts the wait, then the consumer takes the rest) or
+    "timeout" (no TREADY for FLUSH_IDLE_CYCLES: the pending beat is withdrawn).
     """
     dut = tb.dut
     records = [[tb.rng.getrandbits(32) for _ in range(WORDS)] for _ in range(n)]
@@ -215,14 +216,16 @@ async def aborted_batch(tb: TB, n: int, pending: int | None, withdraw: str | Non
     producer.cancel()  # layer 2 is reset with the abort
     dut.res_valid.value = 0
     await tb.abort()
-    if withdraw:
-        if withdraw == "second":
-            await ClockCycles(dut.clk, 5)
-            await tb.abort()
-            await ClockCycles(dut.clk, 3)
-        else:
-            await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES + 2)
-        assert not dut.m_axis_tvalid.value and not dut.flushing.value, f"withdraw {withdraw}"
+    if how == "second":
+        await ClockCycles(dut.clk, 400)
+        await tb.abort()
+        await ClockCycles(dut.clk, 400)
+        assert dut.m_axis_tvalid.value and dut.flushing.value, "a second abort withdrew the beat"
+    if how == "timeout":
+        await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES - 4)
+        assert dut.m_axis_tvalid.value, "withdrawn before FLUSH_IDLE_CYCLES"
+        await ClockCycles(dut.clk, 6)
+        assert not dut.m_axis_tvalid.value and not dut.flushing.value, "not withdrawn"
         assert tb.beats == pending
         # the consumer was reset: its half-received packet is gone (cocotbext-axi's reset hook)
         tb.sink._handle_reset(True)
@@ -260,9 +263,9 @@ async def soft_reset(dut):
     await tb.batch(2)
     await aborted_batch(tb, 2, None)  # before any beat: nothing at all
     await tb.batch(2)
-    await aborted_batch(tb, 3, 5, withdraw="second")
+    await aborted_batch(tb, 3, 5, how="second")
     await tb.batch(2)
-    await aborted_batch(tb, 3, 5, withdraw="timeout")
+    await aborted_batch(tb, 3, 5, how="timeout")
     await tb.batch(3)
 
 
