@@ -93,6 +93,7 @@ def test_every_sby_task_is_listed() -> None:
             assert (path.stem, task) in listed, f"{path.name} task {task} is not in PROOFS"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sby", "task"), PROOFS, ids=["-".join(filter(None, p)) for p in PROOFS])
 def test_proof(tmp_path: Path, sby: str, task: str | None) -> None:
     """The sby task ends in PASS."""
