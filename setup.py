@@ -30,7 +30,7 @@ TEST_TOOLS = [
     "selenium>=4.10",
 ]
 # The main lane adds the RTL testbenches and the linter.
-DEV_TOOLS = ["ruff>=0.4", "cocotb==2.1.0", "cocotbext-axi==0.1.28"]
+DEV_TOOLS = ["ruff==0.17.6", "cocotb==2.1.0", "cocotbext-axi==0.1.28"]
 BENCH_TOOLS = ["matplotlib>=3.5.1", "tqdm>=4.57"]
 
 

@@ -6,16 +6,24 @@
 runs on a board and on the virtual board.
 
 A DMA transfer (after weights are loaded) costs N_IMAGES (only when it
-changed) + S2MM DA/LENGTH + CTRL.START + MM2S SA/LENGTH + S2MM DMASR polls +
-STATUS (+ CYCLES) register accesses: 8 or 9 with one poll. pynq's
-``_SDMAChannel.transfer()``/``wait()`` cost five or more per channel, so the
-driver programs the two DMA channels itself through the DMA's MMIO, with the
-PG021 register map named in one place (``regmap.DMA_REGISTERS``).
+changed) + S2MM DA/LENGTH + CTRL.START + MM2S SA/LENGTH + S2MM DMASR polls
+(+ MM2S DMASR for each poll that finds S2MM still busy) + S2MM_LENGTH +
+STATUS + OWNER_TAG (+ CYCLES) register accesses: 9 to 11 with one poll.
+pynq's ``_SDMAChannel.transfer()``/``wait()`` cost five or more per channel,
+so the driver programs the two DMA channels itself through the DMA's MMIO,
+with the PG021 register map named in one place (``regmap.DMA_REGISTERS``).
+
+It trusts nothing: one wait watches both channels' errors; S2MM_LENGTH must
+equal the bytes of the batch; the output buffer is poisoned before every
+transfer, so a record the DMA did not write cannot pass; OWNER_TAG proves no
+one else reloaded the weights; every recovery resets the accelerator and the
+AXI DMA together (docs/architecture.md, "Recovery" and "Ownership").
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import Any, ClassVar
 
@@ -23,23 +31,30 @@ import numpy as np
 from pynq import DefaultIP, allocate
 
 from . import regmap
-from .errors import AcceleratorError, AcceleratorTimeout, ConfigError
+from .errors import (
+    AcceleratorError,
+    AcceleratorOwnershipLost,
+    AcceleratorTimeout,
+    BufferAllocationError,
+    ConfigError,
+)
 from .model import Model
 
-__all__ = ["DEFAULT_TIMEOUT_S", "MnistAccel"]
+__all__ = ["DEFAULT_TIMEOUT_S", "MAX_BUFFER_BYTES", "MnistAccel"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
-# Polling backoff: the first polls come fast (a single image takes ~20 us at
-# 100 MHz), later ones back off so a long batch costs few register reads.
+# Polling backoff: the first polls come fast (a single image takes ~30 us at
+# 100 MHz), later ones back off. No wait between polls (nor before the first)
+# exceeds _POLL_MAX_S, so a DMA error is seen within ~2 ms on a board (issue
+# 10 asks for 10 ms); a long batch costs two DMASR reads per 2 ms, ~0.1% of
+# the CPU.
 _POLL_FIRST_S = 10e-6
-_POLL_MAX_S = 20e-3
+_POLL_MAX_S = 2e-3
 # Batches expected to take longer than this (from the last CYCLES per image)
-# sleep that long before the first poll, then poll in steps of a fiftieth of
-# it, so even a long batch costs a few DMASR reads.
+# sleep up to _POLL_MAX_S before the first poll.
 _PRESLEEP_MIN_S = 200e-6
-_POLL_STEP_FRACTION = 0.02
 
 _IN_BYTES_PER_IMAGE = regmap.N_IN
 _OUT_WORDS_PER_IMAGE = regmap.RESULT_WORDS_PER_IMAGE
@@ -47,6 +62,18 @@ _OUT_BYTES_PER_IMAGE = 4 * _OUT_WORDS_PER_IMAGE
 _N_IMAGES_MAX = (1 << 32) - 1
 _WORD_BYTES = 4
 _NUM_BANKS_PARAMETER = "NUM_BANKS"
+# Each DMA buffer stays within 16 MiB, well inside the 128 MiB CMA pool of
+# the PYNQ v3 kernel, so a big batch is split rather than failing to allocate.
+MAX_BUFFER_BYTES = 16 << 20
+# Written over the output buffer before each transfer. Word 10 of a real
+# record has bits [30:24] = 0, so a record still holding this was never written.
+_POISON = 0xFFFFFFFF
+# What each DMASR error bit means (PG021, MMx_DMASR bits 4..6).
+_DMA_ERROR_TEXT = {
+    "DMAIntErr": "internal error: LENGTH 0 or a packet longer than the buffer",
+    "DMASlvErr": "slave error: the memory answered SLVERR",
+    "DMADecErr": "decode error: no memory at the buffer address",
+}
 
 
 def _field_mask(fields: dict[str, dict[str, Any]], name: str) -> tuple[int, int]:
@@ -85,10 +112,17 @@ class _DmaChannel:
         self.reset = regmap.dma_bit(f"{prefix}_DMACR", "Reset")
         self.halted = regmap.dma_bit(f"{prefix}_DMASR", "Halted")
         self.idle = regmap.dma_bit(f"{prefix}_DMASR", "Idle")
-        self.errors = (
-            regmap.dma_bit(f"{prefix}_DMASR", "DMAIntErr")
-            | regmap.dma_bit(f"{prefix}_DMASR", "DMASlvErr")
-            | regmap.dma_bit(f"{prefix}_DMASR", "DMADecErr")
+        self.error_bits = {
+            name: regmap.dma_bit(f"{prefix}_DMASR", name) for name in _DMA_ERROR_TEXT
+        }
+        self.errors = sum(self.error_bits.values())
+
+    def describe_errors(self, sr: int) -> str:
+        """``MM2S DMADecErr (decode error: ...)`` for each error bit set in ``sr``."""
+        return "; ".join(
+            f"{self.name} {name} ({_DMA_ERROR_TEXT[name]})"
+            for name, bit in self.error_bits.items()
+            if sr & bit
         )
 
 
@@ -141,8 +175,9 @@ class MnistAccel(DefaultIP):
         self._out_buf: Any = None
         self._n_images_reg: int | None = None
         self._in_flight = False
-        self._shifts: tuple[int, int] | None = None
         self._cycles_per_image: float | None = None
+        self._owner_tag: int | None = None  # our OWNER_TAG token; None: no usable weights
+        self._owner_lost = False  # another owner took the accelerator from us
         self.fclk_mhz: float = regmap.FCLK_MHZ
         self._described_banks = _described_num_banks(description)
         self.num_banks = self.check_config()
@@ -246,7 +281,7 @@ class MnistAccel(DefaultIP):
             ch.name: self._dma_rd(ch.dmacr) | ch.run for ch in (self._mm2s, self._s2mm)
         }
         self.max_images_per_transfer = min(
-            dma.buffer_max_size // _IN_BYTES_PER_IMAGE,
+            min(dma.buffer_max_size, MAX_BUFFER_BYTES) // _IN_BYTES_PER_IMAGE,
             dma.buffer_max_size // _OUT_BYTES_PER_IMAGE,
             _N_IMAGES_MAX,
         )
@@ -274,7 +309,7 @@ class MnistAccel(DefaultIP):
         AcceleratorError
             Read-back differs (names the first weight and the number of bad bytes).
         AcceleratorTimeout
-            The engine was busy and did not return to idle after a soft reset.
+            Accelerator and DMA did not return to idle after their reset.
         """
         self.num_banks = self.check_config()
         want = {"w1": (regmap.N_HID, regmap.N_IN), "w2": (regmap.N_OUT, regmap.N_HID)}
@@ -282,22 +317,57 @@ class MnistAccel(DefaultIP):
             got = getattr(model, name).shape
             if got != shape:
                 raise ConfigError(f"model {name} shape {got} does not match LAYER_SIZES {shape}")
-        status = self._rd(regmap.REG_STATUS)
-        if status & regmap.STATUS_BUSY:
+        self._owner_tag = None
+        self._owner_lost = False
+        if self._dma is not None:
+            # Taking the fabric: whatever a previous owner left in the engine or
+            # the streams (PG021's Idle cannot tell "never started" from "busy").
+            self._recover()
+        elif self._rd(regmap.REG_STATUS) & regmap.STATUS_BUSY:
             log.warning("mnist_accel busy while loading weights: soft reset")
-            self._soft_reset_accel(time.monotonic() + self.timeout_s)
+            self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+            self._wait_bits(
+                lambda: self._rd(regmap.REG_STATUS),
+                regmap.STATUS_IDLE,
+                regmap.STATUS_IDLE,
+                time.monotonic() + self.timeout_s,
+                "mnist_accel STATUS.IDLE not set after SOFT_RESET",
+            )
         packed = regmap.pack_weights(model.w1, model.w2, self.num_banks)
         self.register_accesses += packed.nbytes // _WORD_BYTES
         self.mmio.write(regmap.WEIGHT_WINDOW_OFFSET, packed.tobytes())
         self._write_shifts(model.shift_l1, model.shift_l2)
         if verify:
             self._verify_weights(model, packed)
+        self._claim_ownership()
         log.debug("loaded %d weight bytes, NUM_BANKS=%d", packed.nbytes, self.num_banks)
+
+    # --- ownership (docs/architecture.md, "Ownership") ----------------------------------
+
+    def _claim_ownership(self) -> None:
+        """Write a fresh random nonzero token to OWNER_TAG; any weight or shift write clears it."""
+        token = secrets.randbits(32) or 1
+        self._wr(regmap.REG_OWNER_TAG, token)
+        self._owner_tag = token
+
+    def _ownership_lost(self) -> AcceleratorOwnershipLost | None:
+        """One OWNER_TAG read: the error to raise if it no longer holds this driver's token."""
+        tag = self._rd(regmap.REG_OWNER_TAG)
+        if self._owner_tag is not None and tag == self._owner_tag:
+            return None
+        self._owner_tag = None
+        self._owner_lost = True
+        self._in_flight = False  # the fabric is someone else's now: leave it alone
+        return AcceleratorOwnershipLost(
+            f"mnist_accel OWNER_TAG (0x{regmap.REG_OWNER_TAG:02X}) reads 0x{tag:08X}, not this "
+            "driver's token: another process or backend reloaded the weights or the "
+            "overlay; results discarded. Call load_weights again (backend.load) to take "
+            "the accelerator back"
+        )
 
     def _write_shifts(self, shift_l1: int, shift_l2: int) -> None:
         self._wr(regmap.REG_SHIFT_L1, shift_l1)
         self._wr(regmap.REG_SHIFT_L2, shift_l2)
-        self._shifts = (int(shift_l1), int(shift_l2))
 
     def _verify_weights(self, model: Model, packed: np.ndarray) -> None:
         back = self._read_block(regmap.WEIGHT_WINDOW_OFFSET, packed.nbytes).view(np.int8)
@@ -366,7 +436,12 @@ class MnistAccel(DefaultIP):
         AcceleratorTimeout
             A transfer passed its deadline (DMA and accelerator are reset).
         AcceleratorError
-            The DMA or the accelerator reported an error (both are reset).
+            The DMA or the accelerator reported an error, S2MM_LENGTH or a
+            record is wrong (both are reset; the message names the cause).
+        AcceleratorOwnershipLost
+            Another process or backend reloaded the weights or the overlay.
+        BufferAllocationError
+            The DMA buffers could not be allocated.
         """
         batch = np.asarray(images)
         if batch.dtype != np.uint8 or batch.ndim != 2 or batch.shape[1] != regmap.N_IN:
@@ -377,8 +452,13 @@ class MnistAccel(DefaultIP):
             raise ValueError("images must hold at least one image, got 0")
         if self._dma is None:
             raise ConfigError("no AXI DMA attached: call attach_dma(dma) first")
-        if self._shifts is None:
+        if self._owner_tag is None and not self._owner_lost:
             raise ConfigError("no weights loaded: call load_weights(model) first")
+        if self._owner_tag is None:
+            raise AcceleratorOwnershipLost(
+                "this driver lost the accelerator to another process or backend: "
+                "call load_weights again (backend.load) to take it back"
+            )
         t0 = time.perf_counter()
         accesses0 = self.register_accesses
         n = batch.shape[0]
@@ -405,11 +485,27 @@ class MnistAccel(DefaultIP):
         return logits, digits, stats
 
     def _buffers(self, n: int) -> tuple[Any, Any]:
-        """DMA buffers holding at least ``n`` images, allocated once and grown only when needed."""
+        """DMA buffers holding at least ``n`` images, allocated once and grown only when needed.
+
+        Raises
+        ------
+        BufferAllocationError
+            The contiguous (CMA) memory could not hold them.
+        """
         if self._in_buf is None or self._in_buf.shape[0] < n:
             self._free_buffers()
-            self._in_buf = allocate((n, _IN_BYTES_PER_IMAGE), dtype=np.uint8)
-            self._out_buf = allocate((n, _OUT_WORDS_PER_IMAGE), dtype=np.uint32)
+            try:
+                self._in_buf = allocate((n, _IN_BYTES_PER_IMAGE), dtype=np.uint8)
+                self._out_buf = allocate((n, _OUT_WORDS_PER_IMAGE), dtype=np.uint32)
+            except (RuntimeError, MemoryError, OSError, AcceleratorError) as exc:
+                self._free_buffers()
+                nbytes = n * (_IN_BYTES_PER_IMAGE + _OUT_BYTES_PER_IMAGE)
+                raise BufferAllocationError(
+                    f"cannot allocate DMA buffers for {n} images ({nbytes} bytes of contiguous "
+                    f"memory): {exc}. Free other pynq buffers (freebuffer()/close()), stop "
+                    "other PYNQ processes or reboot the board; the PYNQ v3 image reserves "
+                    "128 MiB of CMA"
+                ) from exc
             log.debug("allocated DMA buffers for %d images", n)
         return self._in_buf, self._out_buf
 
@@ -425,6 +521,20 @@ class MnistAccel(DefaultIP):
             self._dma_wr(channel.address_msb, address >> 32)
         self._dma_wr(channel.length, nbytes)  # writing LENGTH starts the channel
 
+    def _fail(self, error: type[AcceleratorError], message: str) -> AcceleratorError:
+        """The error to raise for a failed batch, after the recovery that it needs.
+
+        If another owner took the accelerator (OWNER_TAG), that is the error
+        and nothing is reset under the new owner; otherwise accelerator and
+        DMA are reset and ``error(message + '; DMA and accelerator reset')``
+        is returned.
+        """
+        lost = self._ownership_lost()
+        if lost is not None:
+            return lost
+        self._recover()
+        return error(f"{message}; DMA and accelerator reset")
+
     def _transfer(self, chunk: np.ndarray, read_cycles: bool) -> tuple[np.ndarray, int | None]:
         if self._in_flight:
             # A previous call was interrupted (e.g. KeyboardInterrupt) mid-transfer.
@@ -436,32 +546,46 @@ class MnistAccel(DefaultIP):
         dst = out_buf[:n]
         src[:] = chunk
         src.flush()
+        dst[:] = _POISON  # a record the DMA does not overwrite can never pass _decode
+        dst.flush()
         if n != self._n_images_reg:
             self._wr(regmap.REG_N_IMAGES, n)
             self._n_images_reg = n
         self._in_flight = True
-        self._start_channel(self._s2mm, dst.physical_address, n * _OUT_BYTES_PER_IMAGE)
+        out_bytes = n * _OUT_BYTES_PER_IMAGE
+        self._start_channel(self._s2mm, dst.physical_address, out_bytes)
         self._wr(regmap.REG_CTRL, regmap.CTRL_START)
         self._start_channel(self._mm2s, src.physical_address, n * _IN_BYTES_PER_IMAGE)
-        deadline = self._wait_s2mm(n)
+        deadline = self._wait_dma(n)
+        received = self._dma_rd(self._s2mm.length)
+        if received != out_bytes:
+            detail = self._describe_state(None)
+            raise self._fail(
+                AcceleratorError,
+                f"AXI DMA S2MM_LENGTH reads {received} bytes, expected {out_bytes} for "
+                f"{n} images: the result packet was "
+                f"{'short' if received < out_bytes else 'long'}: {detail}",
+            )
         status = self._rd(regmap.REG_STATUS)
         # DONE follows the last result beat by a few clock cycles; on a board
         # the poll above is far slower than that, so this loop rarely turns.
         while status & regmap.STATUS_BUSY and not status & regmap.STATUS_ERROR:
             if time.monotonic() > deadline:
                 detail = self._describe_state(status)
-                self._recover()
-                raise AcceleratorTimeout(
-                    f"mnist_accel still BUSY after the DMA received all {n} results: "
-                    f"{detail}; DMA and accelerator reset"
+                raise self._fail(
+                    AcceleratorTimeout,
+                    f"mnist_accel still BUSY after the DMA received all {n} results: {detail}",
                 )
             status = self._rd(regmap.REG_STATUS)
         if status & regmap.STATUS_ERROR or not status & regmap.STATUS_DONE:
             detail = self._describe_state(status)
-            self._recover()
-            raise AcceleratorError(
-                f"mnist_accel batch of {n} images failed: {detail}; DMA and accelerator reset"
+            raise self._fail(
+                AcceleratorError,
+                f"mnist_accel batch of {n} images failed: {detail}{self._framing_hint()}",
             )
+        lost = self._ownership_lost()
+        if lost is not None:
+            raise lost
         # The first batch always reads CYCLES: it sizes the pre-poll sleep.
         read_cycles = read_cycles or self._cycles_per_image is None
         cycles = self._rd(regmap.REG_CYCLES) if read_cycles else None
@@ -471,48 +595,85 @@ class MnistAccel(DefaultIP):
         dst.invalidate()
         return np.array(dst, dtype=np.uint32), cycles
 
+    def _framing_hint(self) -> str:
+        cause = self._rd(regmap.REG_ERROR_CAUSE)
+        if cause & regmap.ERR_MISSING_TLAST:
+            return (
+                " (MISSING_TLAST: more beats than N images reached the accelerator, e.g. "
+                "residual beats of an aborted transfer, or a stream without TLAST)"
+            )
+        return ""
+
     def _expected_s(self, n: int) -> float:
         if self._cycles_per_image is None:
             return 0.0
         return n * self._cycles_per_image / (self.fclk_mhz * 1e6)
 
-    def _wait_s2mm(self, n: int) -> float:
-        """Poll S2MM DMASR until idle, with a deadline scaled to the batch; return the deadline."""
+    def _wait_dma(self, n: int) -> float:
+        """Poll until S2MM is idle, watching both channels' errors; return the deadline.
+
+        Each poll reads S2MM_DMASR; while S2MM is not done it also reads
+        MM2S_DMASR, so an MM2S error (which starves the accelerator, so S2MM
+        never completes) raises at the next poll instead of at the timeout.
+        """
         expected = self._expected_s(n)
         budget = self.timeout_s + 2 * expected
         deadline = time.monotonic() + budget
         pause = _POLL_FIRST_S
         if expected > _PRESLEEP_MIN_S:
-            time.sleep(expected)
-            pause = max(pause, _POLL_STEP_FRACTION * expected)
+            time.sleep(min(expected, _POLL_MAX_S))
+            pause = _POLL_MAX_S
         while True:
-            sr = self._dma_rd(self._s2mm.dmasr)
-            if sr & self._s2mm.errors:
-                detail = self._describe_state(None, s2mm_sr=sr)
-                self._recover()
-                raise AcceleratorError(
-                    f"AXI DMA S2MM error on a batch of {n} images: {detail}; "
-                    "DMA and accelerator reset"
+            s2mm_sr = self._dma_rd(self._s2mm.dmasr)
+            if s2mm_sr & self._s2mm.errors:
+                detail = self._describe_state(None, s2mm_sr=s2mm_sr)
+                raise self._fail(
+                    AcceleratorError,
+                    f"AXI DMA {self._s2mm.describe_errors(s2mm_sr)} on a batch of {n} "
+                    f"images: {detail}",
                 )
-            if sr & self._s2mm.idle:
+            if s2mm_sr & self._s2mm.idle:
                 return deadline
+            mm2s_sr = self._dma_rd(self._mm2s.dmasr)
+            if mm2s_sr & self._mm2s.errors:
+                detail = self._describe_state(None, s2mm_sr=s2mm_sr, mm2s_sr=mm2s_sr)
+                raise self._fail(
+                    AcceleratorError,
+                    f"AXI DMA {self._mm2s.describe_errors(mm2s_sr)} on a batch of {n} "
+                    f"images: {detail}",
+                )
+            halted = [
+                ch.name
+                for ch, sr in ((self._s2mm, s2mm_sr), (self._mm2s, mm2s_sr))
+                if sr & ch.halted
+            ]
+            if halted:
+                detail = self._describe_state(None, s2mm_sr=s2mm_sr, mm2s_sr=mm2s_sr)
+                raise self._fail(
+                    AcceleratorError,
+                    f"AXI DMA {'/'.join(halted)} halted during a batch of {n} images "
+                    f"(RS=0 or reset by someone else): {detail}",
+                )
             if time.monotonic() > deadline:
-                detail = self._describe_state(None, s2mm_sr=sr)
-                self._recover()
-                raise AcceleratorTimeout(
+                detail = self._describe_state(None, s2mm_sr=s2mm_sr, mm2s_sr=mm2s_sr)
+                raise self._fail(
+                    AcceleratorTimeout,
                     f"batch of {n} images not done within {budget:.3f} s "
-                    f"(timeout_s={self.timeout_s}): {detail}; DMA and accelerator reset"
+                    f"(timeout_s={self.timeout_s}): {detail}",
                 )
             time.sleep(pause)
             pause = min(2 * pause, _POLL_MAX_S)
 
-    def _describe_state(self, status: int | None, s2mm_sr: int | None = None) -> str:
+    def _describe_state(
+        self, status: int | None, s2mm_sr: int | None = None, mm2s_sr: int | None = None
+    ) -> str:
         """Decode STATUS, ERROR_CAUSE, IMAGES_DONE and both DMASR values into one line."""
         if status is None:
             status = self._rd(regmap.REG_STATUS)
         cause = self._rd(regmap.REG_ERROR_CAUSE)
         done = self._rd(regmap.REG_IMAGES_DONE)
-        mm2s_sr = self._dma_rd(self._mm2s.dmasr)
+        if mm2s_sr is None:
+            mm2s_sr = self._dma_rd(self._mm2s.dmasr)
         if s2mm_sr is None:
             s2mm_sr = self._dma_rd(self._s2mm.dmasr)
         return (
@@ -528,6 +689,12 @@ class MnistAccel(DefaultIP):
         n = records.shape[0]
         fields = regmap.RESULT_WORD10_FIELDS
         word = records[:, regmap.N_OUT].astype(np.int64)
+        stale = np.flatnonzero(word == _POISON)
+        if stale.size:
+            raise AcceleratorError(
+                f"{stale.size} of {n} result records were never written by the DMA "
+                f"(still poisoned), first image {stale[0]}: stale output buffer"
+            )
         shift, mask = _field_mask(fields, "ERROR")
         failed = np.flatnonzero(word >> shift & mask)
         if failed.size:
@@ -561,34 +728,58 @@ class MnistAccel(DefaultIP):
                 )
             time.sleep(_POLL_FIRST_S)
 
-    def _soft_reset_accel(self, deadline: float) -> None:
-        self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
-        self._wait_bits(
-            lambda: self._rd(regmap.REG_STATUS),
-            regmap.STATUS_IDLE,
-            regmap.STATUS_IDLE,
-            deadline,
-            "mnist_accel STATUS.IDLE not set after SOFT_RESET",
-        )
-        self._n_images_reg = None
-        if self._shifts is not None:
-            self._write_shifts(*self._shifts)
-
     def _recover(self) -> None:
-        """Reset the AXI DMA (both channels), soft-reset the accelerator, restart the DMA."""
+        """Reset the AXI DMA and the accelerator together, leave both idle, restart the DMA.
+
+        The sequence and why (docs/architecture.md, "Recovery"):
+
+        1. CTRL.SOFT_RESET: the accelerator drops its batch, closes a result
+           packet under way with a terminator beat and flushes an image packet
+           under way (DRAINING) up to TLAST or 512 idle cycles.
+        2. DMACR.Reset (PG021: either channel's bit resets both, gracefully:
+           MM2S stops and ends an open packet with TLAST, S2MM takes and drops
+           what arrives meanwhile, so the terminator is consumed).
+        3. Wait until the Reset bit clears and STATUS.IDLE is 1. A Reset that
+           stays set while the engine is idle means the MM2S packet end has no
+           taker (TREADY is low while idle; e.g. beats a halted transfer left
+           behind): START a one-image batch once, whose framing check takes
+           the leftover beats up to that TLAST, and SOFT_RESET it once the
+           DMA reset is over.
+        4. RS=1 on both channels, as pynq's DMA driver left them.
+
+        Raises
+        ------
+        AcceleratorTimeout
+            The pair did not come back within ``timeout_s``; reload the overlay.
+        """
         deadline = time.monotonic() + self.timeout_s
-        # Reset in either DMACR resets the whole AXI DMA (PG021); it self-clears.
-        self._dma_wr(self._mm2s.dmacr, self._mm2s.reset)
-        for ch in (self._mm2s, self._s2mm):
-            self._wait_bits(
-                lambda ch=ch: self._dma_rd(ch.dmacr),
-                ch.reset,
-                0,
-                deadline,
-                f"AXI DMA {ch.name}_DMACR.Reset did not clear",
-            )
-        self._soft_reset_accel(deadline)
         self._in_flight = False
+        self._n_images_reg = None
+        self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+        self._dma_wr(self._mm2s.dmacr, self._mm2s.reset)  # either channel resets both
+        drain_started = drain_stopped = False
+        while True:
+            resetting = self._dma_rd(self._mm2s.dmacr) & self._mm2s.reset
+            status = self._rd(regmap.REG_STATUS)
+            idle = status & regmap.STATUS_IDLE and not status & regmap.STATUS_DRAINING
+            if not resetting and idle:
+                break
+            if resetting and idle and not drain_started:
+                log.info("AXI DMA reset waits for a stream taker: one-image drain batch")
+                self._wr(regmap.REG_N_IMAGES, 1)
+                self._wr(regmap.REG_CTRL, regmap.CTRL_START)
+                drain_started = True
+            elif not resetting and drain_started and not drain_stopped:
+                self._wr(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
+                drain_stopped = True
+            if time.monotonic() > deadline:
+                raise AcceleratorTimeout(
+                    f"recovery failed within {self.timeout_s} s: AXI DMA "
+                    f"MM2S_DMACR.Reset {'still set' if resetting else 'clear'}, mnist_accel "
+                    f"STATUS={_decode_bits(status, regmap.REGISTERS['STATUS']['fields'])}; "
+                    "reload the overlay"
+                )
+            time.sleep(_POLL_FIRST_S)
         for ch in (self._mm2s, self._s2mm):
             self._dma_wr(ch.dmacr, self._dmacr_run[ch.name])
             self._wait_bits(
@@ -598,7 +789,7 @@ class MnistAccel(DefaultIP):
                 deadline,
                 f"AXI DMA {ch.name}_DMASR.Halted still set after RS=1",
             )
-        log.warning("mnist_accel and axi_dma reset after a failed batch")
+        log.info("mnist_accel and axi_dma reset")
 
     def close(self) -> None:
         """Free the DMA buffers (idempotent)."""

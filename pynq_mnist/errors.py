@@ -31,3 +31,11 @@ class AcceleratorError(PynqMnistError):
 
 class AcceleratorTimeout(AcceleratorError):
     """A wait on the accelerator or its DMA passed its deadline."""
+
+
+class AcceleratorOwnershipLost(AcceleratorError):
+    """Another process or backend reloaded the weights since this driver loaded its own."""
+
+
+class BufferAllocationError(PynqMnistError):
+    """A DMA buffer could not be allocated (contiguous memory exhausted)."""

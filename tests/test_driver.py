@@ -17,8 +17,15 @@ from pynq import MMIO
 from reference import reference_digits, reference_logits
 
 from pynq_mnist import regmap
-from pynq_mnist.driver import MnistAccel
-from pynq_mnist.errors import AcceleratorError, AcceleratorTimeout, ConfigError
+from pynq_mnist.cpu import CpuBackend
+from pynq_mnist.driver import MAX_BUFFER_BYTES, MnistAccel
+from pynq_mnist.errors import (
+    AcceleratorError,
+    AcceleratorOwnershipLost,
+    AcceleratorTimeout,
+    BufferAllocationError,
+    ConfigError,
+)
 from pynq_mnist.model import Model
 from pynq_mnist.sim.backend import SimBackend
 
@@ -45,8 +52,8 @@ def expected(model: Model, images: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture
-def sim(rng: np.random.Generator) -> Iterator[tuple[SimBackend, Model]]:
-    backend = SimBackend(timeout_s=2.0)
+def sim(rng: np.random.Generator, memory_mapped: bool) -> Iterator[tuple[SimBackend, Model]]:
+    backend = SimBackend(timeout_s=2.0, memory_mapped=memory_mapped)
     model = random_model(rng)
     backend.load(model)
     yield backend, model
@@ -309,3 +316,80 @@ def test_classify_before_weights_is_config_error() -> None:
             backend.accel.classify(np.zeros((1, regmap.N_IN), np.uint8))
     finally:
         backend.close()
+
+
+# --- trusting nothing: buffers, stale output, ownership ------------------------------
+
+
+def test_transfers_are_capped_at_16_mib_per_buffer(sim: tuple[SimBackend, Model]) -> None:
+    backend, _ = sim
+    cap = backend.accel.max_images_per_transfer
+    assert cap == MAX_BUFFER_BYTES // regmap.N_IN  # the DMA alone would allow 85k images
+    assert cap * regmap.N_IN <= 16 << 20 < (cap + 1) * regmap.N_IN
+
+
+def test_allocation_failure_is_the_package_error_with_advice(
+    sim: tuple[SimBackend, Model], rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend, model = sim
+
+    def no_cma(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Failed to allocate Memory!")
+
+    monkeypatch.setattr(backend.device, "allocate", no_cma)
+    backend.accel._free_buffers()
+    with pytest.raises(BufferAllocationError, match=r"128 MiB of CMA") as info:
+        backend.accel.classify(random_images(rng, 3))
+    assert "3 images" in str(info.value) and "Failed to allocate" in str(info.value)
+    monkeypatch.undo()
+    images = random_images(rng, 3)
+    np.testing.assert_array_equal(backend.accel.classify(images)[0], expected(model, images))
+
+
+def test_output_buffer_is_poisoned_so_stale_records_cannot_pass(
+    sim: tuple[SimBackend, Model], rng: np.random.Generator
+) -> None:
+    backend, _ = sim
+    backend.accel.classify(random_images(rng, 6))  # the buffer now holds 6 good records
+    backend.device.inject("short_s2mm", nbytes=2 * 4 * regmap.RESULT_WORDS_PER_IMAGE)
+    with pytest.raises(AcceleratorError, match="S2MM_LENGTH reads 88 bytes, expected 264"):
+        backend.accel.classify(random_images(rng, 6))
+    info_words = np.array(backend.accel._out_buf[2:6, regmap.N_OUT])
+    assert (info_words == 0xFFFFFFFF).all()  # poison, not the previous batch's records
+    records = np.array(backend.accel._out_buf[:6])
+    with pytest.raises(AcceleratorError, match="4 of 6 result records were never written"):
+        backend.accel._decode(records)  # what would catch them if LENGTH were not read
+
+
+def test_two_backends_on_one_board_never_give_a_silent_wrong_result(
+    rng: np.random.Generator,
+) -> None:
+    """Issue 8.4: a second backend downloading the overlay or loading weights is detected."""
+    first = SimBackend(timeout_s=2.0)
+    try:
+        model_a, model_b = random_model(rng), random_model(rng)
+        cpu_a, cpu_b = CpuBackend(), CpuBackend()
+        cpu_a.load(model_a)
+        cpu_b.load(model_b)
+        images = random_images(rng, 8)
+        first.load(model_a)
+        np.testing.assert_array_equal(first.infer(images), cpu_a.infer(images))
+
+        second = SimBackend(timeout_s=2.0, device=first.device)  # downloads the overlay again
+        with pytest.raises(AcceleratorOwnershipLost, match="load_weights again"):
+            first.infer(images)
+        second.load(model_b)
+        with pytest.raises(AcceleratorOwnershipLost, match="another process or backend"):
+            first.infer(images)  # first still has no claim: it never silently computes
+        np.testing.assert_array_equal(second.infer(images), cpu_b.infer(images))
+
+        first.load(model_a)  # taking it back makes the second one the loser
+        first.device.reset_counters()
+        np.testing.assert_array_equal(first.infer(images), cpu_a.infer(images))
+        assert sum(first.device.register_accesses.values()) <= MAX_ACCESSES_PER_BATCH
+        with pytest.raises(AcceleratorOwnershipLost, match=r"OWNER_TAG \(0x30\) reads"):
+            second.infer(images)  # detected after its batch: the results are discarded
+        np.testing.assert_array_equal(first.infer(images), cpu_a.infer(images))
+        second.accel.close()
+    finally:
+        first.close()

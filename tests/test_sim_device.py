@@ -187,13 +187,35 @@ def test_corrupt_weight_write_flips_exactly_one_bit(
 
 def test_dma_power_on_and_run_stop(dev: VirtualDevice) -> None:
     mmio = dma_mmio(dev)
-    for cr, sr in (("MM2S_DMACR", "MM2S_DMASR"), ("S2MM_DMACR", "S2MM_DMASR")):
+    for cr, sr, length in (
+        ("MM2S_DMACR", "MM2S_DMASR", "MM2S_LENGTH"),
+        ("S2MM_DMACR", "S2MM_DMASR", "S2MM_LENGTH"),
+    ):
         assert mmio.read(dma_reg(sr)) == HALTED
+        assert mmio.read(dma_reg(length)) == 0
         mmio.write(dma_reg(cr), RS)
         assert mmio.read(dma_reg(sr)) == 0  # running, idle only after a first transfer
         assert mmio.read(dma_reg(cr)) & RS
         mmio.write(dma_reg(cr), 0)
         assert mmio.read(dma_reg(sr)) == HALTED
+
+
+def test_idle_and_length_after_a_transfer_and_a_halt(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    """PG021: Idle=1 once a transfer completed, 0 again when halted; LENGTH survives RS=0."""
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(1, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dma, _, _ = start_batch(dev, ip, images, out_words=3 * WORDS)
+    dma.recvchannel.wait()
+    mmio = dma_mmio(dev)
+    assert mmio.read(dma_reg("S2MM_DMASR")) & (IDLE | HALTED) == IDLE
+    assert mmio.read(dma_reg("S2MM_LENGTH")) == 4 * WORDS  # received, not the 3 records armed
+    mmio.write(dma_reg("S2MM_DMACR"), 0)
+    assert mmio.read(dma_reg("S2MM_DMASR")) & (IDLE | HALTED) == HALTED
+    assert mmio.read(dma_reg("S2MM_LENGTH")) == 4 * WORDS
+    assert mmio.read(dma_reg("MM2S_LENGTH")) == regmap.N_IN
 
 
 def test_dma_length_zero_is_internal_error(dev: VirtualDevice) -> None:
@@ -364,7 +386,7 @@ def test_s2mm_too_small_is_internal_error(dev: VirtualDevice, rng: np.random.Gen
     assert dma_mmio(dev).read(dma_reg("S2MM_LENGTH")) == WORDS * 4
 
 
-def test_stall_leaves_s2mm_busy_then_recovers(dev: VirtualDevice, rng: np.random.Generator) -> None:
+def test_stall_leaves_s2mm_busy(dev: VirtualDevice, rng: np.random.Generator) -> None:
     w1, w2, s1, s2 = random_model(rng)
     images = rng.integers(0, 256, size=(2, regmap.N_IN), dtype=np.uint8)
     ip = load(dev, w1, w2, s1, s2)
@@ -374,19 +396,89 @@ def test_stall_leaves_s2mm_busy_then_recovers(dev: VirtualDevice, rng: np.random
         assert not dma.recvchannel.idle and not dma.recvchannel.error
     assert dev.last_run is not None and dev.last_run.reason == verilator.RunReason.NO_PROGRESS
     assert not ip.read(regmap.REG_STATUS) & regmap.STATUS_DONE
-    # recovery as the driver does it: faults gone, DMA soft reset, accelerator soft reset,
-    # then wait for IDLE: the engine gives up the result beat the reset S2MM never takes
-    dev.clear_faults()
-    dma_mmio(dev).write(dma_reg("MM2S_DMACR"), SOFT_RESET)
-    ip.write(regmap.REG_CTRL, regmap.CTRL_SOFT_RESET)
-    polls = 0
-    while not ip.read(regmap.REG_STATUS) & regmap.STATUS_IDLE:
-        polls += 1
-        assert polls < 1000, "STATUS.IDLE never came back after SOFT_RESET"
+
+
+# --- PG021 soft reset, halt, residual beats, memory errors ---------------------------
+
+
+def test_soft_reset_takes_cycles_and_restores_reset_values(dev: VirtualDevice) -> None:
+    mmio = dma_mmio(dev)
+    buf = pynq.allocate((64,), np.uint8)
+    mmio.write(dma_reg("S2MM_DMACR"), RS)
+    mmio.write(dma_reg("S2MM_DA"), buf.physical_address)
+    mmio.write(dma_reg("S2MM_LENGTH"), 64)
+    dev.inject("slow_reset", cycles=5000)
+    cycles = dev.cycles
+    mmio.write(dma_reg("S2MM_DMACR"), SOFT_RESET)
+    assert dev.model is not None and dev.model.dma_resetting  # not instantaneous
+    assert mmio.read(dma_reg("MM2S_DMACR")) & SOFT_RESET == 0  # the read waits it out
+    assert dev.cycles - cycles >= dev.dma.reset_cycles + 5000
+    for name in ("S2MM_DA", "S2MM_LENGTH", "MM2S_SA", "MM2S_LENGTH"):
+        assert mmio.read(dma_reg(name)) == 0, name
+    assert mmio.read(dma_reg("S2MM_DMASR")) == HALTED  # Idle 0 again: no transfer yet
+    assert not mmio.read(dma_reg("S2MM_DMACR")) & RS
+
+
+def test_halt_leaves_residual_beats_that_reset_ends_with_tlast(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    """RS=0 keeps the fetched beats on s_axis; Reset waits until a taker consumes them."""
+    assert dev.model is not None
+    w1, w2, s1, s2 = random_model(rng)
+    ip = load(dev, w1, w2, s1, s2)
+    dma = DMA(dev.description(regmap.DMA_INSTANCE))
+    buf = pynq.allocate((2, regmap.N_IN), np.uint8)
+    dma.sendchannel.transfer(buf)
+    assert not dma.sendchannel.idle  # time passes: the engine is idle, TREADY low, FIFO fills
+    mmio = dma_mmio(dev)
+    mmio.write(dma_reg("MM2S_DMACR"), 0)
+    assert mmio.read(dma_reg("MM2S_DMASR")) == HALTED  # halted, not idle
+    assert dev.model.mm2s_residual == 16
+    mmio.write(dma_reg("MM2S_DMACR"), SOFT_RESET)
+    for _ in range(3):  # nobody takes the TLAST that ends the packet: Reset stays set
+        assert mmio.read(dma_reg("MM2S_DMACR")) & SOFT_RESET
+    ip.write(regmap.REG_N_IMAGES, 1)
+    ip.write(regmap.REG_CTRL, regmap.CTRL_START)  # a taker: the packet ends on its 16th beat
+    assert not mmio.read(dma_reg("MM2S_DMACR")) & SOFT_RESET
+    assert dev.model.mm2s_residual == 0
+    assert ip.read(regmap.REG_ERROR_CAUSE) & regmap.ERR_EARLY_TLAST
+    assert ip.read(regmap.REG_STATUS) & regmap.STATUS_IDLE  # its result went to the flush
+
+
+@pytest.mark.parametrize(("channel", "kind"), [("mm2s", "decerr"), ("s2mm", "slverr")])
+def test_memory_error_sets_dmasr_halts_and_raises_err_irq(
+    dev: VirtualDevice, rng: np.random.Generator, channel: str, kind: str
+) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(3, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dev.inject(f"{channel}_error", kind=kind, at_byte=100)
+    mmio = dma_mmio(dev)
+    sr = dma_reg(f"{channel.upper()}_DMASR")
+    cr = dma_reg(f"{channel.upper()}_DMACR")
+    bit = DEC_ERR if kind == "decerr" else dma_bit("MM2S_DMASR", "DMASlvErr")
+    start_batch(dev, ip, images)
+    status = mmio.read(sr)
+    assert status & (bit | ERR_IRQ | HALTED) == bit | ERR_IRQ | HALTED
+    assert not status & IDLE and not mmio.read(cr) & RS
+    assert not dev.interrupts[f"axi_dma/{channel}_introut"]
+    mmio.write(cr, dma_bit("MM2S_DMACR", "Err_IrqEn"))
+    assert dev.interrupts[f"axi_dma/{channel}_introut"]
+    mmio.write(sr, ERR_IRQ)  # W1C clears the interrupt, not the error
+    assert mmio.read(sr) & (bit | ERR_IRQ) == bit
+    assert not dev.interrupts[f"axi_dma/{channel}_introut"]
+
+
+def test_short_s2mm_packet_reads_back_its_length(
+    dev: VirtualDevice, rng: np.random.Generator
+) -> None:
+    w1, w2, s1, s2 = random_model(rng)
+    images = rng.integers(0, 256, size=(3, regmap.N_IN), dtype=np.uint8)
+    ip = load(dev, w1, w2, s1, s2)
+    dev.inject("short_s2mm", nbytes=WORDS * 4 + 8)
     dma, _, outbuf = start_batch(dev, ip, images)
-    dma.sendchannel.wait()
     dma.recvchannel.wait()
-    check_results(outbuf, w1, w2, s1, s2, images)
+    assert dma_mmio(dev).read(dma_reg("S2MM_LENGTH")) == WORDS * 4 + 8 < outbuf.nbytes
 
 
 def test_drop_tlast_flags_framing_error(dev: VirtualDevice, rng: np.random.Generator) -> None:

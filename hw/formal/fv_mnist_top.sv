@@ -11,7 +11,7 @@
 //     K_WRITE cycles and every read within K_READ cycles of its handshake;
 //   STATUS: no read ever returns BUSY and DONE together;
 //   m_axis: TVALID, TDATA, TKEEP, TLAST stable until accepted (also across
-//     SOFT_RESET).
+//     SOFT_RESET, any number of them).
 // The master and the image source are assumed to follow AXI (VALID and
 // payload stable until accepted); aresetn is low in the first cycle only.
 module fv_mnist_top #(
@@ -208,6 +208,9 @@ end
 `endif
 
 // ---------------------------------------------------------------- m_axis
+// SOFT_RESET closes a result packet with the beat on offer plus a terminator;
+// only FLUSH_IDLE_CYCLES (512) without TREADY after it may withdraw a beat,
+// which is beyond this BMC depth (result_out.sby proves that case).
 `ifdef CHECK_M_AXIS
 always @(posedge aclk) begin
     if (past_valid && $past(aresetn) && aresetn && $past(m_axis_tvalid && !m_axis_tready)) begin

@@ -416,10 +416,11 @@ end
 
 `ifdef MNIST_FORMAL_CTRL_AXIL
 // ---------------------------------------------------------------- formal (hw/formal)
-// AXI4-Lite slave properties, proven by k-induction in ctrl_axil.sby. The
-// master is assumed to keep VALID and payload until accepted; the engine to
-// answer every window read 4 cycles after win_rd_en (as layer 1 does). What
-// SOFT_RESET does to that answer is checked on mnist_top (top.sby).
+// AXI4-Lite slave properties and "DONE never with BUSY", proven by k-induction
+// in ctrl_axil.sby. The master is assumed to keep VALID and payload until
+// accepted; the engine to answer every window read 4 cycles after win_rd_en
+// unless eng_reset clears its read pipeline first (as layer 1 does), and busy /
+// done_set to follow mnist_top's batch control. mnist_top is checked in top.sby.
 localparam F_K_WRITE = 1;   // cycles from the AW/W handshake to BVALID, at most
 localparam F_K_READ = 6;    // cycles from the AR handshake to RVALID, at most
 reg f_past_valid = 1'b0;
@@ -428,6 +429,10 @@ reg f_w_open = 1'b0;                  // AW/W accepted, B not yet accepted
 reg f_r_open = 1'b0;                  // AR accepted, R not yet accepted
 reg [3:0] f_b_age = 4'd0;             // cycles f_w_open without BVALID
 reg [3:0] f_r_age = 4'd0;             // cycles f_r_open without RVALID
+reg f_busy_prev = 1'b0;               // busy, start, start_empty, soft_reset one cycle ago
+reg f_start_prev = 1'b0;
+reg f_start_empty_prev = 1'b0;
+reg f_soft_reset_prev = 1'b0;
 wire f_aw_fire = s_axi_awvalid && s_axi_awready;
 wire f_w_fire = s_axi_wvalid && s_axi_wready;
 wire f_b_fire = s_axi_bvalid && s_axi_bready;
@@ -436,7 +441,7 @@ wire f_r_fire = s_axi_rvalid && s_axi_rready;
 
 always @(posedge clk) begin
     f_past_valid <= 1'b1;
-    // the engine reset (SOFT_RESET) empties layer 1's read pipeline
+    // like layer 1's read pipeline, cleared by the engine reset
     f_win_pipe <= eng_reset ? 4'd0 : {f_win_pipe[2:0], win_rd_en};
     if (f_aw_fire) f_w_open <= 1'b1;
     else if (f_b_fire) f_w_open <= 1'b0;
@@ -444,6 +449,10 @@ always @(posedge clk) begin
     else if (f_r_fire) f_r_open <= 1'b0;
     f_b_age <= (f_w_open && !s_axi_bvalid) ? f_b_age + 4'd1 : 4'd0;
     f_r_age <= (f_r_open && !s_axi_rvalid) ? f_r_age + 4'd1 : 4'd0;
+    f_busy_prev <= busy;
+    f_start_prev <= start;
+    f_start_empty_prev <= start_empty;
+    f_soft_reset_prev <= soft_reset;
     if (!rst_n) begin
         f_win_pipe <= 4'd0;
         f_w_open <= 1'b0;
@@ -457,6 +466,16 @@ end
 always @* begin
     assume(rst_n == f_past_valid);
     assume(win_rd_valid == f_win_pipe[3]);
+    // mnist_top: BUSY rises the cycle after a batch start and falls with done_set
+    // (unless SOFT_RESET); START with N_IMAGES = 0 gives done_set at once
+    if (!rst_n || !f_past_valid) assume(!busy && !done_set);
+    if (f_past_valid && rst_n) begin
+        if (f_start_prev) assume(busy);
+        if (busy && !f_busy_prev) assume(f_start_prev);
+        if (f_soft_reset_prev) assume(!busy && !done_set);
+        else if (f_busy_prev && !busy) assume(done_set);
+        if (done_set) assume((f_busy_prev && !busy) || f_start_empty_prev);
+    end
 end
 
 always @(posedge clk) begin
@@ -488,6 +507,8 @@ always @* begin
         if (s_axi_rvalid) assert(f_r_open);
         if (f_ar_fire) assert(!f_r_open);
         assert(f_b_age < F_K_WRITE && f_r_age < F_K_READ);
+        // STATUS never shows DONE and BUSY together
+        assert(!(done_reg && busy));
         // invariants
         if (awready_reg) assert(s_axi_awvalid && s_axi_wvalid && !bvalid_reg);
         assert(f_w_open == bvalid_reg);

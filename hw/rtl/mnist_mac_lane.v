@@ -11,8 +11,8 @@
 //
 // The controls arrive one cycle early (*_pre) and are registered here, one
 // flip-flop per lane, so that the DSP's OPMODE and CEP pins and the 26 capture
-// enables are each driven by a local register (Vivado can also pull the clear
-// into OPMODEREG). KEEP stops synthesis from merging the per-lane copies.
+// enables are each driven by a local register placed next to them (OPMODEREG
+// stays 0). KEEP stops synthesis from merging the per-lane copies.
 module mnist_mac_lane #(
     // accumulator bits; 26 holds |784 * 255 * 128| < 2^25 exactly
     parameter ACC_WIDTH = 26

@@ -250,6 +250,9 @@ end
 // the proof (result_out.sby, k-induction).
 reg f_past_valid = 1'b0;
 reg f_started = 1'b0;                 // a batch has been started since reset
+reg f_aborted = 1'b0;                 // abort since the last start
+reg f_tlast_seen = 1'b0;              // the packet of this batch is closed
+reg [1:0] f_after_abort = 2'd0;       // beats accepted since the abort
 reg [31:0] f_n = 32'd0;               // N of the current batch
 reg [31:0] f_rec = 32'd0;             // records accepted on m_axis
 reg [3:0] f_word = 4'd0;              // words of record f_rec accepted
@@ -265,6 +268,8 @@ wire [3:0] f_pop_word = f_err_region ? 4'd0 : ld_word_reg;
 wire [31:0] f_fifo_recs = f_prod_rec - f_pop_rec;
 wire [7:0] f_fifo_words = {4'd0, f_fifo_recs[3:0]} * WORDS + {4'd0, f_prod_word} - {4'd0, f_pop_word};
 wire f_last_rec = f_rec == f_n - 32'd1;
+// the documented withdrawal: FLUSH_IDLE_CYCLES without TREADY since the last abort
+wire f_withdraw = aborted_reg && wait_reg == WAIT_LAST && !abort;
 
 // the producer's records so far, a started one included, are at most `limit`
 function automatic f_prod_within(input [31:0] limit);
@@ -281,6 +286,8 @@ always @(posedge clk) begin
         end else begin
             f_word <= f_word + 4'd1;
         end
+        if (m_axis_tlast) f_tlast_seen <= 1'b1;
+        if (f_aborted && f_after_abort != 2'd3) f_after_abort <= f_after_abort + 2'd1;
     end
     if (res_valid) begin
         if (f_prod_word == LAST_WORD) begin
@@ -292,8 +299,14 @@ always @(posedge clk) begin
     end
     if (res_valid && f_prod_word == 4'd0) f_grant <= 1'b0;
     else if (res_room && f_prod_word == 4'd0) f_grant <= 1'b1;
+    if (abort && !f_aborted) begin
+        f_aborted <= 1'b1;
+        f_after_abort <= 2'd0;
+    end
     if (start) begin
         f_started <= 1'b1;
+        f_aborted <= 1'b0;
+        f_tlast_seen <= 1'b0;
         f_n <= n_images;
         f_rec <= 32'd0;
         f_word <= 4'd0;
@@ -303,16 +316,17 @@ always @(posedge clk) begin
     end
 end
 
-// the environment (SOFT_RESET's abort is proven on mnist_top, top.sby)
+// the environment (mnist_top starts a batch only when neither busy nor draining)
 always @* begin
     assume(rst_n == f_past_valid);
-    assume(!abort);
-    if (!rst_n) assume(!start);
+    if (!rst_n) assume(!start && !abort);
+    assume(!(start && abort));
     if (start) begin
-        assume(out_done && n_images != 32'd0);
-        assume(!res_valid);
+        assume(n_images != 32'd0 && !res_valid && !flushing);
+        assume(f_aborted ? 1'b1 : out_done && f_prod_word == 4'd0);
     end
-    if (!f_started) assume(!res_valid);
+    // layer 2 is reset with the abort and idle before the first start
+    if (!f_started || f_aborted) assume(!res_valid);
     // a record starts only after res_room, and only for an image that was received good
     if (res_valid && f_prod_word == 4'd0) begin
         assume(f_grant || res_room);
@@ -326,7 +340,7 @@ always @* begin
 end
 
 always @(posedge clk) begin
-    if (f_past_valid && !$past(start) && $past(f_started)) begin
+    if (f_past_valid && !$past(start) && !$past(abort) && $past(f_started)) begin
         // err_flag rises once per batch, n_good does not move while it is set
         if ($past(err_flag)) assume(err_flag && $stable(n_good));
     end
@@ -335,7 +349,8 @@ end
 
 // the properties
 always @(posedge clk) begin
-    if (f_past_valid && $past(rst_n) && $past(m_axis_tvalid && !m_axis_tready)) begin
+    // a beat stays on offer until accepted, unless withdrawn as documented
+    if (f_past_valid && $past(rst_n) && $past(m_axis_tvalid && !m_axis_tready) && !$past(f_withdraw)) begin
         assert(m_axis_tvalid && $stable(m_axis_tdata) && $stable(m_axis_tlast));
     end
 end
@@ -344,9 +359,21 @@ always @* begin
     if (f_past_valid) begin
         // FIFO never overflows (nor underflows)
         assert(count_reg <= FIFO_DEPTH);
-        assert(!aborted_reg && !term_reg);  // without an abort
-        if (!f_started) begin
-            assert(!m_axis_tvalid && out_done && !active_reg && count_reg == 0);
+        assert(wr_ptr_reg - rd_ptr_reg == count_reg[PTR_WIDTH-1:0]);
+        if (room_reg) assert(count_reg <= ROOM_LIMIT);
+        // nothing after TLAST until the next START
+        if (f_tlast_seen) assert(!m_axis_tvalid && !term_reg);
+        assert(aborted_reg == f_aborted);
+        if (f_aborted) begin
+            // SOFT_RESET: the beat on offer, then at most one terminator with TLAST
+            assert(!active_reg && count_reg == 0 && !open_reg);
+            assert(f_after_abort <= 2'd2);
+            if (f_after_abort != 2'd0) assert(!m_axis_tvalid || (m_axis_tlast && !term_reg));
+            if (f_after_abort == 2'd2) assert(!m_axis_tvalid && !term_reg);
+            if (term_reg) assert(!m_axis_tlast || !m_axis_tvalid);
+        end else if (!f_started) begin
+            assert(!m_axis_tvalid && out_done && !active_reg && count_reg == 0 && !term_reg);
+            assert(!open_reg);
         end else begin
             // exactly N*11 beats, TLAST on the last one only
             if (m_axis_tvalid) begin
@@ -354,10 +381,13 @@ always @* begin
                 assert(m_axis_tlast == (f_word == LAST_WORD && f_last_rec));
                 assert(tw10_reg == (f_word == LAST_WORD));
             end
-            assert(out_done == (f_rec == f_n));
+            assert(out_done == (f_rec == f_n) && f_tlast_seen == out_done);
             assert(images_done == f_rec);
             assert(f_word <= LAST_WORD && ld_word_reg <= LAST_WORD && f_prod_word <= LAST_WORD);
             // invariants
+            assert(!term_reg);
+            if (use_err_reg) assert(f_err_region);
+            assert(open_reg == (!out_done && (m_axis_tvalid || f_rec != 32'd0 || f_word != 4'd0)));
             if (!m_axis_tvalid) begin
                 assert(ld_rec_reg == f_rec && ld_word_reg == f_word);
             end else if (f_word == LAST_WORD) begin
@@ -371,11 +401,6 @@ always @* begin
             assert(f_pop_rec <= f_prod_rec && f_fifo_recs <= 32'd3);
             assert({{(7-PTR_WIDTH){1'b0}}, count_reg} == f_fifo_words);
             if (f_fifo_recs == 32'd0) assert(f_pop_word <= f_prod_word);
-            assert(wr_ptr_reg - rd_ptr_reg == count_reg[PTR_WIDTH-1:0]);
-            // room comes from last cycle's count, which a push raises by one at most
-            if (room_reg) assert(count_reg <= ROOM_LIMIT);
-            // use_err_reg lags the error region by a cycle, never leads it
-            if (use_err_reg) assert(f_err_region);
             if (f_grant) assert(count_reg <= ROOM_LIMIT && f_prod_word == 4'd0);
             if (f_prod_word != 4'd0) begin
                 assert({{(31-PTR_WIDTH){1'b0}}, count_reg} + WORDS - {28'd0, f_prod_word} <= FIFO_DEPTH);

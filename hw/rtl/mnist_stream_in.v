@@ -192,6 +192,7 @@ end
 // mnist_result_out's proof assumes. s_axis is assumed to follow AXI4-Stream.
 reg f_past_valid = 1'b0;
 reg f_started = 1'b0;
+reg f_aborted = 1'b0;                 // abort since the last start
 reg [31:0] f_n = 32'd0;
 reg [31:0] f_images = 32'd0;          // complete images handed to the slots this batch
 
@@ -200,18 +201,19 @@ always @(posedge clk) begin
     if (state_reg == ST_RECV && beat_fire && keep_ok && end_of_img) begin
         f_images <= f_images + 32'd1;
     end
+    if (abort) f_aborted <= 1'b1;
     if (start) begin
         f_started <= 1'b1;
+        f_aborted <= 1'b0;
         f_n <= n_images;
         f_images <= 32'd0;
     end
 end
 
-// the environment (SOFT_RESET's abort is proven on mnist_top, top.sby)
+// the environment
 always @* begin
     assume(rst_n == f_past_valid);
-    assume(!abort);
-    if (start) assume(rst_n && in_done && n_images != 32'd0);
+    if (start) assume(rst_n && in_done && n_images != 32'd0 && !abort);
     if (img_release) assume(img_avail);
 end
 
@@ -224,7 +226,7 @@ end
 
 // the properties
 always @(posedge clk) begin
-    if (f_past_valid && $past(rst_n) && !$past(start)) begin
+    if (f_past_valid && $past(rst_n) && !$past(start) && !$past(abort)) begin
         // err_flag rises once per batch; n_good does not move while it is set
         if ($past(err_flag)) assert(err_flag && $stable(n_good));
     end
@@ -237,8 +239,10 @@ always @* begin
         assert(full_reg <= 2'd2);
         if (state_reg == ST_RECV && beat_fire) assert(full_reg != 2'd2 || img_release);
         if (state_reg == ST_IDLE) assert(!s_axis_tready);
-        assert(state_reg != 2'd3);
-        if (f_started) begin
+        if (state_reg == ST_FLUSH) assert(f_aborted);
+        if (f_aborted) begin
+            assert((state_reg == ST_IDLE || state_reg == ST_FLUSH) && full_reg == 2'd0 && !err_flag);
+        end else if (f_started) begin
             assert(f_images <= f_n);
             if (err_flag) assert(n_good == f_images && n_good <= f_n && state_reg != ST_RECV);
             // invariants

@@ -11,12 +11,14 @@ own ``Clocks`` code sets FCLK0 from the ``.hwh`` divisors. MMIO is either
 ``MappedWindow`` whose element reads/writes are the bus transactions. So the
 unmodified ``pynq.Overlay``, ``MMIO``, ``DefaultIP``, ``allocate`` and
 ``pynq.lib.dma.DMA`` run on it. Register accesses in the accelerator window
-become AXI4-Lite transactions on the RTL; the DMA window is a behavioural
-model of the Xilinx AXI DMA in direct register (simple) mode per PG021, whose
-stream datapath (bytes between host buffers and the RTL) runs in C++.
+become AXI4-Lite transactions on the RTL; the DMA window is served by
+``dma.AxiDmaModel``, a behavioural model of the Xilinx AXI DMA in direct
+register (simple) mode per PG021, whose stream datapath (bytes between host
+buffers and the RTL) runs in C++.
 
 Simulated time advances lazily: before every register read, the model is
-clocked until no DMA channel is busy or no stream beat has moved for a while
+clocked until no DMA channel is busy (and no DMA soft reset is in progress)
+or no stream beat has moved for a while
 (``idle_limit`` cycles while the engine owes results, ``starve_limit`` while
 it waits for input), then ``settle_cycles`` more, standing for the latency of
 the processor's read. A correct batch is thus complete by the first poll, and
@@ -32,7 +34,7 @@ import inspect
 import logging
 import operator
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,40 +46,13 @@ from pynq_mnist import hwh, regmap
 from pynq_mnist.closing import Closing
 from pynq_mnist.errors import AcceleratorError
 
-from .verilator import AXI_OKAY, ChannelState, RunReason, RunResult, SimModel
+from .dma import AxiDmaModel
+from .verilator import AXI_OKAY, RunReason, RunResult, SimModel
 
 __all__ = ["FAULTS", "MappedWindow", "VirtualDevice"]
 
 log = logging.getLogger(__name__)
 
-
-_DMACR_RS = regmap.dma_bit("MM2S_DMACR", "RS")
-_DMACR_RESET = regmap.dma_bit("MM2S_DMACR", "Reset")
-_DMACR_IOC_IRQ_EN = regmap.dma_bit("MM2S_DMACR", "IOC_IrqEn")
-_DMACR_ERR_IRQ_EN = regmap.dma_bit("MM2S_DMACR", "Err_IrqEn")
-_DMACR_RESET_VALUE = 1 << int(
-    regmap.DMA_REGISTERS["MM2S_DMACR"]["fields"]["IRQThreshold"]["bit_offset"]
-)
-_SR_HALTED = regmap.dma_bit("MM2S_DMASR", "Halted")
-_SR_IDLE = regmap.dma_bit("MM2S_DMASR", "Idle")
-_SR_INT_ERR = regmap.dma_bit("MM2S_DMASR", "DMAIntErr")
-_SR_DEC_ERR = regmap.dma_bit("MM2S_DMASR", "DMADecErr")
-_SR_ERRORS = _SR_INT_ERR | regmap.dma_bit("MM2S_DMASR", "DMASlvErr") | _SR_DEC_ERR
-_SR_IOC_IRQ = regmap.dma_bit("MM2S_DMASR", "IOC_Irq")
-_SR_ERR_IRQ = regmap.dma_bit("MM2S_DMASR", "Err_Irq")
-_SR_W1C = _SR_IOC_IRQ | regmap.dma_bit("MM2S_DMASR", "Dly_Irq") | _SR_ERR_IRQ
-
-_CHANNELS = ("mm2s", "s2mm")
-_ROLES = ("cr", "sr", "lo", "hi", "length")
-# DMA window offset -> (channel, register role)
-_DMA_DECODE: dict[int, tuple[str, str]] = {
-    regmap.dma_offset(reg): (channel, role)
-    for channel, regs in (
-        ("mm2s", ("MM2S_DMACR", "MM2S_DMASR", "MM2S_SA", "MM2S_SA_MSB", "MM2S_LENGTH")),
-        ("s2mm", ("S2MM_DMACR", "S2MM_DMASR", "S2MM_DA", "S2MM_DA_MSB", "S2MM_LENGTH")),
-    )
-    for role, reg in zip(_ROLES, regs, strict=True)
-}
 
 # Fake physical memory handed out by allocate(): a CMA-like pool below 4 GiB,
 # since the DMA is built with c_addr_width = 32.
@@ -85,7 +60,17 @@ POOL_BASE = 0x1000_0000
 POOL_SIZE = 0x1000_0000
 PAGE = 4096
 
-FAULTS = ("drop_tlast", "stall", "random_stream", "corrupt_weight_write")
+FAULTS = (
+    "drop_tlast",
+    "stall",
+    "random_stream",
+    "corrupt_weight_write",
+    "mm2s_error",
+    "s2mm_error",
+    "short_s2mm",
+    "slow_reset",
+    "residual_beats",
+)
 
 # The PS7 system-level control registers (UG585), where pynq's Clocks reads the
 # PLLs and sets the FCLK divisors. Reset values of the PYNQ-Z1/Z2 boot: 50 MHz
@@ -138,47 +123,6 @@ class _Region:
     phys: int
     size: int
     backing: weakref.ref[np.ndarray]
-
-
-@dataclass
-class _Channel:
-    """Register state of one direct-register-mode DMA channel."""
-
-    name: str
-    dmacr: int = _DMACR_RESET_VALUE
-    halted: bool = True
-    idle: bool = False  # PG021: 0 until the first transfer completes
-    errors: int = 0
-    irq: int = 0
-    addr_lo: int = 0
-    addr_hi: int = 0
-    length: int = 0
-    busy: bool = False
-    keepalive: np.ndarray | None = field(default=None, repr=False)
-
-    def status(self) -> int:
-        value = self.errors | self.irq
-        if self.halted:
-            value |= _SR_HALTED
-        elif self.idle:
-            value |= _SR_IDLE
-        return value
-
-    def fail(self, error: int) -> None:
-        """PG021: an error halts the channel gracefully (RS cleared)."""
-        self.errors |= error
-        self.irq |= _SR_ERR_IRQ
-        self.dmacr &= ~_DMACR_RS
-        self.halted = True
-        self.busy = False
-        self.keepalive = None
-
-    @property
-    def introut(self) -> bool:
-        return bool(
-            (self.irq & _SR_IOC_IRQ and self.dmacr & _DMACR_IOC_IRQ_EN)
-            or (self.irq & _SR_ERR_IRQ and self.dmacr & _DMACR_ERR_IRQ_EN)
-        )
 
 
 class VirtualDevice(Closing, pynq.Device):
@@ -242,11 +186,12 @@ class VirtualDevice(Closing, pynq.Device):
         self.max_cycles_per_access = max_cycles_per_access
         self.strict_bus = strict_bus
         self.model: SimModel | None = SimModel(num_banks)
-        self._channels = {name: _Channel(name) for name in _CHANNELS}
+        self.dma = AxiDmaModel(self._model, self._host_span)
         self._regions: list[_Region] = []
         self.register_accesses: dict[str, int] = {}
         self.reset_counters()
         self.last_run: RunResult | None = None
+        self._stuck = False  # the last run found nothing moving, and nothing was written since
         self._slcr = _slcr_reset_words()
         self._windows: list[tuple[int, int, str]] = []
         self._length_mask = 0
@@ -443,19 +388,28 @@ class VirtualDevice(Closing, pynq.Device):
         """Levels of the three PL interrupt lines."""
         return {
             "mnist_accel/interrupt": self._model().interrupt,
-            "axi_dma/mm2s_introut": self._channels["mm2s"].introut,
-            "axi_dma/s2mm_introut": self._channels["s2mm"].introut,
+            "axi_dma/mm2s_introut": self.dma.introut("mm2s"),
+            "axi_dma/s2mm_introut": self.dma.introut("s2mm"),
         }
 
     def inject(self, fault: str, **params: Any) -> None:
         """Inject a fault; it stays until :meth:`clear_faults` (or fires once).
 
         - ``drop_tlast``: MM2S sends its last beat without TLAST.
-        - ``stall``: m_axis TREADY held low, so S2MM never completes.
+        - ``stall``: m_axis TREADY held low (a hung S2MM datapath), so S2MM
+          never completes; a DMA soft reset ends it.
         - ``random_stream``: ``seed``, ``idle_permille``, ``backpressure_permille``:
           seeded random bubbles on s_axis and backpressure on m_axis.
         - ``corrupt_weight_write``: flip ``bit`` (default 0) of the next
           write in the weight window (fires once).
+        - ``mm2s_error`` / ``s2mm_error``: ``kind`` "decerr" or "slverr" (default
+          "decerr"), ``at_byte`` (default 0): the next transfer of that channel
+          gets that response from memory there (fires once; PG021 DMASR errors).
+        - ``short_s2mm``: ``nbytes``: the next S2MM packet ends after that many
+          bytes (fires once), as when the result stream is cut short.
+        - ``slow_reset``: ``cycles``: the next DMA soft reset takes that much longer.
+        - ``residual_beats``: ``beats`` (default 16): stale beats without TLAST
+          wait in the MM2S FIFO, as an aborted transfer leaves them.
 
         Raises
         ------
@@ -472,6 +426,16 @@ class VirtualDevice(Closing, pynq.Device):
         elif fault == "corrupt_weight_write" and set(params) <= {"bit"}:
             lo = regmap.WEIGHT_WINDOW_OFFSET
             model.fault_corrupt_write(lo, lo + regmap.WEIGHT_WINDOW_SPAN, params.get("bit", 0))
+        elif fault in ("mm2s_error", "s2mm_error") and set(params) <= {"kind", "at_byte"}:
+            self.dma.inject_memory_error(
+                fault[:4], params.get("kind", "decerr"), int(params.get("at_byte", 0))
+            )
+        elif fault == "short_s2mm" and set(params) == {"nbytes"}:
+            model.fault_short_s2mm(int(params["nbytes"]))
+        elif fault == "slow_reset" and set(params) == {"cycles"}:
+            model.fault_slow_reset(int(params["cycles"]))
+        elif fault == "residual_beats" and set(params) <= {"beats"}:
+            model.fault_residual(int(params.get("beats", 16)))
         else:
             raise ValueError(f"unknown fault {fault!r} with {params}; faults: {', '.join(FAULTS)}")
 
@@ -480,17 +444,17 @@ class VirtualDevice(Closing, pynq.Device):
         self._model().clear_faults()
 
     def reset_board(self) -> None:
-        """Power-on state: RTL in reset for 16 cycles, DMA channels reset."""
+        """Power-on state: RTL and DMA datapath in reset for 16 cycles, DMA registers reset."""
+        self._stuck = False
         self._model().reset()
-        self._dma_soft_reset()
+        self.dma.power_on()
 
     def close(self) -> None:
         """Free the simulator and restore the previously active pynq device (idempotent)."""
         if self.model is not None:
             self.model.close()
             self.model = None
-        for ch in self._channels.values():
-            ch.keepalive = None
+        self.dma.release()
         self._regions.clear()
         self._unbind_clocks()
         if self._restore_active is not None:
@@ -577,7 +541,7 @@ class VirtualDevice(Closing, pynq.Device):
         self.advance()
         if name == DMA_ROLE:
             return b"".join(
-                self._dma_read(offset + 4 * i).to_bytes(4, "little") for i in range(length // 4)
+                self.dma.read(offset + 4 * i).to_bytes(4, "little") for i in range(length // 4)
             )
         model = self._model()
         if length == 4:
@@ -592,6 +556,7 @@ class VirtualDevice(Closing, pynq.Device):
     def write_registers(self, address: int, data: bytes) -> None:
         """Serve a register write (pynq REGISTER_RW); multi-word writes are one C call."""
         data = bytes(data)
+        self._stuck = False
         name, offset = self._decode(address, len(data), "write")
         if name == _SLCR_ROLE:
             for i in range(0, len(data), 4):
@@ -599,7 +564,7 @@ class VirtualDevice(Closing, pynq.Device):
             return
         if name == DMA_ROLE:
             for i in range(0, len(data), 4):
-                self._dma_write(offset + i, int.from_bytes(data[i : i + 4], "little"))
+                self.dma.write(offset + i, int.from_bytes(data[i : i + 4], "little"))
             return
         model = self._model()
         if len(data) == 4:
@@ -623,122 +588,27 @@ class VirtualDevice(Closing, pynq.Device):
     # --- simulated time ---------------------------------------------------------
 
     def advance(self) -> RunResult | None:
-        """Clock the model until no DMA channel is busy or nothing moves; update DMA status."""
-        self._sync()
-        if not any(ch.busy for ch in self._channels.values()):
+        """Clock the model until the DMA has nothing in progress or nothing moves.
+
+        Once a run found nothing moving, further reads (until the next write)
+        cost only ``settle_cycles`` each, as a poll of a stuck board does: so
+        the cycle counts of a fault's detection and recovery stay realistic.
+        """
+        self.dma.sync()
+        if not self.dma.busy:
             return None
         model = self._model()
+        if self._stuck:
+            model.tick(self.settle_cycles)
+            self.dma.sync()
+            return self.last_run
         result = model.run(self.max_cycles_per_access, self.idle_limit, self.starve_limit)
+        self._stuck = result.reason == RunReason.NO_PROGRESS
         if result.reason == RunReason.QUIESCENT:
             model.tick(self.settle_cycles)
         self.last_run = result
-        self._sync()
+        self.dma.sync()
         return result
-
-    def _sync(self) -> None:
-        """Fold stream-channel completions from the C++ datapath into DMA status."""
-        model = self._model()
-        for name, ch in self._channels.items():
-            if not ch.busy:
-                continue
-            state, nbytes = model.mm2s_state() if name == "mm2s" else model.s2mm_state()
-            if state == ChannelState.DONE:
-                ch.busy = False
-                ch.idle = True
-                ch.irq |= _SR_IOC_IRQ
-                ch.keepalive = None
-                if name == "s2mm":
-                    ch.length = nbytes
-            elif state == ChannelState.OVERFLOW:
-                log.debug("sim: S2MM overflow after %d bytes (LENGTH %d)", nbytes, ch.length)
-                ch.length = nbytes
-                ch.fail(_SR_INT_ERR)
-
-    # --- AXI DMA model (PG021, direct register mode) --------------------------
-
-    def _dma_read(self, offset: int) -> int:
-        self._sync()
-        if offset not in _DMA_DECODE:
-            return 0  # reserved/unused offsets read as zero
-        channel, role = _DMA_DECODE[offset]
-        ch = self._channels[channel]
-        if role == "cr":
-            return ch.dmacr
-        if role == "sr":
-            return ch.status()
-        return {"lo": ch.addr_lo, "hi": ch.addr_hi, "length": ch.length}[role]
-
-    def _dma_write(self, offset: int, value: int) -> None:
-        self._sync()
-        if offset not in _DMA_DECODE:
-            return
-        channel, role = _DMA_DECODE[offset]
-        ch = self._channels[channel]
-        if role == "cr":
-            self._write_dmacr(ch, value)
-        elif role == "sr":
-            ch.irq &= ~(value & _SR_W1C)
-        elif role == "lo":
-            ch.addr_lo = value
-        elif role == "hi":
-            ch.addr_hi = value
-        else:
-            self._write_length(ch, value)
-
-    def _write_dmacr(self, ch: _Channel, value: int) -> None:
-        if value & _DMACR_RESET:
-            self._dma_soft_reset()
-            return
-        ch.dmacr = value
-        if value & _DMACR_RS:
-            # Errors only clear by reset; an erroring channel stays halted.
-            ch.halted = bool(ch.errors)
-            if ch.errors:
-                ch.dmacr &= ~_DMACR_RS
-        else:
-            self._abort(ch)
-            ch.halted = True
-            ch.idle = False
-
-    def _dma_soft_reset(self) -> None:
-        for ch in self._channels.values():
-            self._abort(ch)
-        self._channels = {name: _Channel(name) for name in _CHANNELS}
-
-    def _abort(self, ch: _Channel) -> None:
-        model = self._model()
-        if ch.name == "mm2s":
-            model.mm2s_abort()
-        else:
-            model.s2mm_abort()
-        ch.busy = False
-        ch.keepalive = None
-
-    def _write_length(self, ch: _Channel, value: int) -> None:
-        if ch.halted:
-            log.debug("sim: %s LENGTH written while halted: ignored (PG021)", ch.name)
-            return
-        if ch.busy:
-            log.warning("sim: %s LENGTH written during a transfer: ignored", ch.name)
-            return
-        nbytes = value & self._length_mask
-        ch.length = nbytes
-        if nbytes == 0:
-            ch.fail(_SR_INT_ERR)
-            return
-        phys = (ch.addr_hi << 32) | ch.addr_lo
-        span = self._host_span(phys, nbytes)
-        if span is None:
-            log.debug("sim: %s %d bytes at %#x: no buffer there (DMADecErr)", ch.name, nbytes, phys)
-            ch.fail(_SR_DEC_ERR)
-            return
-        ch.keepalive, pointer = span
-        ch.busy = True
-        ch.idle = False
-        if ch.name == "mm2s":
-            self._model().mm2s_start(pointer, nbytes)
-        else:
-            self._model().s2mm_start(pointer, nbytes)
 
 
 class MappedWindow:

@@ -1,8 +1,10 @@
 // C ABI around the Verilated mnist_top: AXI4-Lite transactions, the AXI DMA
-// stream datapath (MM2S -> s_axis, m_axis -> S2MM) and fault injection.
+// stream datapath (MM2S -> s_axis, m_axis -> S2MM, with MM2S's read-ahead FIFO
+// and PG021's graceful soft reset; registers in sim/dma.py) and fault injection.
 // Every clock edge runs here; Python only calls in once per transaction or run.
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 
 #include "Vmnist_top.h"
@@ -13,21 +15,41 @@ namespace {
 // Run stop reasons, mirrored by RunReason in verilator.py.
 enum : int { RUN_QUIESCENT = 0, RUN_NO_PROGRESS = 1, RUN_CYCLE_CAP = 2 };
 // Channel states, mirrored by ChannelState in verilator.py.
-enum : int { CH_IDLE = 0, CH_BUSY = 1, CH_DONE = 2, CH_OVERFLOW = 3 };
+enum : int {
+    CH_IDLE = 0,      // never started, halted or reset
+    CH_BUSY = 1,
+    CH_DONE = 2,      // MM2S: all bytes accepted by the stream; S2MM: TLAST received
+    CH_OVERFLOW = 3,  // S2MM: stream longer than the buffer
+    CH_SLVERR = 4,    // the memory answered SLVERR
+    CH_DECERR = 5,    // the memory answered DECERR
+};
+// AXI responses (BRESP/RRESP encoding).
+constexpr int RESP_SLVERR = 2;
+constexpr int RESP_DECERR = 3;
 // AXI4-Lite responses beyond the two-bit BRESP/RRESP: the slave never answered.
 constexpr int RESP_TIMEOUT = -1;
+// MM2S read-ahead: beats fetched from memory but not yet accepted by the
+// stream (one burst of c_mm2s_burst_size = 16 beats). They are what remains
+// in the stream when a transfer is halted or fails.
+constexpr size_t MM2S_FIFO_BEATS = 16;
+constexpr uint64_t NO_FAULT = ~0ull;
+
+struct Beat {
+    uint32_t data = 0;
+    uint8_t keep = 0;
+    bool last = false;
+};
 
 struct Mm2s {
     const uint8_t* src = nullptr;
     uint64_t len = 0;
-    uint64_t pos = 0;  // bytes handed to the stream (accepted beats)
+    uint64_t fetched = 0;  // bytes read from memory into the FIFO
+    uint64_t pos = 0;      // bytes of this transfer accepted by the stream
     int state = CH_IDLE;
-    // beat currently offered on s_axis (held until accepted, as AXIS requires)
-    bool valid = false;
-    uint32_t data = 0;
-    uint8_t keep = 0;
-    bool last = false;
-    uint32_t nbytes = 0;
+    std::deque<Beat> fifo;    // survives halts and errors: the residual beats
+    uint64_t stale = 0;       // bytes of earlier transfers still ahead in the FIFO
+    bool offered = false;     // fifo.front() is on TVALID and must stay until accepted
+    bool mid_packet = false;  // beats went out since the last TLAST
 };
 
 struct S2mm {
@@ -35,6 +57,14 @@ struct S2mm {
     uint64_t cap = 0;
     uint64_t pos = 0;  // bytes written to dst
     int state = CH_IDLE;
+};
+
+// PG021 soft reset in progress (DMACR.Reset reads 1 until it is over).
+struct DmaReset {
+    bool active = false;
+    uint64_t countdown = 0;     // cycles the reset logic itself takes
+    uint64_t quiet_cycles = 0;  // the flush ends after this many cycles without a beat
+    uint64_t last_beat = 0;     // on either stream
 };
 
 struct Faults {
@@ -46,6 +76,13 @@ struct Faults {
     int corrupt_bit = -1;
     uint32_t corrupt_lo = 0;
     uint32_t corrupt_hi = 0;
+    // one-shot memory errors at a byte offset of the next transfer
+    uint64_t mm2s_error_at = NO_FAULT;
+    int mm2s_error_resp = 0;
+    uint64_t s2mm_error_at = NO_FAULT;
+    int s2mm_error_resp = 0;
+    uint64_t s2mm_short_at = NO_FAULT;  // S2MM takes the beat ending at this byte as TLAST
+    uint64_t slow_reset_cycles = 0;     // added to the next soft reset
 };
 
 // Beats in and words out since the last output TLAST: while fewer results
@@ -81,6 +118,7 @@ struct Sim {
     HeldBeat m_held;
     Mm2s mm2s;
     S2mm s2mm;
+    DmaReset reset;
     Faults faults;
 };
 
@@ -96,36 +134,117 @@ bool chance(Faults& f, uint32_t permille) {
     return permille != 0 && next_random(f) % 1000 < permille;
 }
 
-void load_mm2s_beat(Sim& s) {
+// MM2S memory side: read one beat per cycle into the FIFO while it has room.
+// An injected error response stops the transfer there; what was fetched
+// before it stays in the FIFO (PG021: the channel halts gracefully).
+void fetch_mm2s_beat(Sim& s) {
     Mm2s& m = s.mm2s;
-    if (m.valid || m.state != CH_BUSY || m.pos >= m.len) return;
-    if (chance(s.faults, s.faults.idle_permille)) return;
-    uint64_t left = m.len - m.pos;
+    Faults& f = s.faults;
+    if (m.state != CH_BUSY || m.fetched >= m.len || m.fifo.size() >= MM2S_FIFO_BEATS) return;
+    if (m.fetched >= f.mm2s_error_at) {
+        m.state = f.mm2s_error_resp == RESP_DECERR ? CH_DECERR : CH_SLVERR;
+        f.mm2s_error_at = NO_FAULT;
+        return;
+    }
+    uint64_t left = m.len - m.fetched;
     uint32_t n = left < 4 ? static_cast<uint32_t>(left) : 4u;
-    uint32_t word = 0;
-    std::memcpy(&word, m.src + m.pos, n);  // little-endian host: byte k -> bits 8k+7:8k
-    m.data = word;
-    m.keep = static_cast<uint8_t>((1u << n) - 1u);
-    m.nbytes = n;
-    m.last = (m.pos + n == m.len) && !s.faults.drop_tlast;
-    m.valid = true;
+    Beat beat;
+    std::memcpy(&beat.data, m.src + m.fetched, n);  // little-endian host: byte k -> bits 8k+7:8k
+    beat.keep = static_cast<uint8_t>((1u << n) - 1u);
+    m.fetched += n;
+    beat.last = m.fetched == m.len && !f.drop_tlast;
+    m.fifo.push_back(beat);
+}
+
+// MM2S stream side: offer the FIFO head (random bubbles only between beats).
+void offer_mm2s_beat(Sim& s) {
+    Mm2s& m = s.mm2s;
+    if (m.offered || m.fifo.empty()) return;
+    if (chance(s.faults, s.faults.idle_permille)) return;
+    m.offered = true;
+}
+
+void accept_mm2s_beat(Sim& s) {
+    Mm2s& m = s.mm2s;
+    Beat beat = m.fifo.front();
+    m.fifo.pop_front();
+    m.offered = false;
+    m.mid_packet = !beat.last;
+    uint32_t n = 0;
+    while (n < 4 && (beat.keep >> n) & 1u) ++n;
+    if (m.stale >= n) {
+        m.stale -= n;
+    } else {
+        m.pos += n - m.stale;
+        m.stale = 0;
+    }
+    if (m.state == CH_BUSY && m.pos >= m.len) m.state = CH_DONE;
+}
+
+// S2MM: store one accepted m_axis beat, or drop it while a soft reset flushes.
+void accept_s2mm_beat(Sim& s, uint32_t data, uint8_t keep, bool last) {
+    if (s.reset.active) return;  // flushed
+    S2mm& r = s.s2mm;
+    Faults& f = s.faults;
+    uint32_t n = 0;
+    while (n < 4 && (keep >> n) & 1u) ++n;
+    if (r.pos + n > f.s2mm_error_at) {
+        r.state = f.s2mm_error_resp == RESP_DECERR ? CH_DECERR : CH_SLVERR;
+        f.s2mm_error_at = NO_FAULT;
+        return;
+    }
+    if (r.pos + n > r.cap) {
+        r.state = CH_OVERFLOW;  // PG021: packet longer than S2MM_LENGTH
+        return;
+    }
+    std::memcpy(r.dst + r.pos, &data, n);
+    r.pos += n;
+    if (r.pos >= f.s2mm_short_at) {
+        last = true;
+        f.s2mm_short_at = NO_FAULT;
+    }
+    if (last) r.state = CH_DONE;
+}
+
+// PG021 soft reset, one cycle: the MM2S packet is being ended (its FIFO goes
+// out, the last beat carrying TLAST), S2MM drops what arrives, and the reset
+// is over once MM2S is empty, the reset logic has run its cycles and neither
+// stream has moved for quiet_cycles (what the last beats set off is flushed).
+void step_dma_reset(Sim& s) {
+    DmaReset& r = s.reset;
+    if (!r.active) return;
+    if (r.countdown > 0) {
+        --r.countdown;
+        s.last_beat_cycle = s.cycles;  // the reset itself is progress
+    }
+    if (r.countdown == 0 && s.mm2s.fifo.empty() &&
+        s.cycles - r.last_beat >= r.quiet_cycles) {
+        r.active = false;
+        s.mm2s = Mm2s{};
+        s.s2mm = S2mm{};
+        s.flow.in_beats = s.flow.out_words = 0;
+    }
 }
 
 // One clock cycle: drive inputs, settle, sample handshakes, rising edge, update.
 void step(Sim& s) {
     Vmnist_top& t = *s.top;
-    load_mm2s_beat(s);
-    t.s_axis_tvalid = s.mm2s.valid;
-    t.s_axis_tdata = s.mm2s.data;
-    t.s_axis_tkeep = s.mm2s.keep;
-    t.s_axis_tlast = s.mm2s.last;
-    bool out_ready = s.s2mm.state == CH_BUSY && !s.faults.stall_m_axis &&
-                     !chance(s.faults, s.faults.backpressure_permille);
+    fetch_mm2s_beat(s);
+    offer_mm2s_beat(s);
+    Mm2s& m = s.mm2s;
+    const Beat head = m.offered ? m.fifo.front() : Beat{};
+    t.s_axis_tvalid = m.offered;
+    t.s_axis_tdata = head.data;
+    t.s_axis_tkeep = head.keep;
+    t.s_axis_tlast = head.last;
+    bool out_ready = s.reset.active ||
+                     (s.s2mm.state == CH_BUSY && !s.faults.stall_m_axis &&
+                      !chance(s.faults, s.faults.backpressure_permille));
     t.m_axis_tready = out_ready;
     t.aclk = 0;
     t.eval();
 
-    bool in_fire = s.mm2s.valid && t.s_axis_tready;
+    bool in_fire = m.offered && t.s_axis_tready;
     bool out_fire = out_ready && t.m_axis_tvalid;
     uint32_t out_data = t.m_axis_tdata;
     uint8_t out_keep = t.m_axis_tkeep;
@@ -140,29 +259,19 @@ void step(Sim& s) {
     t.eval();
     ++s.cycles;
 
+    if ((in_fire || out_fire) && s.reset.active) s.reset.last_beat = s.cycles;
     if (in_fire) {
-        Mm2s& m = s.mm2s;
-        m.pos += m.nbytes;
-        m.valid = false;
-        if (m.pos >= m.len) m.state = CH_DONE;
+        accept_mm2s_beat(s);
         ++s.flow.in_beats;
         s.last_beat_cycle = s.cycles;
     }
     if (out_fire) {
-        S2mm& r = s.s2mm;
-        uint32_t n = 0;
-        while (n < 4 && (out_keep >> n) & 1u) ++n;
-        if (r.pos + n > r.cap) {
-            r.state = CH_OVERFLOW;  // PG021: packet longer than S2MM_LENGTH
-        } else {
-            std::memcpy(r.dst + r.pos, &out_data, n);
-            r.pos += n;
-            if (out_last) r.state = CH_DONE;
-        }
+        accept_s2mm_beat(s, out_data, out_keep, out_last);
         ++s.flow.out_words;
         if (out_last) s.flow.in_beats = s.flow.out_words = 0;
         s.last_beat_cycle = s.cycles;
     }
+    step_dma_reset(s);
 }
 
 // Verilator escapes the port name `interrupt` (a reserved word for some
@@ -177,7 +286,7 @@ auto interrupt_of(T& t, long) -> decltype(t.interrupt, int()) {
 }
 
 bool streams_quiescent(const Sim& s) {
-    return s.mm2s.state != CH_BUSY && s.s2mm.state != CH_BUSY;
+    return !s.reset.active && s.mm2s.state != CH_BUSY && s.s2mm.state != CH_BUSY;
 }
 
 void drive_lite_idle(Vmnist_top& t) {
@@ -283,6 +392,7 @@ void mnist_sim_reset(void* h, uint32_t cycles) {
     Sim& s = *static_cast<Sim*>(h);
     s.mm2s = Mm2s{};
     s.s2mm = S2mm{};
+    s.reset = DmaReset{};
     s.flow.in_beats = s.flow.out_words = 0;
     s.m_held = HeldBeat{};
     drive_lite_idle(*s.top);
@@ -330,13 +440,17 @@ int mnist_sim_read_block(void* h, uint32_t addr, uint32_t* words, uint32_t n, ui
     return worst;
 }
 
-// MM2S: stream `len` bytes from host memory onto s_axis, TLAST on the last beat.
+// MM2S: fetch `len` bytes from host memory onto s_axis, TLAST on the last
+// beat. Beats left in the FIFO by an earlier transfer go out first.
 void mnist_sim_mm2s_start(void* h, const void* src, uint64_t len) {
-    Sim& s = *static_cast<Sim*>(h);
-    s.mm2s = Mm2s{};
-    s.mm2s.src = static_cast<const uint8_t*>(src);
-    s.mm2s.len = len;
-    s.mm2s.state = len ? CH_BUSY : CH_DONE;
+    Mm2s& m = static_cast<Sim*>(h)->mm2s;
+    m.src = static_cast<const uint8_t*>(src);
+    m.len = len;
+    m.fetched = 0;
+    m.pos = 0;
+    m.stale = 0;
+    for (const Beat& beat : m.fifo) m.stale += __builtin_popcount(beat.keep);
+    m.state = len ? CH_BUSY : CH_DONE;
 }
 
 // S2MM: accept m_axis beats into host memory until TLAST; data past `cap` is an overflow.
@@ -348,14 +462,47 @@ void mnist_sim_s2mm_start(void* h, void* dst, uint64_t cap) {
     s.s2mm.state = CH_BUSY;
 }
 
-// Abort a stream channel (DMA soft reset or halt); the RTL is untouched.
-// Results owed for the aborted batch will never be collected, so forget them.
-void mnist_sim_mm2s_abort(void* h) { static_cast<Sim*>(h)->mm2s = Mm2s{}; }
-void mnist_sim_s2mm_abort(void* h) {
-    Sim& s = *static_cast<Sim*>(h);
-    s.s2mm = S2mm{};
-    s.flow.in_beats = s.flow.out_words = 0;
+// RS = 0: MM2S fetches no more, but the beats already fetched stay in the
+// stream; S2MM stops accepting (TREADY low).
+void mnist_sim_mm2s_halt(void* h) {
+    Mm2s& m = static_cast<Sim*>(h)->mm2s;
+    m.state = CH_IDLE;
+    m.src = nullptr;
 }
+void mnist_sim_s2mm_halt(void* h) { static_cast<Sim*>(h)->s2mm = S2mm{}; }
+
+// Begin a soft reset: MM2S stops fetching and ends an open packet with TLAST
+// (on its last FIFO beat, or on one extra zero beat); S2MM drops what arrives
+// until the reset is over. An injected slow reset adds its cycles once.
+void mnist_sim_dma_reset(void* h, uint64_t min_cycles, uint64_t quiet_cycles) {
+    Sim& s = *static_cast<Sim*>(h);
+    Mm2s& m = s.mm2s;
+    m.state = CH_IDLE;
+    m.src = nullptr;
+    bool open = m.mid_packet || !m.fifo.empty();
+    bool ended = !m.fifo.empty() && m.fifo.back().last;
+    bool back_settable = !m.fifo.empty() && !(m.fifo.size() == 1 && m.offered);
+    if (open && !ended) {
+        if (back_settable) {
+            m.fifo.back().last = true;
+        } else {
+            m.fifo.push_back(Beat{0, 0xF, true});  // an offered beat must not change
+        }
+    }
+    s.s2mm = S2mm{};
+    s.flow.in_beats = s.flow.out_words = 0;  // results owed now go to the flush
+    s.faults.stall_m_axis = false;  // the stuck S2MM datapath is reset too
+    s.reset.active = true;
+    s.reset.countdown = min_cycles + s.faults.slow_reset_cycles;
+    s.reset.quiet_cycles = quiet_cycles;
+    s.reset.last_beat = s.cycles;
+    s.faults.slow_reset_cycles = 0;
+}
+
+int mnist_sim_dma_resetting(void* h) { return static_cast<Sim*>(h)->reset.active ? 1 : 0; }
+
+// Beats waiting in the MM2S FIFO (offered or not yet offered on s_axis).
+uint64_t mnist_sim_mm2s_residual(void* h) { return static_cast<Sim*>(h)->mm2s.fifo.size(); }
 
 int mnist_sim_mm2s_state(void* h, uint64_t* bytes) {
     Sim& s = *static_cast<Sim*>(h);
@@ -441,6 +588,35 @@ void mnist_sim_fault_corrupt_write(void* h, uint32_t lo, uint32_t hi, int bit) {
     f.corrupt_lo = lo;
     f.corrupt_hi = hi;
     f.corrupt_bit = bit;
+}
+
+// The next MM2S (S2MM) transfer gets error response `resp` (2 SLVERR, 3 DECERR)
+// for the memory access at byte `at` of its buffer.
+void mnist_sim_fault_mm2s_error(void* h, uint64_t at, int resp) {
+    Faults& f = static_cast<Sim*>(h)->faults;
+    f.mm2s_error_at = at;
+    f.mm2s_error_resp = resp;
+}
+void mnist_sim_fault_s2mm_error(void* h, uint64_t at, int resp) {
+    Faults& f = static_cast<Sim*>(h)->faults;
+    f.s2mm_error_at = at;
+    f.s2mm_error_resp = resp;
+}
+
+// The next S2MM packet ends (as if TLAST came) after `bytes` bytes.
+void mnist_sim_fault_short_s2mm(void* h, uint64_t bytes) {
+    static_cast<Sim*>(h)->faults.s2mm_short_at = bytes;
+}
+
+// The next soft reset takes `cycles` more cycles.
+void mnist_sim_fault_slow_reset(void* h, uint64_t cycles) {
+    static_cast<Sim*>(h)->faults.slow_reset_cycles = cycles;
+}
+
+// `beats` stale beats (no TLAST) sit in the MM2S FIFO, as an aborted transfer leaves them.
+void mnist_sim_fault_residual(void* h, uint32_t beats) {
+    Mm2s& m = static_cast<Sim*>(h)->mm2s;
+    for (uint32_t i = 0; i < beats; ++i) m.fifo.push_back(Beat{0xA5A5A5A5u ^ i, 0xF, false});
 }
 
 void mnist_sim_fault_clear(void* h) { static_cast<Sim*>(h)->faults = Faults{}; }

@@ -83,10 +83,12 @@ class RunReason(enum.IntEnum):
 class ChannelState(enum.IntEnum):
     """State of one stream channel of the DMA datapath (values shared with harness.cpp)."""
 
-    IDLE = 0  # never started or aborted
+    IDLE = 0  # never started, halted or reset
     BUSY = 1
     DONE = 2  # MM2S: all bytes accepted; S2MM: TLAST received
     OVERFLOW = 3  # S2MM: stream longer than the buffer
+    SLVERR = 4  # the memory answered SLVERR
+    DECERR = 5  # the memory answered DECERR
 
 
 @dataclass(frozen=True)
@@ -345,8 +347,11 @@ _SIGNATURES: dict[str, tuple[type | None, list[type]]] = {
     ),
     "mnist_sim_mm2s_start": (None, [_vp, _vp, _u64]),
     "mnist_sim_s2mm_start": (None, [_vp, _vp, _u64]),
-    "mnist_sim_mm2s_abort": (None, [_vp]),
-    "mnist_sim_s2mm_abort": (None, [_vp]),
+    "mnist_sim_mm2s_halt": (None, [_vp]),
+    "mnist_sim_s2mm_halt": (None, [_vp]),
+    "mnist_sim_dma_reset": (None, [_vp, _u64, _u64]),
+    "mnist_sim_dma_resetting": (ctypes.c_int, [_vp]),
+    "mnist_sim_mm2s_residual": (_u64, [_vp]),
     "mnist_sim_mm2s_state": (ctypes.c_int, [_vp, ctypes.POINTER(_u64)]),
     "mnist_sim_s2mm_state": (ctypes.c_int, [_vp, ctypes.POINTER(_u64)]),
     "mnist_sim_set_framing": (None, [_vp, _u32, _u32]),
@@ -359,6 +364,11 @@ _SIGNATURES: dict[str, tuple[type | None, list[type]]] = {
     "mnist_sim_fault_stall_m_axis": (None, [_vp, ctypes.c_int]),
     "mnist_sim_fault_random": (None, [_vp, _u64, _u32, _u32]),
     "mnist_sim_fault_corrupt_write": (None, [_vp, _u32, _u32, ctypes.c_int]),
+    "mnist_sim_fault_mm2s_error": (None, [_vp, _u64, ctypes.c_int]),
+    "mnist_sim_fault_s2mm_error": (None, [_vp, _u64, ctypes.c_int]),
+    "mnist_sim_fault_short_s2mm": (None, [_vp, _u64]),
+    "mnist_sim_fault_slow_reset": (None, [_vp, _u64]),
+    "mnist_sim_fault_residual": (None, [_vp, _u32]),
     "mnist_sim_fault_clear": (None, [_vp]),
 }
 _LIBS: dict[Path, ctypes.CDLL] = {}
@@ -475,20 +485,43 @@ class SimModel(Closing):
             )
 
     def mm2s_start(self, pointer: int, nbytes: int) -> None:
-        """Stream ``nbytes`` from host address ``pointer`` into s_axis (TLAST on the last beat)."""
+        """Stream ``nbytes`` from host address ``pointer`` into s_axis (TLAST on the last beat).
+
+        Beats left in the MM2S FIFO by an earlier transfer go out first.
+        """
         self._lib.mnist_sim_mm2s_start(self._handle(), pointer, nbytes)
 
     def s2mm_start(self, pointer: int, max_bytes: int) -> None:
         """Receive m_axis beats at host ``pointer`` until TLAST; beyond ``max_bytes`` overflows."""
         self._lib.mnist_sim_s2mm_start(self._handle(), pointer, max_bytes)
 
-    def mm2s_abort(self) -> None:
-        """Drop the MM2S transfer (the RTL keeps whatever it already accepted)."""
-        self._lib.mnist_sim_mm2s_abort(self._handle())
+    def mm2s_halt(self) -> None:
+        """Stop fetching; beats already in the MM2S FIFO stay on the stream (residual)."""
+        self._lib.mnist_sim_mm2s_halt(self._handle())
 
-    def s2mm_abort(self) -> None:
-        """Drop the S2MM transfer; m_axis sees TREADY low from now on."""
-        self._lib.mnist_sim_s2mm_abort(self._handle())
+    def s2mm_halt(self) -> None:
+        """Stop the S2MM transfer; m_axis sees TREADY low from now on."""
+        self._lib.mnist_sim_s2mm_halt(self._handle())
+
+    def dma_reset(self, min_cycles: int, quiet_cycles: int) -> None:
+        """Begin a graceful soft reset of both stream channels (see ``dma_resetting``).
+
+        MM2S stops fetching and ends an open packet with TLAST; S2MM drops
+        every beat until the reset is over: at least ``min_cycles`` (plus an
+        injected slow reset), once the MM2S FIFO is empty and S2MM has seen
+        no beat on either stream for ``quiet_cycles``.
+        """
+        self._lib.mnist_sim_dma_reset(self._handle(), min_cycles, quiet_cycles)
+
+    @property
+    def dma_resetting(self) -> bool:
+        """True while a soft reset started by :meth:`dma_reset` is in progress."""
+        return bool(self._lib.mnist_sim_dma_resetting(self._handle()))
+
+    @property
+    def mm2s_residual(self) -> int:
+        """Beats waiting in the MM2S FIFO."""
+        return int(self._lib.mnist_sim_mm2s_residual(self._handle()))
 
     def mm2s_state(self) -> tuple[ChannelState, int]:
         """(state, bytes accepted by s_axis) of the MM2S channel."""
@@ -568,6 +601,35 @@ class SimModel(Closing):
         if not 0 <= bit < 32:
             raise ValueError(f"bit={bit} outside 0..31")
         self._lib.mnist_sim_fault_corrupt_write(self._handle(), lo, hi, bit)
+
+    def fault_mm2s_error(self, at_byte: int, resp: int) -> None:
+        """The next MM2S transfer reads ``resp`` (AXI_SLVERR/AXI_DECERR) at byte ``at_byte``."""
+        self._check_resp(resp)
+        self._lib.mnist_sim_fault_mm2s_error(self._handle(), at_byte, resp)
+
+    def fault_s2mm_error(self, at_byte: int, resp: int) -> None:
+        """The next S2MM transfer's write at byte ``at_byte`` gets ``resp``."""
+        self._check_resp(resp)
+        self._lib.mnist_sim_fault_s2mm_error(self._handle(), at_byte, resp)
+
+    def fault_short_s2mm(self, nbytes: int) -> None:
+        """The next S2MM packet ends after ``nbytes`` bytes, as if TLAST came there."""
+        self._lib.mnist_sim_fault_short_s2mm(self._handle(), nbytes)
+
+    def fault_slow_reset(self, cycles: int) -> None:
+        """The next DMA soft reset takes ``cycles`` more cycles."""
+        self._lib.mnist_sim_fault_slow_reset(self._handle(), cycles)
+
+    def fault_residual(self, beats: int) -> None:
+        """Put ``beats`` stale beats without TLAST into the MM2S FIFO."""
+        if not 0 < beats < 1 << 16:
+            raise ValueError(f"beats={beats} outside 1..65535")
+        self._lib.mnist_sim_fault_residual(self._handle(), beats)
+
+    @staticmethod
+    def _check_resp(resp: int) -> None:
+        if resp not in (AXI_SLVERR, AXI_DECERR):
+            raise ValueError(f"resp={resp}: inject AXI_SLVERR ({AXI_SLVERR}) or AXI_DECERR")
 
     def clear_faults(self) -> None:
         """Remove every injected fault."""

@@ -23,6 +23,7 @@ from tb_common import cycle_pause, random_pause
 WORDS = 11
 FIFO_DEPTH = 32
 TIMEOUT_US = 1000
+FLUSH_IDLE_CYCLES = 512  # the parameter's default
 
 
 def error_record(index: int) -> list[int]:
@@ -46,7 +47,10 @@ class TB:
         self.accepted_good = 0
         self.good_limit = 0  # beats below this index come from the FIFO
         self.last_beats = 0
-        for name in ("start", "n_images", "res_valid", "res_data", "err_flag", "n_good"):
+        self.beats = 0  # beats accepted in this batch
+        self.stalling = False
+        self.aborted = False  # abort since the last START
+        for name in ("start", "abort", "n_images", "res_valid", "res_data", "err_flag", "n_good"):
             getattr(dut, name).value = 0
         cocotb.start_soon(self._monitor())
 
@@ -59,18 +63,17 @@ class TB:
     async def _monitor(self) -> None:
         """FIFO words = written - accepted good words; never more than the FIFO holds."""
         dut = self.dut
-        beat = 0
         while True:
             await RisingEdge(dut.clk)
             await ReadOnly()
             if dut.start.value:
-                beat = 0
+                self.beats = 0
             if dut.res_valid.value:
                 self.written += 1
             if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-                if beat < self.good_limit:
+                if self.beats < self.good_limit:
                     self.accepted_good += 1
-                beat += 1
+                self.beats += 1
             self.last_beats += int(dut.last_beat.value)
             # one more word may sit in the output register
             assert self.written - self.accepted_good <= FIFO_DEPTH + 1, "FIFO overflow"
@@ -93,6 +96,27 @@ class TB:
                 await RisingEdge(dut.clk)
                 dut.res_valid.value = 0
 
+    async def start(self, n: int, good_words: int) -> None:
+        """Pulse START for n images (the previous batch over or flushed)."""
+        dut = self.dut
+        self.written = self.accepted_good = self.last_beats = 0
+        self.good_limit = good_words
+        await RisingEdge(dut.clk)
+        assert not dut.flushing.value, "START while flushing"
+        assert dut.out_done.value or self.aborted, "START needs the previous batch to be over"
+        self.aborted = False
+        dut.n_images.value = n
+        dut.start.value = 1
+        await RisingEdge(dut.clk)
+        dut.start.value = 0
+
+    async def abort(self) -> None:
+        """One abort pulse (SOFT_RESET), as mnist_top sends it."""
+        self.aborted = True
+        self.dut.abort.value = 1
+        await RisingEdge(self.dut.clk)
+        self.dut.abort.value = 0
+
     async def batch(self, n: int, err_at: int | None = None, n_good: int = 0) -> None:
         """Run a batch of n images; raise err_flag with n_good after ``err_at`` records."""
         dut = self.dut
@@ -101,14 +125,7 @@ class TB:
         expected = [w for r in records[:produced] for w in r]
         for k in range(produced, n):
             expected += error_record(k)
-        self.written = self.accepted_good = self.last_beats = 0
-        self.good_limit = produced * WORDS
-        await RisingEdge(dut.clk)
-        assert dut.out_done.value, "START needs the previous batch to be over"
-        dut.n_images.value = n
-        dut.start.value = 1
-        await RisingEdge(dut.clk)
-        dut.start.value = 0
+        await self.start(n, produced * WORDS)
         await self.produce(records[: produced if err_at is None else err_at])
         if err_at is not None:
             dut.err_flag.value = 1
@@ -154,16 +171,102 @@ async def batches(dut, backpressure, gap):
     await tb.batch(2)
 
 
+def stall_after(tb: TB, beats: int):
+    """Pause generator: stall the sink once ``beats`` beats of the batch are accepted."""
+    while True:
+        yield tb.stalling and tb.beats >= beats
+
+
 @cocotb.test()
 async def stalled_sink(dut):
-    """A sink stalled from the start: the FIFO fills to its limit, then every word comes out."""
+    """The sink stalls after 0..11 beats: every FIFO fill level at which res_room matters."""
     tb = await setup(dut)
-    tb.sink.pause = True
-    task = cocotb.start_soon(tb.batch(8))
-    await ClockCycles(dut.clk, 400)
-    assert not dut.res_room.value, "res_room with a full FIFO"
+    for beats in range(WORDS + 1):
+        tb.sink.set_pause_generator(stall_after(tb, beats))
+        tb.stalling = True
+        task = cocotb.start_soon(tb.batch(6))
+        await ClockCycles(dut.clk, 300)
+        assert not dut.res_room.value, f"res_room with a full FIFO (stall after {beats})"
+        tb.stalling = False
+        await with_timeout(task, TIMEOUT_US, "us")
+
+
+async def aborted_batch(tb: TB, n: int, pending: int | None, how: str | None = None) -> None:
+    """Abort with beat ``pending`` on offer (None: before any beat); check the closed packet.
+
+    ``how``: None (the consumer takes the rest), "second" (a second abort 400
+    cycles later restarts the wait, then the consumer takes the rest) or
+    "timeout" (no TREADY for FLUSH_IDLE_CYCLES: the pending beat is withdrawn).
+    """
+    dut = tb.dut
+    records = [[tb.rng.getrandbits(32) for _ in range(WORDS)] for _ in range(n)]
+    flat = [w for r in records for w in r]
+    tb.stalling = True
+    # the sink sees the beat count one cycle late: stall one beat early
+    tb.sink.set_pause_generator(stall_after(tb, 0 if pending is None else pending - 1))
+    await tb.start(n, n * WORDS)
+    producer = cocotb.start_soon(tb.produce(records))
+    while pending is not None:
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        if dut.m_axis_tvalid.value and not dut.m_axis_tready.value:
+            assert tb.beats == pending, f"beat {tb.beats} on offer, wanted {pending}"
+            break
+    await RisingEdge(dut.clk)
+    producer.cancel()  # layer 2 is reset with the abort
+    dut.res_valid.value = 0
+    await tb.abort()
+    if how == "second":
+        await ClockCycles(dut.clk, 400)
+        await tb.abort()
+        await ClockCycles(dut.clk, 400)
+        assert dut.m_axis_tvalid.value and dut.flushing.value, "a second abort withdrew the beat"
+    if how == "timeout":
+        await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES - 4)
+        assert dut.m_axis_tvalid.value, "withdrawn before FLUSH_IDLE_CYCLES"
+        await ClockCycles(dut.clk, 6)
+        assert not dut.m_axis_tvalid.value and not dut.flushing.value, "not withdrawn"
+        assert tb.beats == pending
+        # the consumer was reset: its half-received packet is gone (cocotbext-axi's reset hook)
+        tb.sink._handle_reset(True)
+        tb.sink._handle_reset(False)
+        tb.sink.clear()
+    elif pending is None:
+        await ClockCycles(dut.clk, 20)
+        assert not dut.m_axis_tvalid.value and not dut.flushing.value and tb.beats == 0
+    else:
+        tb.stalling = False
+        frame = await with_timeout(tb.sink.recv(), TIMEOUT_US, "us")
+        data = frame.tdata
+        words = [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data), 4)]
+        want = flat[: pending + 1]
+        if pending != n * WORDS - 1:
+            # the terminator: an error record word of the record after the last one loaded
+            want.append(0x800000FF | ((pending + 1) // WORDS) << 8)
+        assert words == want, f"{[hex(w) for w in words]} != {[hex(w) for w in want]}"
+        await ClockCycles(dut.clk, 20)
+        assert tb.sink.empty() and not dut.flushing.value
+    tb.stalling = False
+    tb.sink.clear_pause_generator()
     tb.sink.pause = False
-    await with_timeout(task, TIMEOUT_US, "us")
+
+
+@cocotb.test()
+async def soft_reset(dut):
+    """abort: the beat on offer stays, then one terminator with TLAST; withdrawal as documented."""
+    tb = await setup(dut)
+    await aborted_batch(tb, 3, 14)  # word 3 of record 1 on offer
+    await tb.batch(2)
+    await aborted_batch(tb, 3, 10)  # the digit word of record 0 on offer
+    await tb.batch(2)
+    await aborted_batch(tb, 1, 10)  # the TLAST beat on offer: no terminator
+    await tb.batch(2)
+    await aborted_batch(tb, 2, None)  # before any beat: nothing at all
+    await tb.batch(2)
+    await aborted_batch(tb, 3, 5, how="second")
+    await tb.batch(2)
+    await aborted_batch(tb, 3, 5, how="timeout")
+    await tb.batch(3)
 
 
 @pytest.mark.sim

@@ -24,6 +24,7 @@ from pynq_mnist import regmap as rm
 
 BEATS = 196  # 32-bit beats per image
 TIMEOUT_US = 2000
+FLUSH_IDLE_CYCLES = 512  # the parameter's default
 
 
 def reference_framing(beats: list[tuple[bool, bool]], n: int) -> tuple[int | None, int, int]:
@@ -71,7 +72,10 @@ class TB:
         self.err_causes = 0
         self.slot = 0
         self.tready_while_idle = 0
+        self.in_beats = 0  # s_axis beats accepted since reset
+        self.source_stalled = False
         dut.start.value = 0
+        dut.abort.value = 0
         dut.n_images.value = 0
         dut.img_release.value = 0
         dut.img_rd_addr.value = 0
@@ -91,6 +95,7 @@ class TB:
             await RisingEdge(dut.clk)
             await ReadOnly()
             self.err_causes |= int(dut.err_set.value)
+            self.in_beats += int(dut.s_axis_tvalid.value and dut.s_axis_tready.value)
             if dut.in_done.value and dut.s_axis_tready.value:
                 self.tready_while_idle += 1
 
@@ -230,6 +235,85 @@ async def framing_errors(dut):
     for beats_sent, tlast_at, bad, name in cases:
         await run_case(tb, n, beats_sent, tlast_at, bad, name)
         await run_case(tb, 2, 2 * BEATS, [2 * BEATS - 1], None, f"clean batch after {name}")
+
+
+def stall_after(tb: TB, beats: int):
+    """Source pause generator: send ``beats`` beats (from now), then stall while source_stalled."""
+    start = tb.in_beats
+    while True:
+        yield tb.source_stalled and tb.in_beats - start >= beats
+
+
+async def aborted_packet(tb: TB, sent: int, end: str) -> None:
+    """START N=2, abort after ``sent`` beats of a 300-beat packet; ``end`` is how the flush ends.
+
+    "tlast": the source sends the rest up to TLAST, all of it is taken;
+    "idle": the source stops (its DMA was reset), the flush ends after 512 idle cycles;
+    "second": the source stops; a second abort 300 cycles in restarts the 512-cycle wait.
+    """
+    dut = tb.dut
+    tb.images = []
+    tb.err_causes = 0
+    tb.source_stalled = end != "tlast"
+    tb.source.set_pause_generator(stall_after(tb, sent))
+    await RisingEdge(dut.clk)
+    dut.n_images.value = 2
+    dut.start.value = 1
+    await RisingEdge(dut.clk)
+    dut.start.value = 0
+    first = tb.in_beats
+    await tb.source.send(AxiStreamFrame(tdata=(bytes(range(256)) * 5)[: 4 * 300]))
+    for _ in range(20 * sent):
+        if tb.in_beats - first >= sent:
+            break
+        await RisingEdge(dut.clk)
+    assert tb.in_beats - first >= sent, "the source did not send"
+    dut.abort.value = 1
+    await RisingEdge(dut.clk)
+    dut.abort.value = 0
+    await ReadOnly()
+    assert dut.flushing.value, "no flush after an abort mid-packet"
+    if end == "tlast":
+        await with_timeout(tb.source.wait(), TIMEOUT_US, "us")
+        await ClockCycles(dut.clk, 2)
+        assert tb.in_beats - first == 300, "beats of the aborted packet left over"
+    elif end == "idle":
+        await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES - 4)
+        assert dut.flushing.value, "the flush ended before FLUSH_IDLE_CYCLES"
+        await ClockCycles(dut.clk, 8)
+    else:
+        await ClockCycles(dut.clk, 300)
+        dut.abort.value = 1
+        await RisingEdge(dut.clk)
+        dut.abort.value = 0
+        await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES - 4)
+        assert dut.flushing.value, "the second abort did not restart the wait"
+        await ClockCycles(dut.clk, 8)
+    assert dut.in_done.value and not dut.flushing.value and not dut.s_axis_tready.value, end
+    assert not dut.img_avail.value and not tb.images and not dut.err_flag.value
+    assert tb.err_causes == 0, "an aborted packet is not checked"
+    if end != "tlast":
+        # the DMA was reset: its half-sent packet is gone (cocotbext-axi's reset hook)
+        tb.source._handle_reset(True)
+        tb.source._handle_reset(False)
+        tb.source.clear()
+    tb.source_stalled = False
+    tb.source.clear_pause_generator()
+    tb.source.pause = False
+
+
+@cocotb.test()
+async def soft_reset(dut):
+    """abort: the open packet is flushed to TLAST or 512 idle cycles (a second abort restarts)."""
+    tb = await setup(dut, consumer_delay=20)
+    dut.abort.value = 1  # while idle: nothing to flush
+    await RisingEdge(dut.clk)
+    dut.abort.value = 0
+    await ClockCycles(dut.clk, 2)
+    assert dut.in_done.value and not dut.flushing.value and not dut.s_axis_tready.value
+    for sent, end in ((50, "tlast"), (190, "tlast"), (30, "idle"), (60, "second")):
+        await aborted_packet(tb, sent, end)
+        await run_case(tb, 2, 2 * BEATS, [2 * BEATS - 1], None, f"clean batch after {end}")
 
 
 @pytest.mark.sim
