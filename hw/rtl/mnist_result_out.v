@@ -101,6 +101,7 @@ assign out_done = out_done_reg;
 assign flushing = aborted_reg && (tvalid_reg || term_reg);
 
 wire fifo_empty = count_reg == {(PTR_WIDTH+1){1'b0}};
+wire [31:0] images_done_inc = images_done_reg + 32'd1;
 wire beat_fire = tvalid_reg && m_axis_tready;
 wire out_free = !tvalid_reg || m_axis_tready;
 wire load = active_reg && (use_err_reg || !fifo_empty) && out_free;
@@ -124,7 +125,8 @@ always @* begin
     tdata_next = tdata_reg;
     tlast_next = tlast_reg;
     tw10_next = tw10_reg;
-    images_done_next = images_done_reg + {31'd0, beat_fire && tw10_reg};
+    // TREADY only selects: the increment is computed from registers alone
+    images_done_next = (beat_fire && tw10_reg) ? images_done_inc : images_done_reg;
     last_beat_next = beat_fire && tlast_reg;
     out_done_next = out_done_reg || (beat_fire && tlast_reg);
     use_err_next = err_flag && ld_rec_reg >= n_good;
