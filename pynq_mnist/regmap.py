@@ -152,13 +152,6 @@ DMA_PARAMETERS: dict[str, str] = {
     "c_micro_dma": "0",
 }
 
-INTERRUPTS = {
-    "mnist_accel": "interrupt",
-    "axi_dma_mm2s": "mm2s_introut",
-    "axi_dma_s2mm": "s2mm_introut",
-}
-
-
 def _field(offset: int, width: int, access: str, description: str) -> dict[str, Any]:
     return {
         "bit_offset": offset,
