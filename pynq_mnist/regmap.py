@@ -152,6 +152,7 @@ DMA_PARAMETERS: dict[str, str] = {
     "c_micro_dma": "0",
 }
 
+
 def _field(offset: int, width: int, access: str, description: str) -> dict[str, Any]:
     return {
         "bit_offset": offset,
