@@ -3,8 +3,9 @@
 `hw/scripts/timing_check.py` synthesizes mnist_top at NUM_BANKS=64 with `synth_xilinx`
 (the same script as `make -C hw synth`) and checks the whole design: registered DSP48E1
 inputs, MREG/PREG, registered OPMODE/CE, no block RAM output straight into a multiplier,
-no net over 64 loads in any module (the batch start, the stream ends' enables and the
-engine resets are replicated), and a logic depth that agrees with Yosys `ltp`. A
+no net over 64 loads in any module (the batch start, abort and the stream ends'
+enables are replicated; aresetn, a top-level input, is listed but not counted), and a
+logic depth that agrees with Yosys `ltp`. A
 deliberately bad design shows that each check can fail.
 """
 
