@@ -16,7 +16,9 @@
 // the cycle a new START is accepted is cleared by that START.
 module mnist_ctrl_axil #(
     // weight banks = MAC lanes, reported in the NUM_BANKS register; 8..128, divides 128
-    parameter NUM_BANKS = 64
+    parameter NUM_BANKS = 64,
+    // copies of the start pulse, one per engine block (hw/README.md, "Timing (150 MHz)")
+    parameter START_COPIES = 4
 ) (
     input  wire                                 clk,
     input  wire                                 rst_n,
@@ -42,6 +44,7 @@ module mnist_ctrl_axil #(
 
     // control to the engine
     output wire                                 start,        // pulse: batch start, N_IMAGES != 0
+    output wire [START_COPIES-1:0]              start_copy,   // the same pulse, one per block
     output wire                                 start_empty,  // pulse: START with N_IMAGES == 0
     output wire                                 soft_reset,   // one-cycle pulse
     output wire [31:0]                          n_images,
@@ -96,8 +99,9 @@ endfunction
 
 
 // ---------------------------------------------------------------- registers
-// batch start: ~200 loads in the engine, so a register with replication allowed
-(* max_fanout = 64 *) reg start_reg = 1'b0;
+// batch start: ~220 loads in the engine; start_reg serves this module and the batch
+// control, each engine block gets its own copy (same D, kept apart by KEEP)
+reg start_reg = 1'b0;
 reg start_next;
 reg start_empty_reg = 1'b0, start_empty_next;
 reg start_rejected_reg = 1'b0, start_rejected_next;
@@ -141,6 +145,17 @@ assign s_axi_rresp = rresp_reg;
 assign s_axi_rvalid = rvalid_reg;
 
 assign start = start_reg;
+
+genvar copy;
+generate
+    for (copy = 0; copy < START_COPIES; copy = copy + 1) begin : g_start_copy
+        (* keep = "true", max_fanout = 64 *) reg start_copy_reg = 1'b0;
+        always @(posedge clk) begin
+            start_copy_reg <= start_next && rst_n;
+        end
+        assign start_copy[copy] = start_copy_reg;
+    end
+endgenerate
 assign start_empty = start_empty_reg;
 assign soft_reset = soft_reset_reg;
 assign n_images = n_images_reg;
@@ -277,41 +292,74 @@ always @* begin
 end
 
 // ---------------------------------------------------------------- read path
-reg [DATA_WIDTH-1:0] reg_rdata;
-reg reg_hit;
+// The address is decoded one cycle ahead of the handshake: ARREADY rises only
+// after a cycle with ARVALID, and ARADDR stays stable from ARVALID to the
+// handshake (AXI A3.2.1), so the decode registered in that cycle is the decode
+// of the address being accepted. RVALID comes no later than before.
+localparam RD_ID = 0, RD_NUM_BANKS = 1, RD_LAYER_SIZES = 2, RD_CTRL = 3, RD_STATUS = 4,
+           RD_ERROR_CAUSE = 5, RD_N_IMAGES = 6, RD_SHIFT_L1 = 7, RD_SHIFT_L2 = 8,
+           RD_IMAGES_DONE = 9, RD_CYCLES = 10, RD_OWNER_TAG = 11, RD_REGS = 12;
+
+function automatic [RD_REGS-1:0] rd_select(input [ADDR_WIDTH-1:0] a);
+    begin
+        rd_select = {RD_REGS{1'b0}};
+        case (a)
+            `MNIST_REG_ID:          rd_select[RD_ID] = 1'b1;
+            `MNIST_REG_NUM_BANKS:   rd_select[RD_NUM_BANKS] = 1'b1;
+            `MNIST_REG_LAYER_SIZES: rd_select[RD_LAYER_SIZES] = 1'b1;
+            `MNIST_REG_CTRL:        rd_select[RD_CTRL] = 1'b1;
+            `MNIST_REG_STATUS:      rd_select[RD_STATUS] = 1'b1;
+            `MNIST_REG_ERROR_CAUSE: rd_select[RD_ERROR_CAUSE] = 1'b1;
+            `MNIST_REG_N_IMAGES:    rd_select[RD_N_IMAGES] = 1'b1;
+            `MNIST_REG_SHIFT_L1:    rd_select[RD_SHIFT_L1] = 1'b1;
+            `MNIST_REG_SHIFT_L2:    rd_select[RD_SHIFT_L2] = 1'b1;
+            `MNIST_REG_IMAGES_DONE: rd_select[RD_IMAGES_DONE] = 1'b1;
+            `MNIST_REG_CYCLES:      rd_select[RD_CYCLES] = 1'b1;
+            `MNIST_REG_OWNER_TAG:   rd_select[RD_OWNER_TAG] = 1'b1;
+            default:                rd_select = {RD_REGS{1'b0}};
+        endcase
+    end
+endfunction
+
 // AR handshakes in this cycle; RVALID may only rise after it (AXI A3.3.1)
 wire rd_fire = arready_reg;
 wire [ADDR_WIDTH-1:0] ra = {s_axi_araddr[ADDR_WIDTH-1:2], 2'b00};
 wire [WIN_WORD_WIDTH-1:0] ra_word = ra[WIN_WORD_WIDTH+1:2] - WIN_BASE[WIN_WORD_WIDTH+1:2];
+reg [RD_REGS-1:0] rd_sel_reg = {RD_REGS{1'b0}};        // one-hot register, 0: none
+reg rd_window_reg = 1'b0;
+reg [WIN_WORD_WIDTH-1:0] rd_word_reg = {WIN_WORD_WIDTH{1'b0}};
 
-always @* begin
-    reg_hit = 1'b1;
-    reg_rdata = {DATA_WIDTH{1'b0}};
-    case (ra)
-        `MNIST_REG_ID:          reg_rdata = `MNIST_ID_VALUE;
-        `MNIST_REG_NUM_BANKS:   reg_rdata = NUM_BANKS_VALUE;
-        `MNIST_REG_LAYER_SIZES: reg_rdata = `MNIST_LAYER_SIZES_VALUE;
-        `MNIST_REG_CTRL: begin
-            reg_rdata[`MNIST_CTRL_IRQ_EN_BIT] = irq_en_reg;
-        end
-        `MNIST_REG_STATUS: begin
-            reg_rdata[`MNIST_STATUS_IDLE_BIT] = !busy && !draining;
-            reg_rdata[`MNIST_STATUS_BUSY_BIT] = busy;
-            reg_rdata[`MNIST_STATUS_DONE_BIT] = done_reg;
-            reg_rdata[`MNIST_STATUS_ERROR_BIT] = error_reg;
-            reg_rdata[`MNIST_STATUS_START_REJECTED_BIT] = start_rejected_reg;
-            reg_rdata[`MNIST_STATUS_DRAINING_BIT] = draining;
-        end
-        `MNIST_REG_ERROR_CAUSE: reg_rdata[3:0] = cause_reg;
-        `MNIST_REG_N_IMAGES:    reg_rdata = n_images_reg;
-        `MNIST_REG_SHIFT_L1:    reg_rdata[SHIFT_WIDTH-1:0] = shift_l1_reg;
-        `MNIST_REG_SHIFT_L2:    reg_rdata[SHIFT_WIDTH-1:0] = shift_l2_reg;
-        `MNIST_REG_IMAGES_DONE: reg_rdata = images_done;
-        `MNIST_REG_CYCLES:      reg_rdata = cycles;
-        `MNIST_REG_OWNER_TAG:   reg_rdata = owner_tag_reg;
-        default:                reg_hit = 1'b0;
-    endcase
+always @(posedge clk) begin
+    rd_sel_reg <= rd_select(ra);
+    rd_window_reg <= is_window(ra);
+    rd_word_reg <= ra_word;
 end
+
+wire [DATA_WIDTH-1:0] ctrl_value =
+    {{(DATA_WIDTH-1){1'b0}}, irq_en_reg} << `MNIST_CTRL_IRQ_EN_BIT;
+wire [DATA_WIDTH-1:0] status_value =
+      ({{(DATA_WIDTH-1){1'b0}}, !busy && !draining} << `MNIST_STATUS_IDLE_BIT)
+    | ({{(DATA_WIDTH-1){1'b0}}, busy} << `MNIST_STATUS_BUSY_BIT)
+    | ({{(DATA_WIDTH-1){1'b0}}, done_reg} << `MNIST_STATUS_DONE_BIT)
+    | ({{(DATA_WIDTH-1){1'b0}}, error_reg} << `MNIST_STATUS_ERROR_BIT)
+    | ({{(DATA_WIDTH-1){1'b0}}, start_rejected_reg} << `MNIST_STATUS_START_REJECTED_BIT)
+    | ({{(DATA_WIDTH-1){1'b0}}, draining} << `MNIST_STATUS_DRAINING_BIT);
+wire [DATA_WIDTH-1:0] shift_l1_value = {{(DATA_WIDTH-SHIFT_WIDTH){1'b0}}, shift_l1_reg};
+wire [DATA_WIDTH-1:0] shift_l2_value = {{(DATA_WIDTH-SHIFT_WIDTH){1'b0}}, shift_l2_reg};
+wire [DATA_WIDTH-1:0] reg_rdata =
+      ({DATA_WIDTH{rd_sel_reg[RD_ID]}} & `MNIST_ID_VALUE)
+    | ({DATA_WIDTH{rd_sel_reg[RD_NUM_BANKS]}} & NUM_BANKS_VALUE)
+    | ({DATA_WIDTH{rd_sel_reg[RD_LAYER_SIZES]}} & `MNIST_LAYER_SIZES_VALUE)
+    | ({DATA_WIDTH{rd_sel_reg[RD_CTRL]}} & ctrl_value)
+    | ({DATA_WIDTH{rd_sel_reg[RD_STATUS]}} & status_value)
+    | ({DATA_WIDTH{rd_sel_reg[RD_ERROR_CAUSE]}} & {28'd0, cause_reg})
+    | ({DATA_WIDTH{rd_sel_reg[RD_N_IMAGES]}} & n_images_reg)
+    | ({DATA_WIDTH{rd_sel_reg[RD_SHIFT_L1]}} & shift_l1_value)
+    | ({DATA_WIDTH{rd_sel_reg[RD_SHIFT_L2]}} & shift_l2_value)
+    | ({DATA_WIDTH{rd_sel_reg[RD_IMAGES_DONE]}} & images_done)
+    | ({DATA_WIDTH{rd_sel_reg[RD_CYCLES]}} & cycles)
+    | ({DATA_WIDTH{rd_sel_reg[RD_OWNER_TAG]}} & owner_tag_reg);
+wire reg_hit = |rd_sel_reg;
 
 always @* begin
     arready_next = 1'b0;
@@ -336,7 +384,7 @@ always @* begin
             rdata_next = {DATA_WIDTH{1'b0}};
         end
     end else if (rd_fire) begin
-        if (is_window(ra)) begin
+        if (rd_window_reg) begin
             // layer 1 ignores a bank read in the cycle the batch starts
             if (busy || start_next || start_reg) begin
                 rvalid_next = 1'b1;
@@ -345,12 +393,12 @@ always @* begin
             end else begin
                 rd_wait_next = 1'b1;
                 win_rd_en_next = 1'b1;
-                win_rd_addr_next = ra_word;
+                win_rd_addr_next = rd_word_reg;
             end
         end else begin
             rvalid_next = 1'b1;
-            rresp_next = (reg_hit && ra < REG_SPACE) ? RESP_OKAY : RESP_SLVERR;
-            rdata_next = (reg_hit && ra < REG_SPACE) ? reg_rdata : {DATA_WIDTH{1'b0}};
+            rresp_next = reg_hit ? RESP_OKAY : RESP_SLVERR;
+            rdata_next = reg_rdata;
         end
     end else if (!arready_reg && s_axi_arvalid && (!rvalid_reg || s_axi_rready)) begin
         arready_next = 1'b1;
@@ -513,6 +561,12 @@ always @* begin
         if (awready_reg) assert(s_axi_awvalid && s_axi_wvalid && !bvalid_reg);
         assert(f_w_open == bvalid_reg);
         if (arready_reg) assert(s_axi_arvalid && !rvalid_reg && !rd_wait_reg);
+        // the read decode registered one cycle ahead is that of the address accepted
+        if (arready_reg) begin
+            assert(rd_sel_reg == rd_select(ra) && rd_window_reg == is_window(ra)
+                   && rd_word_reg == ra_word);
+        end
+        assert($onehot0(rd_sel_reg));
         assert(f_r_open == (rvalid_reg || rd_wait_reg));
         assert(!(rvalid_reg && rd_wait_reg));
         assert(rd_wait_reg == (win_rd_en_reg || f_win_pipe != 4'd0));

@@ -87,16 +87,27 @@ reg [31:0] bank_wd_reg = 32'd0;
 wire [Q_BITS-1:0] wr_q = win_wr_addr[Q_BITS-1:0];
 wire [`MNIST_WIN_WORD_WIDTH-Q_BITS-1:0] wr_row = win_wr_addr[`MNIST_WIN_WORD_WIDTH-1:Q_BITS];
 
+// the bank group decoded first, as a net of its own (KEEP stops ABC from merging the
+// two levels): each address bit then drives NB/4 LUTs, each group bit 4 (at 128 banks
+// the merged decode put 66 loads on one address bit); the reset is folded in here
+// too, rather than onto NB reset pins
+(* keep = "true" *) wire [NB/4-1:0] wr_group =
+    (win_wr_en && rst_n) ? ({{(NB/4-1){1'b0}}, 1'b1} << wr_q) : {(NB/4){1'b0}};
+wire [NB-1:0] wr_we;
+genvar wg;
+generate
+    for (wg = 0; wg < NB / 4; wg = wg + 1) begin : g_wr_group
+        assign wr_we[4*wg +: 4] = win_wr_strb & {4{wr_group[wg]}};
+    end
+endgenerate
+
 integer k;
 always @(posedge clk) begin
-    bank_we_reg <= win_wr_en ? ({{(NB-4){1'b0}}, win_wr_strb} << {wr_q, 2'b00}) : {NB{1'b0}};
+    bank_we_reg <= wr_we;
     for (k = 0; k < N_CTL; k = k + 1) begin
         bank_wa_reg[k] <= wr_row[BANK_AW-1:0];
     end
     bank_wd_reg <= win_wr_data;
-    if (!rst_n) begin
-        bank_we_reg <= {NB{1'b0}};
-    end
 end
 
 // ---------------------------------------------------------------- sequencer

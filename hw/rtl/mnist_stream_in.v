@@ -19,13 +19,17 @@
 // discarded up to TLAST, or until FLUSH_IDLE_CYCLES pass without a beat (a
 // DMA that was reset sends no TLAST).
 module mnist_stream_in #(
-    parameter FLUSH_IDLE_CYCLES = 512
+    parameter FLUSH_IDLE_CYCLES = 512,
+    // copies of the start pulse (1 to 4): control, img, n_good, rem
+    parameter START_COPIES = 1,
+    // copies of the abort pulse (1 to 4), the same split
+    parameter ABORT_COPIES = 1
 ) (
     input  wire                                clk,
     input  wire                                rst_n,
-    input  wire                                abort,       // SOFT_RESET pulse
+    input  wire [ABORT_COPIES-1:0]             abort,       // SOFT_RESET pulse
 
-    input  wire                                start,       // batch start, n_images > 0
+    input  wire [START_COPIES-1:0]             start,       // batch start, n_images > 0
     input  wire [31:0]                         n_images,
 
     input  wire [`MNIST_AXIS_DATA_WIDTH-1:0]   s_axis_tdata,
@@ -92,6 +96,22 @@ wire keep_ok = s_axis_tkeep == {KEEP_WIDTH{1'b1}};
 wire end_of_img = beat_reg == LAST_BEAT;
 wire final_beat = end_of_img && rem_reg == 32'd0;
 
+// fan-out: the same pulse from up to four flip-flops; the counters are updated
+// apart from the state machine so that each gate (start or abort) stays small
+wire start_ctl = start[0];
+wire start_img = start[START_COPIES > 1 ? 1 : 0];
+wire start_good = start[START_COPIES > 2 ? 2 : 0];
+wire start_rem = start[START_COPIES-1];
+wire abort_ctl = abort[0];
+wire abort_img = abort[ABORT_COPIES > 1 ? 1 : 0];
+wire abort_good = abort[ABORT_COPIES > 2 ? 2 : 0];
+wire abort_rem = abort[ABORT_COPIES-1];
+wire recv_beat = state_reg == ST_RECV && beat_fire;
+wire img_broken = !keep_ok || (s_axis_tlast && !end_of_img);
+wire img_end = !img_broken && end_of_img;
+// the batch is cut short (a missing or an early TLAST) at this image's end
+wire img_cut = final_beat ? !s_axis_tlast : s_axis_tlast;
+
 always @* begin
     state_next = state_reg;
     beat_next = beat_reg;
@@ -104,21 +124,18 @@ always @* begin
     n_good_next = n_good_reg;
     idle_next = beat_fire ? {IDLE_WIDTH{1'b0}} : idle_reg + 1'b1;
 
-    if (abort) begin
+    if (abort_ctl) begin
         // a packet still open is flushed (an abort while flushing restarts the wait)
         state_next = (state_reg != ST_IDLE && !(beat_fire && s_axis_tlast)) ? ST_FLUSH : ST_IDLE;
         idle_next = {IDLE_WIDTH{1'b0}};
         full_next = 2'd0;
         err_flag_next = 1'b0;
-    end else if (start) begin
+    end else if (start_ctl) begin
         state_next = ST_RECV;
         beat_next = {BEAT_WIDTH{1'b0}};
-        img_next = 32'd0;
-        rem_next = n_images - 32'd1;
         wr_slot_next = 1'b0;
         full_next = 2'd0;
         err_flag_next = 1'b0;
-        n_good_next = 32'd0;
     end else if (state_reg == ST_RECV && beat_fire) begin
         err_set_next[`MNIST_ERR_BAD_TKEEP_BIT] = !keep_ok;
         err_set_next[`MNIST_ERR_EARLY_TLAST_BIT] = s_axis_tlast && !final_beat;
@@ -126,23 +143,18 @@ always @* begin
         if (!keep_ok || (s_axis_tlast && !end_of_img)) begin
             // this image is broken: it and all later ones are reported bad
             err_flag_next = 1'b1;
-            n_good_next = img_reg;
             state_next = s_axis_tlast ? ST_IDLE : ST_DRAIN;
         end else if (end_of_img) begin
             full_next = full_next + 2'd1;
             wr_slot_next = !wr_slot_reg;
             beat_next = {BEAT_WIDTH{1'b0}};
-            img_next = img_reg + 32'd1;
-            rem_next = rem_reg - 32'd1;
             if (final_beat) begin
                 if (!s_axis_tlast) begin
                     err_flag_next = 1'b1;
-                    n_good_next = img_reg + 32'd1;
                 end
                 state_next = s_axis_tlast ? ST_IDLE : ST_DRAIN;
             end else if (s_axis_tlast) begin
                 err_flag_next = 1'b1;
-                n_good_next = img_reg + 32'd1;
                 state_next = ST_IDLE;
             end
         end else begin
@@ -152,6 +164,25 @@ always @* begin
         state_next = ST_IDLE;
     end else if (state_reg == ST_FLUSH && ((beat_fire && s_axis_tlast) || idle_reg == IDLE_LAST)) begin
         state_next = ST_IDLE;
+    end
+
+    // the counters: the same branches as above (abort, start, a received beat)
+    if (!abort_img && start_img) begin
+        img_next = 32'd0;
+    end else if (!abort_img && recv_beat && img_end) begin
+        img_next = img_reg + 32'd1;
+    end
+    if (!abort_good && start_good) begin
+        n_good_next = 32'd0;
+    end else if (!abort_good && recv_beat && img_broken) begin
+        n_good_next = img_reg;
+    end else if (!abort_good && recv_beat && img_end && img_cut) begin
+        n_good_next = img_reg + 32'd1;
+    end
+    if (!abort_rem && start_rem) begin
+        rem_next = n_images - 32'd1;
+    end else if (!abort_rem && recv_beat && img_end) begin
+        rem_next = rem_reg - 32'd1;
     end
 
     tready_next = (state_next == ST_RECV && full_next != 2'd2) || state_next == ST_DRAIN

@@ -79,6 +79,10 @@ wire unused_prot = ^{s_axi_ctrl_awprot, s_axi_ctrl_arprot};
 
 // ---------------------------------------------------------------- register file
 wire batch_start;   // registered in the register file, N_IMAGES != 0
+// copies of batch_start (same register, replicated for fan-out), one per engine block
+// (stream_in takes four, result_out two)
+localparam START_COPIES = 8;
+wire [START_COPIES-1:0] batch_start_copy;
 wire start_empty;
 wire soft_reset;
 wire [31:0] n_images;
@@ -101,6 +105,11 @@ reg zero_err_reg = 1'b0, zero_err_next;
 reg eng_rst_n_reg = 1'b0;    // layers 1 and 2: aresetn or SOFT_RESET
 reg io_rst_n_reg = 1'b0;     // stream ends: aresetn only (SOFT_RESET aborts them)
 reg abort_reg = 1'b0;        // SOFT_RESET reaches the stream ends
+// copies of abort_reg for stream_in's three 32-bit counters (fan-out); no reset
+// branch, so that synthesis keeps them apart (hw/README.md, "Timing (150 MHz)")
+(* keep = "true", max_fanout = 64 *) reg abort_img_reg = 1'b0;
+(* keep = "true", max_fanout = 64 *) reg abort_good_reg = 1'b0;
+(* keep = "true", max_fanout = 64 *) reg abort_rem_reg = 1'b0;
 reg [SHIFT_WIDTH-1:0] shift_l1_reg = {SHIFT_WIDTH{1'b0}}, shift_l1_next;
 reg [SHIFT_WIDTH-1:0] shift_l2_reg = {SHIFT_WIDTH{1'b0}}, shift_l2_next;
 
@@ -113,7 +122,8 @@ wire draining = soft_reset || abort_reg || in_flushing || out_flushing;
 wire [3:0] error_set = in_err_set | ({3'd0, zero_err_reg} << `MNIST_ERR_ZERO_IMAGES_BIT);
 
 mnist_ctrl_axil #(
-    .NUM_BANKS(NUM_BANKS)
+    .NUM_BANKS(NUM_BANKS),
+    .START_COPIES(START_COPIES)
 ) ctrl_inst (
     .clk(aclk),
     .rst_n(aresetn),
@@ -135,6 +145,7 @@ mnist_ctrl_axil #(
     .s_axi_rvalid(s_axi_ctrl_rvalid),
     .s_axi_rready(s_axi_ctrl_rready),
     .start(batch_start),
+    .start_copy(batch_start_copy),
     .start_empty(start_empty),
     .soft_reset(soft_reset),
     .n_images(n_images),
@@ -217,6 +228,9 @@ always @(posedge aclk) begin
     eng_rst_n_reg <= aresetn && !soft_reset;
     io_rst_n_reg <= aresetn;
     abort_reg <= aresetn && soft_reset;
+    abort_img_reg <= aresetn && soft_reset;
+    abort_good_reg <= aresetn && soft_reset;
+    abort_rem_reg <= aresetn && soft_reset;
 
     if (!aresetn) begin
         busy_reg <= 1'b0;
@@ -264,12 +278,14 @@ always @(posedge aclk) begin
 end
 
 mnist_stream_in #(
-    .FLUSH_IDLE_CYCLES(FLUSH_IDLE_CYCLES)
+    .FLUSH_IDLE_CYCLES(FLUSH_IDLE_CYCLES),
+    .START_COPIES(4),
+    .ABORT_COPIES(4)
 ) stream_in_inst (
     .clk(aclk),
     .rst_n(io_rst_n_reg),
-    .abort(abort_reg),
-    .start(batch_start),
+    .abort({abort_rem_reg, abort_good_reg, abort_img_reg, abort_reg}),
+    .start(batch_start_copy[3:0]),
     .n_images(n_images),
     .s_axis_tdata(s_axis_tdata),
     .s_axis_tkeep(s_axis_tkeep),
@@ -292,7 +308,7 @@ mnist_layer1 #(
 ) layer1_inst (
     .clk(aclk),
     .rst_n(eng_rst_n),
-    .start(batch_start),
+    .start(batch_start_copy[4]),
     .shift_l1(shift_l1_reg),
     .win_wr_en(win_wr_en),
     .win_wr_addr(win_wr_addr),
@@ -316,7 +332,7 @@ mnist_layer1 #(
 mnist_layer2 layer2_inst (
     .clk(aclk),
     .rst_n(eng_rst_n),
-    .start(batch_start),
+    .start(batch_start_copy[5]),
     .shift_l2(shift_l2_reg),
     .w2_wr_en(w2_wr_en_reg),
     .w2_wr_addr(w2_wr_addr_reg),
@@ -334,12 +350,13 @@ mnist_layer2 layer2_inst (
 
 mnist_result_out #(
     .FIFO_DEPTH(32),
-    .FLUSH_IDLE_CYCLES(FLUSH_IDLE_CYCLES)
+    .FLUSH_IDLE_CYCLES(FLUSH_IDLE_CYCLES),
+    .START_COPIES(2)
 ) result_out_inst (
     .clk(aclk),
     .rst_n(io_rst_n_reg),
     .abort(abort_reg),
-    .start(batch_start),
+    .start(batch_start_copy[7:6]),
     .n_images(n_images),
     .res_valid(res_valid),
     .res_data(res_data),
