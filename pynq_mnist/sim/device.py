@@ -194,7 +194,6 @@ class VirtualDevice(Closing, pynq.Device):
         self._stuck = False  # the last run found nothing moving, and nothing was written since
         self._slcr = _slcr_reset_words()
         self._windows: list[tuple[int, int, str]] = []
-        self.dma_parameters: dict[str, str] = {}
         self._restore_active: tuple[bool, Any] | None = None
         self._restore_clocks: dict[str, Any] | None = None
         boot = str(hwh.standin_bitstream(hwh.BlockDesign(num_banks=num_banks)))
@@ -323,8 +322,6 @@ class VirtualDevice(Closing, pynq.Device):
                 f"sim: the design's accelerator has NUM_BANKS={banks}, this virtual board's "
                 f"RTL {self.num_banks}: use VirtualDevice(num_banks={banks})"
             )
-        dma = found[DMA_ROLE][0][1]
-        self.dma_parameters = {k: dma["parameters"][k] for k in regmap.DMA_PARAMETERS}
         windows = [(SLCR_BASE, SLCR_BASE + SLCR_SPAN, _SLCR_ROLE)]
         for role, ((_, desc),) in found.items():
             windows.append((desc["phys_addr"], desc["phys_addr"] + desc["addr_range"], role))
