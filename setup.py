@@ -65,7 +65,7 @@ setup(
             "samples/*.md",
             "samples/mnist-t1k/*.gz",
             "samples/mnist-t1k/*.md",
-            "web/*.html",
+            "apps/web/*.html",
             "notebooks/*.ipynb",
             "overlays/*/*.bit",
             "overlays/*/*.hwh",
@@ -84,7 +84,7 @@ setup(
         "dev": TEST_TOOLS + DEV_TOOLS + BENCH_TOOLS,
     },
     entry_points={
-        "console_scripts": ["pynq-mnist = pynq_mnist.cli:main"],
+        "console_scripts": ["pynq-mnist = pynq_mnist.apps.cli:main"],
         "pynq.notebooks": ["pynq-mnist = pynq_mnist.notebooks"],
     },
     cmdclass={"build_py": BuildWithHardwareFiles},

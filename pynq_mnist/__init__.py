@@ -1,6 +1,6 @@
 """pynq-mnist: an int8 MNIST MLP on a PYNQ board, with a bit-exact CPU fallback."""
 
-from .backend import Backend, get_backend
+from .backends import Backend, get_backend
 from .classifier import Classifier, ClassifyResult, seed_digits
 from .model import Model, load_model, save_model
 

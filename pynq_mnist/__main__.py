@@ -1,5 +1,5 @@
 """``python -m pynq_mnist``: the pynq-mnist command line."""
 
-from .cli import main
+from .apps.cli import main
 
 raise SystemExit(main())

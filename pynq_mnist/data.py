@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pynq_mnist.errors import DataError
+from .errors import DataError
 
 __all__ = [
     "CACHE_ENV_VAR",

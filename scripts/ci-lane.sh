@@ -69,6 +69,6 @@ EOF
 ((install_only)) && exit 0
 
 # shellcheck disable=SC2086  # PYNQ_MNIST_LANE_PYTEST is a list of arguments
-exec "$venv/bin/python" -m pytest tests --ignore=tests/hw --ignore=tests/test_train.py \
+exec "$venv/bin/python" -m pytest tests --ignore=tests/hw --ignore=tests/training/test_train.py \
   --ignore=tests/test_lint.py \
   -p no:cacheprovider ${PYNQ_MNIST_LANE_PYTEST:-}

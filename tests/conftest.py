@@ -31,13 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip `board` tests off-board; nothing else may skip."""
-    from pynq_mnist.backend import _board_available
+    from pynq_mnist.board.detect import board_available
 
-    if _board_available():
+    if board_available():
         return
     skip = pytest.mark.skip(reason="needs a PYNQ board with the pynq-mnist overlay")
     for item in items:
-        if "board" in item.keywords:
+        if item.get_closest_marker("board") is not None:
             item.add_marker(skip)
 
 

@@ -22,7 +22,7 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pynq_mnist import cpu  # noqa: E402
+from pynq_mnist import contract  # noqa: E402
 from pynq_mnist.data import load_mnist  # noqa: E402
 from pynq_mnist.model import default_model_path, load_model  # noqa: E402
 from pynq_mnist.preprocess import load_image  # noqa: E402
@@ -57,9 +57,9 @@ def main() -> None:
         GOLDEN,
         names=np.array([p.name for p in paths]),
         pixels=pixels,
-        logits=cpu.forward_logits(model, pixels),
+        logits=contract.exact_logits(model, pixels),
         model_sha256=np.array(hashlib.sha256(default_model_path().read_bytes()).hexdigest()),
-        mnist_test_logits_sha256=np.array(logits_sha256(cpu.forward_logits(model, test_images))),
+        mnist_test_logits_sha256=np.array(logits_sha256(contract.exact_logits(model, test_images))),
         provenance=np.array(json.dumps(provenance)),
     )
     print(f"wrote {GOLDEN} ({provenance})")

@@ -42,10 +42,9 @@ import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
-from pynq_mnist import hwh, regmap
-from pynq_mnist.closing import Closing
-from pynq_mnist.errors import AcceleratorError
-
+from ..closing import Closing
+from ..errors import AcceleratorError
+from ..hardware import hwh, regmap
 from .dma import AxiDmaModel
 from .verilator import AXI_OKAY, RunReason, RunResult, SimModel
 

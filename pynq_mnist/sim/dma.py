@@ -55,8 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pynq_mnist import regmap
-
+from ..hardware import regmap
 from .verilator import AXI_DECERR, AXI_SLVERR, ChannelState, SimModel
 
 __all__ = ["CHANNELS", "AxiDmaModel"]

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pynq_mnist import regmap
-from pynq_mnist.closing import Closing
-from pynq_mnist.errors import AcceleratorError, BackendUnavailable
+from ..closing import Closing
+from ..errors import AcceleratorError, BackendUnavailable
+from ..hardware import regmap
 
 __all__ = [
     "AXI_DECERR",

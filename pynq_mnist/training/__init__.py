@@ -1,0 +1,1 @@
+"""Quantisation and training (the only place torch is imported: :mod:`.train`)."""
