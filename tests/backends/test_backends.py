@@ -35,7 +35,8 @@ def sim_backend() -> Iterator[SimBackend]:
 def check_all_backends(sim: SimBackend, model: Model, images: np.ndarray) -> None:
     want = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
     sim.load(model)
-    logits, digits, _ = sim.classify(images)
+    run = sim.run(images)
+    logits, digits = run.logits, run.digits
     with CpuBackend() as cpu:
         cpu.load(model)
         cpu_logits = cpu.infer(images)

@@ -214,7 +214,8 @@ def test_fabric_backend_on_the_virtual_board(
         model = load_model()
         backend.load(model)
         images = test_images[:64]
-        logits, digits, _ = backend.classify(images)
+        run = backend.run(images)
+        logits, digits = run.logits, run.digits
         want = want_logits(model, images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
@@ -280,7 +281,8 @@ def test_all_10k_test_images_equal_the_reference(test_images: np.ndarray) -> Non
         model = load_model()
         backend.load(model)
         start = time.perf_counter()
-        logits, digits, _ = backend.classify(test_images)
+        run = backend.run(test_images)
+        logits, digits = run.logits, run.digits
         rate = len(test_images) / (time.perf_counter() - start)
         logging.getLogger(__name__).info("virtual board: %.0f images/s", rate)
         want = want_logits(model, test_images)
@@ -323,7 +325,8 @@ def test_memory_mapped_1000_images_equal_the_reference(test_images: np.ndarray) 
         model = load_model()
         backend.load(model)
         images = test_images[-MMAP_IMAGES:]
-        logits, digits, _ = backend.classify(images)
+        run = backend.run(images)
+        logits, digits = run.logits, run.digits
         want = want_logits(model, images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
