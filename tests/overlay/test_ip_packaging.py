@@ -14,6 +14,8 @@ from vivado_stub import StubRun, hex_int, run_build
 
 from pynq_mnist.hardware import regmap
 
+# --- RTL top ports vs the packaging port maps ---------------------------------------
+
 
 @dataclass(frozen=True)
 class Port:
@@ -160,6 +162,9 @@ def test_rtl_files_include_the_header_they_use() -> None:
         if "`MNIST_" in text:
             assert '`include "mnist_regmap.vh"' in text, f"{path.name} uses `MNIST_* macros"
     assert sorted(p.name for p in RTL.glob("*.vh")) == ["mnist_regmap.vh"]
+
+
+# --- the IP that build.tcl packages under the stubs ----------------------------------
 
 
 def test_stub_build_packages_ip_with_regmap_vlnv(z2_build: StubRun) -> None:

@@ -146,6 +146,9 @@ def test_contract_consistency() -> None:
     assert length_max >= 10_000 * regmap.RESULT_WORDS_PER_IMAGE * 4
 
 
+# --- overlay/README.md's address map ------------------------------------------------
+
+
 def _kib(n: int) -> str:
     return f"{n // 1024} KiB"
 

@@ -66,6 +66,9 @@ def test_completeness_check_can_fail() -> None:
     assert not _complete(text[: text.rindex("}")])
 
 
+# --- Tcl 8.5: Vivado 2022.1, which build.tcl accepts, runs Tcl 8.5 --------------------
+
+
 @pytest.mark.parametrize("path", _tcl_files(), ids=lambda p: p.name)
 def test_tcl_runs_on_tcl_8_5(path: Path) -> None:
     assert tcl86_uses(path.read_text()) == [], f"{path.name} needs Tcl 8.6 (Vivado 2022.1: 8.5)"
