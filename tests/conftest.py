@@ -1,14 +1,19 @@
-"""Shared fixtures: seeds, the golden model on the path, board detection."""
+"""Shared fixtures: seeds, the golden model on the path, board detection, the virtual board."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from pynq_mnist.sim.device import VirtualDevice
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -69,3 +74,12 @@ def memory_mapped(request: pytest.FixtureRequest) -> bool:
     """Both MMIO modes of the virtual board: pass as ``SimBackend(memory_mapped=...)``
     or ``VirtualDevice(memory_mapped=...)`` (a board is MEMORY_MAPPED)."""
     return bool(request.param)
+
+
+@pytest.fixture(scope="module")
+def virtual_board() -> Iterator[VirtualDevice]:
+    """One virtual board (default banks) per test module, pynq's active device while it lives."""
+    from pynq_mnist.sim.device import VirtualDevice
+
+    with VirtualDevice() as device:
+        yield device

@@ -41,14 +41,15 @@ def test_notebook_is_committed_without_outputs(name: str) -> None:
 
 def _sample_misclassified() -> int:
     """How many of the shipped sample's images the bundled model gets wrong (reference model)."""
-    from reference import reference_digits, reference_logits
+    from helpers import model_logits
+    from reference import reference_digits
 
     from pynq_mnist.data import load_sample
     from pynq_mnist.model import load_model
 
     images, labels = load_sample()
     model = load_model(None)
-    logits = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
+    logits = model_logits(model, images)
     return int(np.sum(reference_digits(logits) != labels))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import model_logits
 from pynq import Device
 from reference import reference_digits, reference_logits
 
@@ -33,7 +34,7 @@ def sim_backend() -> Iterator[SimBackend]:
 
 
 def check_all_backends(sim: SimBackend, model: Model, images: np.ndarray) -> None:
-    want = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
+    want = model_logits(model, images)
     sim.load(model)
     run = sim.run(images)
     logits, digits = run.logits, run.digits

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from helpers import model_logits, random_images, random_model
 from pynq import MMIO
-from reference import reference_digits, reference_logits
+from reference import reference_digits
 
 from pynq_mnist.backends.cpu import CpuBackend
 from pynq_mnist.backends.sim import SimBackend
@@ -32,23 +33,6 @@ from pynq_mnist.model import Model
 pytestmark = pytest.mark.sim
 
 MAX_ACCESSES_PER_BATCH = 12
-
-
-def random_model(rng: np.random.Generator) -> Model:
-    return Model.from_arrays(
-        rng.integers(-128, 128, (regmap.N_HID, regmap.N_IN), dtype=np.int8),
-        rng.integers(-128, 128, (regmap.N_OUT, regmap.N_HID), dtype=np.int8),
-        int(rng.integers(8, 14)),
-        int(rng.integers(0, 8)),
-    )
-
-
-def random_images(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.integers(0, 256, (n, regmap.N_IN), dtype=np.uint8)
-
-
-def expected(model: Model, images: np.ndarray) -> np.ndarray:
-    return reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
 
 
 @pytest.fixture
@@ -88,7 +72,7 @@ def test_batch_is_exact_and_costs_at_most_12_register_accesses(
         assert stats["register_accesses"] == accesses  # the driver's own count is honest
         assert stats["transfers"] == 1 and stats["images"] == n
         assert stats["cycles"] > 0
-        want = expected(model, images)
+        want = model_logits(model, images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
 
@@ -126,7 +110,7 @@ def test_batches_split_to_the_dma_max_transfer(rng: np.random.Generator) -> None
         logits, digits, stats = backend.accel.classify(images)
         assert stats["transfers"] == 5
         assert sum(backend.device.register_accesses.values()) <= 5 * MAX_ACCESSES_PER_BATCH
-        want = expected(model, images)
+        want = model_logits(model, images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
     finally:
@@ -145,7 +129,7 @@ def test_other_bank_counts_are_exact(rng: np.random.Generator, num_banks: int) -
         backend.load(model)
         images = random_images(rng, 12)
         logits, digits, _ = backend.accel.classify(images)
-        want = expected(model, images)
+        want = model_logits(model, images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
     finally:
@@ -173,7 +157,7 @@ def test_stall_times_out_with_decoded_status_then_recovers(
     assert "Idle" not in message.split("S2MM_DMASR=")[1], message
     backend.device.clear_faults()
     logits, _, _ = backend.accel.classify(images)
-    np.testing.assert_array_equal(logits, expected(model, images))
+    np.testing.assert_array_equal(logits, model_logits(model, images))
 
 
 def test_interrupted_call_is_recovered_by_the_next(
@@ -197,7 +181,7 @@ def test_interrupted_call_is_recovered_by_the_next(
     # three records would come back as the results of these three images.
     images = random_images(rng, 3)
     logits, _, _ = backend.accel.classify(images)
-    np.testing.assert_array_equal(logits, expected(model, images))
+    np.testing.assert_array_equal(logits, model_logits(model, images))
     assert "did not finish" in caplog.text
 
 
@@ -213,7 +197,7 @@ def test_framing_error_is_decoded_then_recovers(
     assert "ERROR" in str(info.value) and "MISSING_TLAST" in str(info.value)
     backend.device.clear_faults()
     logits, _, _ = backend.accel.classify(images)
-    np.testing.assert_array_equal(logits, expected(model, images))
+    np.testing.assert_array_equal(logits, model_logits(model, images))
 
 
 def test_random_stream_pauses_keep_results_exact(
@@ -223,7 +207,7 @@ def test_random_stream_pauses_keep_results_exact(
     backend.device.inject("random_stream", seed=7, idle_permille=300, backpressure_permille=300)
     images = random_images(rng, 9)
     logits, _, _ = backend.accel.classify(images)
-    np.testing.assert_array_equal(logits, expected(model, images))
+    np.testing.assert_array_equal(logits, model_logits(model, images))
 
 
 # --- weights -------------------------------------------------------------------------
@@ -343,7 +327,7 @@ def test_allocation_failure_is_the_package_error_with_advice(
     assert "3 images" in str(info.value) and "Failed to allocate" in str(info.value)
     monkeypatch.undo()
     images = random_images(rng, 3)
-    np.testing.assert_array_equal(backend.accel.classify(images)[0], expected(model, images))
+    np.testing.assert_array_equal(backend.accel.classify(images)[0], model_logits(model, images))
 
 
 def test_output_buffer_is_poisoned_so_stale_records_cannot_pass(
@@ -364,7 +348,7 @@ def test_output_buffer_is_poisoned_so_stale_records_cannot_pass(
 def test_two_backends_on_one_board_never_give_a_silent_wrong_result(
     rng: np.random.Generator,
 ) -> None:
-    """Issue 8.4: a second backend downloading the overlay or loading weights is detected."""
+    """Ownership: a second backend downloading the overlay or loading weights is detected."""
     first = SimBackend(timeout_s=2.0)
     try:
         model_a, model_b = random_model(rng), random_model(rng)

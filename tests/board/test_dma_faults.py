@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pynq
 import pytest
+from helpers import random_images, random_model
 from pynq import MMIO
 
 from pynq_mnist.backends.cpu import CpuBackend
 from pynq_mnist.backends.sim import SimBackend
 from pynq_mnist.errors import AcceleratorError, AcceleratorTimeout
 from pynq_mnist.hardware import regmap
-from pynq_mnist.model import Model
 
 pytestmark = pytest.mark.sim
 log = logging.getLogger(__name__)
@@ -99,15 +99,6 @@ FAULTS = [
 RESULTS: dict[str, tuple[str, int, int]] = {}
 
 
-def random_model(rng: np.random.Generator) -> Model:
-    return Model.from_arrays(
-        rng.integers(-128, 128, (regmap.N_HID, regmap.N_IN), dtype=np.int8),
-        rng.integers(-128, 128, (regmap.N_OUT, regmap.N_HID), dtype=np.int8),
-        int(rng.integers(8, 14)),
-        int(rng.integers(0, 8)),
-    )
-
-
 @pytest.fixture(scope="module", params=[False, True], ids=["register_rw", "memory_mapped"])
 def board(request: pytest.FixtureRequest) -> Iterator[SimBackend]:
     """One virtual board per MMIO mode (a real board is MEMORY_MAPPED)."""
@@ -149,7 +140,7 @@ def test_fault_is_named_recovered_and_next_batch_exact(
     board.load(model)
     cpu = CpuBackend()
     cpu.load(model)
-    images = rng.integers(0, 256, (N_IMAGES, regmap.N_IN), dtype=np.uint8)
+    images = random_images(rng, N_IMAGES)
     np.testing.assert_array_equal(board.infer(images[:3]), cpu.infer(images[:3]))
     dev = board.device
     for extra in fault.extra:
@@ -175,12 +166,12 @@ def test_fault_is_named_recovered_and_next_batch_exact(
         recover_end - recover_start,
     )
     if fault.inject["fault"] == "mm2s_error":
-        # issue 10: an MM2S error raises within 10 ms of simulated time
+        # A DMA memory error on MM2S is detected and raised within 10 ms of simulated time.
         assert recover_end - start < TEN_MS_CYCLES, (recover_start - start, recover_end - start)
     for extra in fault.extra:
         if extra["fault"] == "slow_reset":
             assert recover_end - recover_start >= extra["cycles"]
-    again = rng.integers(0, 256, (N_IMAGES, regmap.N_IN), dtype=np.uint8)
+    again = random_images(rng, N_IMAGES)
     np.testing.assert_array_equal(board.infer(again), cpu.infer(again))
 
 
@@ -190,7 +181,7 @@ def test_injected_fault_is_not_vacuous(board: SimBackend, rng: np.random.Generat
     board.load(model)
     cpu = CpuBackend()
     cpu.load(model)
-    images = rng.integers(0, 256, (4, regmap.N_IN), dtype=np.uint8)
+    images = random_images(rng, 4)
     board.device.inject("residual_beats", beats=8)
     board.accel._recover = lambda: None  # a driver that trusts the stream
     try:
@@ -232,5 +223,5 @@ def test_beats_left_by_a_halted_transfer_are_drained_by_load(
     ((start, end),) = spy.spans
     mode = " (mmap)" if dev.has_capability("MEMORY_MAPPED") else ""
     RESULTS["halted MM2S, engine idle" + mode] = ("(load_weights: drain batch)", 0, end - start)
-    images = rng.integers(0, 256, (N_IMAGES, regmap.N_IN), dtype=np.uint8)
+    images = random_images(rng, N_IMAGES)
     np.testing.assert_array_equal(board.infer(images), cpu.infer(images))

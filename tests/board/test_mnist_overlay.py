@@ -20,9 +20,10 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pynq
 import pytest
+from helpers import model_logits
 from pynqmetadata.frontends import Metadata
 from pynqmetadata.views.runtime import RuntimeMetadataParser
-from reference import reference_digits, reference_logits
+from reference import reference_digits
 
 from pynq_mnist.backends import get_backend
 from pynq_mnist.backends.fabric import FabricBackend
@@ -31,7 +32,7 @@ from pynq_mnist.board import detect, overlay
 from pynq_mnist.data import load_mnist
 from pynq_mnist.errors import AcceleratorError, BackendUnavailable, ConfigError
 from pynq_mnist.hardware import hwh, regmap
-from pynq_mnist.model import Model, load_model
+from pynq_mnist.model import load_model
 from pynq_mnist.sim.device import MappedWindow, VirtualDevice
 
 pytestmark = pytest.mark.board_stack
@@ -47,10 +48,6 @@ MMAP_IMAGES = 1000
 
 def parse(design: hwh.BlockDesign) -> RuntimeMetadataParser:
     return RuntimeMetadataParser(Metadata(input=hwh.standin_bitstream(design).with_suffix(".hwh")))
-
-
-def want_logits(model: Model, images: np.ndarray) -> np.ndarray:
-    return reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +213,7 @@ def test_fabric_backend_on_the_virtual_board(
         images = test_images[:64]
         run = backend.run(images)
         logits, digits = run.logits, run.digits
-        want = want_logits(model, images)
+        want = model_logits(model, images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
     finally:
@@ -285,7 +282,7 @@ def test_all_10k_test_images_equal_the_reference(test_images: np.ndarray) -> Non
         logits, digits = run.logits, run.digits
         rate = len(test_images) / (time.perf_counter() - start)
         logging.getLogger(__name__).info("virtual board: %.0f images/s", rate)
-        want = want_logits(model, test_images)
+        want = model_logits(model, test_images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
         cpu = get_backend("cpu")
@@ -327,7 +324,7 @@ def test_memory_mapped_1000_images_equal_the_reference(test_images: np.ndarray) 
         images = test_images[-MMAP_IMAGES:]
         run = backend.run(images)
         logits, digits = run.logits, run.digits
-        want = want_logits(model, images)
+        want = model_logits(model, images)
         np.testing.assert_array_equal(logits, want)
         np.testing.assert_array_equal(digits, reference_digits(want))
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import model_logits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import reference_digits, reference_logits, reference_seed_digits
@@ -17,7 +18,7 @@ from pynq_mnist.model import Model
 
 def check_against_reference(model: Model, images: np.ndarray) -> np.ndarray:
     logits = forward_logits(model, images)
-    expected = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
+    expected = model_logits(model, images)
     assert logits.dtype == np.int32 and logits.shape == (len(images), 10)
     np.testing.assert_array_equal(logits, expected)
     return logits

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import reference_digits, reference_logits
+from helpers import model_logits
+from reference import reference_digits
 
 from pynq_mnist.data import (
     CACHE_ENV_VAR,
@@ -300,7 +301,7 @@ def test_bench_runs_on_the_sample_without_data(tmp_path: Path) -> None:
 
     images, labels = load_sample()
     model = load_model(None)
-    logits = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, images)
+    logits = model_logits(model, images)
     accuracy = np.mean(reference_digits(logits) == labels) * 100
     for backend in ("cpu", "sim"):
         assert f"| {backend} | {accuracy:.2f} % | 1000/1000 |" in proc.stdout

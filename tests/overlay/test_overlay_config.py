@@ -1,0 +1,173 @@
+"""overlay/config.tcl and overlay/README.md against regmap.
+
+``overlay/config.tcl`` is generated from the register map and must not be stale;
+read back through ``tclsh`` it must equal regmap, and the address window it
+packages must be what the AXI4-Lite port decodes. The README's address map
+table states the same bases and ranges.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tcl_tools import OVERLAY, brace, tclsh
+
+from pynq_mnist.hardware import regmap
+from pynq_mnist.hardware import tcl as gen_config
+
+# --- config.tcl: generated, fresh, equal to regmap ---------------------------------
+
+
+def test_config_tcl_is_fresh() -> None:
+    committed = (OVERLAY / "config.tcl").read_text()
+    assert committed == gen_config.render(), (
+        "overlay/config.tcl is stale: run python overlay/gen_config.py --write"
+    )
+    assert "generated" in committed and "do not edit" in committed
+    assert gen_config.main(["--check"]) == 0
+
+
+def test_config_check_detects_staleness(tmp_path: Path) -> None:
+    stale = tmp_path / "config.tcl"
+    stale.write_text(gen_config.render().replace("0x40400000", "0x40410000"))
+    assert gen_config.main(["--check", "--path", str(stale)]) == 1
+    assert gen_config.main(["--write", "--path", str(stale)]) == 0
+    assert gen_config.main(["--check", "--path", str(stale)]) == 0
+
+
+SCALARS = (
+    "VLNV",
+    "TOP_MODULE",
+    "ACCEL_INSTANCE",
+    "ACCEL_BASE",
+    "ACCEL_RANGE",
+    "ACCEL_CTRL_INTERFACE",
+    "AXIL_ADDR_WIDTH",
+    "AXIL_DATA_WIDTH",
+    "STREAM_DATA_WIDTH",
+    "WEIGHT_WINDOW_OFFSET",
+    "NUM_BANKS_DEFAULT",
+    "DMA_VLNV",
+    "DMA_INSTANCE",
+    "DMA_BASE",
+    "DMA_RANGE",
+    "FCLK_MHZ",
+)
+
+
+def _config_from_tcl(path: Path) -> dict[str, Any]:
+    """Source config.tcl in tclsh and return its variables as plain Python values.
+
+    Tcl prints records of \\x1f-separated fields, one per \\x1e.
+    """
+    script = f"""
+        source {brace(path)}
+        proc out {{args}} {{ puts -nonewline "[join $args \\x1f]\\x1e" }}
+        foreach name {{{" ".join(SCALARS)}}} {{ out S $name [set mnist::$name] }}
+        out L NUM_BANKS_SUPPORTED {{*}}$mnist::NUM_BANKS_SUPPORTED
+        foreach {{k v}} $mnist::DMA_PARAMETERS {{ out D $k $v }}
+        foreach r $mnist::REGISTERS {{
+            lassign $r name offset size access description fields
+            out R $name [expr {{$offset}}] $size $access $description
+            foreach f $fields {{ out F $name {{*}}$f }}
+        }}
+    """
+    result = tclsh(script)
+    assert result.returncode == 0, result.stderr
+    cfg: dict[str, Any] = {"DMA_PARAMETERS": {}, "REGISTERS": {}}
+    for record in filter(None, result.stdout.split("\x1e")):
+        kind, *rest = record.split("\x1f")
+        if kind == "S":
+            cfg[rest[0]] = rest[1]
+        elif kind == "L":
+            cfg[rest[0]] = rest[1:]
+        elif kind == "D":
+            cfg["DMA_PARAMETERS"][rest[0]] = rest[1]
+        elif kind == "R":
+            name, offset, size, access, description = rest
+            cfg["REGISTERS"][name] = {
+                "address_offset": int(offset),
+                "access": access,
+                "size": int(size),
+                "description": description,
+                "fields": {},
+            }
+        else:
+            reg, fname, lsb, width, access, description = rest
+            cfg["REGISTERS"][reg]["fields"][fname] = {
+                "bit_offset": int(lsb),
+                "bit_width": int(width),
+                "access": access,
+                "description": description,
+            }
+    return cfg
+
+
+def test_config_tcl_values_equal_regmap() -> None:
+    cfg = _config_from_tcl(OVERLAY / "config.tcl")
+    assert cfg["VLNV"] == regmap.VLNV
+    assert cfg["ACCEL_INSTANCE"] == regmap.ACCEL_INSTANCE
+    assert int(cfg["ACCEL_BASE"], 16) == regmap.ACCEL_BASE
+    assert int(cfg["ACCEL_RANGE"], 16) == regmap.ACCEL_RANGE
+    assert cfg["ACCEL_CTRL_INTERFACE"] == regmap.ACCEL_CTRL_INTERFACE
+    assert int(cfg["AXIL_ADDR_WIDTH"]) == regmap.AXIL_ADDR_WIDTH
+    assert int(cfg["AXIL_DATA_WIDTH"]) == regmap.AXIL_DATA_WIDTH
+    assert int(cfg["STREAM_DATA_WIDTH"]) == regmap.STREAM_DATA_WIDTH
+    assert int(cfg["WEIGHT_WINDOW_OFFSET"], 16) == regmap.WEIGHT_WINDOW_OFFSET
+    assert int(cfg["NUM_BANKS_DEFAULT"]) == regmap.DEFAULT_NUM_BANKS
+    assert tuple(int(n) for n in cfg["NUM_BANKS_SUPPORTED"]) == tuple(regmap.SUPPORTED_NUM_BANKS)
+    assert cfg["DMA_VLNV"] == regmap.DMA_VLNV
+    assert cfg["DMA_INSTANCE"] == regmap.DMA_INSTANCE
+    assert int(cfg["DMA_BASE"], 16) == regmap.DMA_BASE
+    assert int(cfg["DMA_RANGE"], 16) == regmap.DMA_RANGE
+    assert float(cfg["FCLK_MHZ"]) == regmap.FCLK_MHZ
+    assert cfg["DMA_PARAMETERS"] == regmap.DMA_PARAMETERS
+    assert list(cfg["DMA_PARAMETERS"]) == list(regmap.DMA_PARAMETERS)
+    assert cfg["REGISTERS"] == regmap.REGISTERS
+
+
+def test_contract_consistency() -> None:
+    """The address window the Tcl packages is exactly what the AXI4-Lite port decodes."""
+    assert regmap.ACCEL_RANGE == 1 << regmap.AXIL_ADDR_WIDTH
+    assert regmap.WEIGHT_WINDOW_OFFSET + regmap.WEIGHT_WINDOW_SPAN == regmap.ACCEL_RANGE
+    assert regmap.ACCEL_BASE % regmap.ACCEL_RANGE == 0
+    assert regmap.DMA_BASE % regmap.DMA_RANGE == 0
+    accel = range(regmap.ACCEL_BASE, regmap.ACCEL_BASE + regmap.ACCEL_RANGE)
+    dma = range(regmap.DMA_BASE, regmap.DMA_BASE + regmap.DMA_RANGE)
+    assert not set(range(accel.start, accel.stop, 0x1000)) & set(range(dma.start, dma.stop, 0x1000))
+    # M_AXI_GP0 decodes 0x4000_0000..0x7FFF_FFFF on Zynq-7000 (UG585).
+    for window in (accel, dma):
+        assert window.start >= 0x4000_0000 and window.stop - 1 <= 0x7FFF_FFFF
+    # A 10k-image batch in one simple-mode transfer (PG021: length < 2**width).
+    length_max = (1 << int(regmap.DMA_PARAMETERS["c_sg_length_width"])) - 1
+    assert length_max >= 10_000 * regmap.N_IN
+    assert length_max >= 10_000 * regmap.RESULT_WORDS_PER_IMAGE * 4
+
+
+# --- overlay/README.md's address map ------------------------------------------------
+
+
+def _kib(n: int) -> str:
+    return f"{n // 1024} KiB"
+
+
+def _grouped_hex(n: int) -> str:
+    return f"0x{n >> 16:04X}_{n & 0xFFFF:04X}"
+
+
+def test_readme_address_map_matches_regmap() -> None:
+    rows = {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(
+            r"^\| `(\w+)` \| [^|]+\| [^|]+\| `(0x[0-9A-F_]+)` \| ([^|]+?) \|",
+            (OVERLAY / "README.md").read_text(),
+            re.M,
+        )
+    }
+    assert rows[regmap.ACCEL_INSTANCE] == (
+        _grouped_hex(regmap.ACCEL_BASE),
+        _kib(regmap.ACCEL_RANGE),
+    )
+    assert rows[regmap.DMA_INSTANCE] == (_grouped_hex(regmap.DMA_BASE), _kib(regmap.DMA_RANGE))
