@@ -270,19 +270,10 @@ class VirtualDevice(Closing, pynq.Device):
 
     # --- observed state, faults, lifecycle -------------------------------
 
-    def reset_counters(self) -> None:
-        """Zero ``register_accesses``."""
-        self.register_accesses = {ACCEL_ROLE: 0, DMA_ROLE: 0}
-
     @property
     def cycles(self) -> int:
         """Clock cycles simulated so far."""
         return self._model().cycles
-
-    @property
-    def violations(self) -> dict[str, int]:
-        """AXI protocol violations by the RTL so far (see ``SimModel.violations``)."""
-        return self._model().violations
 
     @property
     def interrupts(self) -> dict[str, bool]:

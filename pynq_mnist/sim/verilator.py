@@ -148,11 +148,6 @@ class SimModel(Closing):
         )
         self.reset(reset_cycles)
 
-    @property
-    def library(self) -> Path:
-        """Path of the loaded shared library."""
-        return self.build.library
-
     def _handle(self) -> int:
         if self._h is None:
             raise AcceleratorError("sim: model used after close()")

