@@ -1,8 +1,11 @@
 """Virtual board: the RTL under Verilator behind a ``pynq.Device``.
 
-``VirtualDevice`` (needs pynq) lives in :mod:`pynq_mnist.sim.device`; the
-Verilator build and the ctypes model in :mod:`pynq_mnist.sim.verilator`.
-Both are imported lazily so that importing this package stays cheap.
+``VirtualDevice`` (needs pynq) lives in :mod:`pynq_mnist.sim.device`, over
+the PS7 SLCR and clocks (``ps7``), the DMA buffer pool (``memory``), the
+MEMORY_MAPPED window (``window``), the PG021 AXI DMA model (``dma``) and the
+fault injection (``faults``). The Verilator build and cache are in
+:mod:`pynq_mnist.sim.build`, the ctypes model in :mod:`pynq_mnist.sim.verilator`.
+They are imported lazily so that importing this package stays cheap.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ def __getattr__(name: str) -> Any:
         from .device import VirtualDevice
 
         return VirtualDevice
-    if name in ("SimModel", "build_library"):
-        from . import verilator
+    if name == "SimModel":
+        from .verilator import SimModel
 
-        return getattr(verilator, name)
+        return SimModel
+    if name == "build_library":
+        from .build import build_library
+
+        return build_library
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

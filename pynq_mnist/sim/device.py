@@ -4,17 +4,18 @@
 parses the ``.hwh`` beside a bitstream with pynq's own parser (pynqmetadata, as
 ``EmbeddedDevice`` does), "downloads" the stand-in ``.bit`` that
 ``pynq_mnist.hwh`` writes (resetting the fabric and mapping the design's
-address windows by VLNV), and has a PS7 SLCR register window on which pynq's
-own ``Clocks`` code sets FCLK0 from the ``.hwh`` divisors. MMIO is either
-``REGISTER_RW`` (``read_registers``/``write_registers``) or, with
+address windows by VLNV), and has a PS7 SLCR register window (``ps7.Slcr``) on
+which pynq's own ``Clocks`` code sets FCLK0 from the ``.hwh`` divisors. MMIO
+is either ``REGISTER_RW`` (``read_registers``/``write_registers``) or, with
 ``memory_mapped=True``, ``MEMORY_MAPPED`` as on a board: ``mmap`` returns a
-``MappedWindow`` whose element reads/writes are the bus transactions. So the
+``window.MappedWindow`` whose element reads/writes are the bus transactions.
+``allocate`` hands out buffers at fake physical addresses (``memory``). So the
 unmodified ``pynq.Overlay``, ``MMIO``, ``DefaultIP``, ``allocate`` and
 ``pynq.lib.dma.DMA`` run on it. Register accesses in the accelerator window
 become AXI4-Lite transactions on the RTL; the DMA window is served by
 ``dma.AxiDmaModel``, a behavioural model of the Xilinx AXI DMA in direct
 register (simple) mode per PG021, whose stream datapath (bytes between host
-buffers and the RTL) runs in C++.
+buffers and the RTL) runs in C++. ``inject`` arms the faults of ``faults``.
 
 Simulated time advances lazily: before every register read, the model is
 clocked until no DMA channel is busy (and no DMA soft reset is in progress)
@@ -27,14 +28,9 @@ a stalled one leaves the DMA not idle.
 
 from __future__ import annotations
 
-import bisect
 import copy
 import functools
-import inspect
 import logging
-import operator
-import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,64 +42,20 @@ from ..closing import Closing
 from ..errors import AcceleratorError
 from ..hardware import hwh, regmap
 from .dma import AxiDmaModel
+from .faults import FAULTS, inject
+from .memory import BufferPool
+from .ps7 import SLCR_BASE, SLCR_SPAN, ClockBinding, Slcr
 from .verilator import AXI_OKAY, RunReason, RunResult, SimModel
+from .window import MappedWindow
 
 __all__ = ["FAULTS", "MappedWindow", "VirtualDevice"]
 
 log = logging.getLogger(__name__)
 
 
-# Fake physical memory handed out by allocate(): a CMA-like pool below 4 GiB,
-# since the DMA is built with c_addr_width = 32.
-POOL_BASE = 0x1000_0000
-POOL_SIZE = 0x1000_0000
-PAGE = 4096
-
-FAULTS = (
-    "drop_tlast",
-    "stall",
-    "random_stream",
-    "corrupt_weight_write",
-    "mm2s_error",
-    "s2mm_error",
-    "short_s2mm",
-    "slow_reset",
-    "residual_beats",
-)
-
-# The PS7 system-level control registers (UG585), where pynq's Clocks reads the
-# PLLs and sets the FCLK divisors. Reset values of the PYNQ-Z1/Z2 boot: 50 MHz
-# crystal, ARM PLL x26 / 2 = 650 MHz CPU, IO PLL x20 = 1000 MHz, DDR PLL x21;
-# FPGA1..3_CLK_CTRL at the TRM reset value; FPGA0 as the booted design sets it.
-SLCR_BASE = 0xF800_0000
-SLCR_SPAN = 0x200
-_SLCR_PLL_FBDIV = {"ARM_PLL_CTRL": 26, "DDR_PLL_CTRL": 21, "IO_PLL_CTRL": hwh.IO_PLL_FBDIV}
-_SLCR_ARM_DIVISOR = 2
-_SLCR_FPGA_CLK_RESET = 0x0010_1800
 ACCEL_ROLE = regmap.ACCEL_INSTANCE  # register_accesses keys, whatever the instance names
 DMA_ROLE = regmap.DMA_INSTANCE
 _SLCR_ROLE = "slcr"
-
-
-def _field_value(fields: dict[str, dict[str, Any]], name: str, value: int) -> int:
-    return value << int(fields[name]["bit_offset"])
-
-
-def _slcr_reset_words() -> dict[int, int]:
-    """SLCR word offset -> value, encoded with pynq's own Zynq-7000 register tables."""
-    from pynq import ps
-
-    regs = ps.ZYNQ_SLCR_REGISTERS
-    words = {
-        regs[name]["address_offset"]: _field_value(ps.ZYNQ_PLL_FIELDS, "PLL_FDIV", fbdiv)
-        for name, fbdiv in _SLCR_PLL_FBDIV.items()
-    }
-    words[regs["ARM_CLK_CTRL"]["address_offset"]] = _field_value(
-        ps.ZYNQ_ARM_FIELDS, "DIVISOR", _SLCR_ARM_DIVISOR
-    )
-    for clk in range(4):
-        words[regs[f"FPGA{clk}_CLK_CTRL"]["address_offset"]] = _SLCR_FPGA_CLK_RESET
-    return words
 
 
 @functools.lru_cache(maxsize=8)
@@ -115,13 +67,6 @@ def _parse_hwh(path: str, mtime_ns: int, size: int) -> Any:
     parser = RuntimeMetadataParser(Metadata(input=Path(path)))
     parser.refresh_hierarchy_dict()
     return parser
-
-
-@dataclass
-class _Region:
-    phys: int
-    size: int
-    backing: weakref.ref[np.ndarray]
 
 
 class VirtualDevice(Closing, pynq.Device):
@@ -150,6 +95,13 @@ class VirtualDevice(Closing, pynq.Device):
     memory_mapped : bool
         Offer ``MEMORY_MAPPED`` (pynq's MMIO then uses ``mmap``/``MMIO.array``,
         as on a board) instead of ``REGISTER_RW``.
+
+    Attributes
+    ----------
+    register_accesses : dict
+        One count per register read/write call (or mapped element access),
+        keyed by role (``mnist_accel``, ``axi_dma``) whatever the instance
+        names of the design; the ``sim`` backend reports what it served.
 
     The board boots with the default design (``hwh.BlockDesign(num_banks)``)
     programmed, as a PYNQ image boots with a bitstream loaded;
@@ -185,20 +137,19 @@ class VirtualDevice(Closing, pynq.Device):
         self.max_cycles_per_access = max_cycles_per_access
         self.strict_bus = strict_bus
         self.model: SimModel | None = SimModel(num_banks)
-        self.dma = AxiDmaModel(self._model, self._host_span)
-        self._regions: list[_Region] = []
-        self.register_accesses: dict[str, int] = {}
-        self.reset_counters()
+        self._pool = BufferPool()
+        self.dma = AxiDmaModel(self._model, self._pool.lookup)
+        self.register_accesses: dict[str, int] = {ACCEL_ROLE: 0, DMA_ROLE: 0}
         self.last_run: RunResult | None = None
         self._stuck = False  # the last run found nothing moving, and nothing was written since
-        self._slcr = _slcr_reset_words()
+        self._slcr = Slcr()
         self._windows: list[tuple[int, int, str]] = []
         self._restore_active: tuple[bool, Any] | None = None
-        self._restore_clocks: dict[str, Any] | None = None
+        self._clocks = ClockBinding()
         boot = str(hwh.standin_bitstream(hwh.BlockDesign(num_banks=num_banks)))
         parser = self.get_bitfile_metadata(boot)
         self._map_design(parser)
-        self._set_fclks(parser.clock_dict)
+        self._slcr.set_fclks(parser.clock_dict)
         self.reset(parser, "", boot)  # booted: loaded, no download timestamp
         if activate:
             self.make_active()
@@ -212,40 +163,7 @@ class VirtualDevice(Closing, pynq.Device):
             had = "_active_device" in pynq.Device.__dict__
             self._restore_active = (had, pynq.Device.__dict__.get("_active_device"))
         pynq.Device.active_device = self
-        self._bind_clocks()
-
-    def _bind_clocks(self) -> None:
-        """Point ``pynq.Clocks`` at pynq's own Zynq-7000 clock code on this board's SLCR.
-
-        pynq caches one clock implementation per process, chosen by the CPU it
-        runs on (3.0.1) or by the device's arch (3.1, 4.0); off-board it has
-        none, so this installs the one a Zynq-7000 board gets.
-        """
-        from pynq import ps
-
-        if self._restore_clocks is None:
-            self._restore_clocks = {
-                key: ps.Clocks.__dict__[key]
-                for key in ("_real_instance", "device")
-                if key in ps.Clocks.__dict__
-            }
-        if "device" in inspect.signature(ps._ClocksZynq).parameters:
-            ps.Clocks.device = self
-            ps.Clocks._real_instance = ps._ClocksZynq(device=self)
-        else:  # pynq 3.0.1: its MMIO uses the active device, which is this one
-            ps.Clocks._real_instance = ps._ClocksZynq()
-
-    def _unbind_clocks(self) -> None:
-        from pynq import ps
-
-        if self._restore_clocks is None:
-            return
-        for key in ("_real_instance", "device"):
-            if key in self._restore_clocks:
-                setattr(ps.Clocks, key, self._restore_clocks[key])
-            elif key in ps.Clocks.__dict__:
-                delattr(ps.Clocks, key)
-        self._restore_clocks = None
+        self._clocks.bind(self)
 
     # --- the programmed design: metadata, download ----------------------------
 
@@ -326,20 +244,11 @@ class VirtualDevice(Closing, pynq.Device):
             windows.append((desc["phys_addr"], desc["phys_addr"] + desc["addr_range"], role))
         self._windows = sorted(windows)
 
-    def _set_fclks(self, clock_dict: dict[int, dict[str, Any]]) -> None:
-        """Program the FPGAn_CLK_CTRL divisors of enabled clocks (what the boot does)."""
-        from pynq import ps
-
-        for clk, clock in clock_dict.items():
-            if not clock.get("enable"):
-                continue
-            offset = ps.ZYNQ_SLCR_REGISTERS[f"FPGA{clk}_CLK_CTRL"]["address_offset"]
-            self._slcr[offset] = _field_value(
-                ps.ZYNQ_CLK_FIELDS, "DIVISOR0", int(clock["divisor0"])
-            ) | _field_value(ps.ZYNQ_CLK_FIELDS, "DIVISOR1", int(clock["divisor1"]))
-
     def description(self, name: str) -> dict[str, Any]:
         """The ip_dict entry of instance ``name`` (a copy), ready for ``DefaultIP``/``DMA``.
+
+        With ``device`` set, as ``pynq.Overlay`` hands it to a driver
+        (``pynq/overlay.py``), so a driver can be built without an overlay.
 
         Raises
         ------
@@ -359,13 +268,7 @@ class VirtualDevice(Closing, pynq.Device):
             raise ValueError(f"sim: mmap of {length} bytes at {base_addr:#x} is not word aligned")
         return MappedWindow(self, base_addr, length // 4)
 
-    # --- counters, faults, lifecycle -------------------------------------
-
-    def reset_counters(self) -> None:
-        """Zero ``register_accesses``: one count per register read/write call (or mapped
-        element access), keyed by role (``mnist_accel``, ``axi_dma``) whatever the instance
-        names of the design."""
-        self.register_accesses = {ACCEL_ROLE: 0, DMA_ROLE: 0}
+    # --- observed state, faults, lifecycle -------------------------------
 
     @property
     def cycles(self) -> int:
@@ -373,13 +276,13 @@ class VirtualDevice(Closing, pynq.Device):
         return self._model().cycles
 
     @property
-    def violations(self) -> dict[str, int]:
-        """AXI protocol violations by the RTL so far (see ``SimModel.violations``)."""
-        return self._model().violations
-
-    @property
     def interrupts(self) -> dict[str, bool]:
-        """Levels of the three PL interrupt lines."""
+        """Levels of the three PL interrupt lines.
+
+        The accelerator's ``interrupt`` output (DONE with CTRL.IRQ_EN) and the
+        DMA's ``mm2s_introut``/``s2mm_introut`` (PG021: IOC_Irq and IOC_IrqEn, or
+        Err_Irq and Err_IrqEn); the block design leaves them unconnected.
+        """
         return {
             "mnist_accel/interrupt": self._model().interrupt,
             "axi_dma/mm2s_introut": self.dma.introut("mm2s"),
@@ -387,51 +290,16 @@ class VirtualDevice(Closing, pynq.Device):
         }
 
     def inject(self, fault: str, **params: Any) -> None:
-        """Inject a fault; it stays until :meth:`clear_faults` (or fires once).
+        """Inject a fault of :data:`FAULTS`; it stays until :meth:`clear_faults` (or fires once).
 
-        - ``drop_tlast``: MM2S sends its last beat without TLAST.
-        - ``stall``: m_axis TREADY held low (a hung S2MM datapath), so S2MM
-          never completes; a DMA soft reset ends it.
-        - ``random_stream``: ``seed``, ``idle_permille``, ``backpressure_permille``:
-          seeded random bubbles on s_axis and backpressure on m_axis.
-        - ``corrupt_weight_write``: flip ``bit`` (default 0) of the next
-          write in the weight window (fires once).
-        - ``mm2s_error`` / ``s2mm_error``: ``kind`` "decerr" or "slverr" (default
-          "decerr"), ``at_byte`` (default 0): the next transfer of that channel
-          gets that response from memory there (fires once; PG021 DMASR errors).
-        - ``short_s2mm``: ``nbytes``: the next S2MM packet ends after that many
-          bytes (fires once), as when the result stream is cut short.
-        - ``slow_reset``: ``cycles``: the next DMA soft reset takes that much longer.
-        - ``residual_beats``: ``beats`` (default 16): stale beats without TLAST
-          wait in the MM2S FIFO, as an aborted transfer leaves them.
+        See :func:`pynq_mnist.sim.faults.inject` for each fault and its parameters.
 
         Raises
         ------
         ValueError
             Unknown fault or parameter.
         """
-        model = self._model()
-        if fault == "drop_tlast" and not params:
-            model.fault_drop_tlast(True)
-        elif fault == "stall" and not params:
-            model.fault_stall(True)
-        elif fault == "random_stream":
-            model.fault_random(**params)
-        elif fault == "corrupt_weight_write" and set(params) <= {"bit"}:
-            lo = regmap.WEIGHT_WINDOW_OFFSET
-            model.fault_corrupt_write(lo, lo + regmap.WEIGHT_WINDOW_SPAN, params.get("bit", 0))
-        elif fault in ("mm2s_error", "s2mm_error") and set(params) <= {"kind", "at_byte"}:
-            self.dma.inject_memory_error(
-                fault[:4], params.get("kind", "decerr"), int(params.get("at_byte", 0))
-            )
-        elif fault == "short_s2mm" and set(params) == {"nbytes"}:
-            model.fault_short_s2mm(int(params["nbytes"]))
-        elif fault == "slow_reset" and set(params) == {"cycles"}:
-            model.fault_slow_reset(int(params["cycles"]))
-        elif fault == "residual_beats" and set(params) <= {"beats"}:
-            model.fault_residual(int(params.get("beats", 16)))
-        else:
-            raise ValueError(f"unknown fault {fault!r} with {params}; faults: {', '.join(FAULTS)}")
+        inject(self._model(), self.dma, fault, **params)
 
     def clear_faults(self) -> None:
         """Remove every injected fault."""
@@ -449,8 +317,8 @@ class VirtualDevice(Closing, pynq.Device):
             self.model.close()
             self.model = None
         self.dma.release()
-        self._regions.clear()
-        self._unbind_clocks()
+        self._pool.clear()
+        self._clocks.unbind()
         if self._restore_active is not None:
             had, previous = self._restore_active
             self._restore_active = None
@@ -477,38 +345,10 @@ class VirtualDevice(Closing, pynq.Device):
         count = int(np.prod(shape, dtype=np.int64))
         nbytes = max(count * dt.itemsize, 1)
         backing = np.zeros(nbytes, dtype=np.uint8)
-        phys = self._reserve(nbytes, backing)
+        phys = self._pool.reserve(nbytes, backing)
         return PynqBuffer(
             shape, dt, buffer=backing, device=self, device_address=phys, coherent=True
         )
-
-    def _reserve(self, nbytes: int, backing: np.ndarray) -> int:
-        self._regions = [r for r in self._regions if r.backing() is not None]
-        span = -(-nbytes // PAGE) * PAGE
-        start = POOL_BASE
-        for region in self._regions:
-            if region.phys - start >= span:
-                break
-            start = max(start, region.phys + -(-region.size // PAGE) * PAGE)
-        if start + span > POOL_BASE + POOL_SIZE:
-            raise AcceleratorError(
-                f"sim: cannot allocate {nbytes} bytes: the {POOL_SIZE >> 20} MiB "
-                f"buffer pool at {POOL_BASE:#x} is full"
-            )
-        region = _Region(phys=start, size=nbytes, backing=weakref.ref(backing))
-        bisect.insort(self._regions, region, key=lambda r: r.phys)
-        return start
-
-    def _host_span(self, phys: int, nbytes: int) -> tuple[np.ndarray, int] | None:
-        """(backing array, host pointer) for [phys, phys+nbytes) inside one live buffer."""
-        i = bisect.bisect_right([r.phys for r in self._regions], phys) - 1
-        if i < 0:
-            return None
-        region = self._regions[i]
-        backing = region.backing()
-        if backing is None or phys + nbytes > region.phys + region.size:
-            return None
-        return backing, backing.ctypes.data + (phys - region.phys)
 
     # --- register access ------------------------------------------------------
 
@@ -529,9 +369,7 @@ class VirtualDevice(Closing, pynq.Device):
         """Serve a register read (pynq REGISTER_RW): accelerator, DMA or SLCR window."""
         name, offset = self._decode(address, length, "read")
         if name == _SLCR_ROLE:
-            return b"".join(
-                self._slcr.get(offset + 4 * i, 0).to_bytes(4, "little") for i in range(length // 4)
-            )
+            return self._slcr.read(offset, length)
         self.advance()
         if name == DMA_ROLE:
             return b"".join(
@@ -553,8 +391,7 @@ class VirtualDevice(Closing, pynq.Device):
         self._stuck = False
         name, offset = self._decode(address, len(data), "write")
         if name == _SLCR_ROLE:
-            for i in range(0, len(data), 4):
-                self._slcr[offset + i] = int.from_bytes(data[i : i + 4], "little")
+            self._slcr.write(offset, data)
             return
         if name == DMA_ROLE:
             for i in range(0, len(data), 4):
@@ -603,82 +440,3 @@ class VirtualDevice(Closing, pynq.Device):
         self.last_run = result
         self.dma.sync()
         return result
-
-
-class MappedWindow:
-    """A MEMORY_MAPPED register window: what ``mmap`` is on a board, for the virtual one.
-
-    On a board, ``EmbeddedDevice.mmap`` returns a uint32 ndarray over
-    ``/dev/mem``, and every element load/store is a bus transaction. Here every
-    element read/write goes to the device as a register transaction (AXI4-Lite
-    on the RTL, the DMA model, or the SLCR). It supports what pynq's MMIO,
-    Register and RegisterMap and the driver do with ``MMIO.array``: integer
-    indexing, contiguous slices (views), ``view("u4")``, ``len`` and
-    conversion with ``np.array`` / ``np.asarray`` (one block read).
-    """
-
-    dtype = np.dtype(np.uint32)
-    ndim = 1
-
-    def __init__(self, device: VirtualDevice, base_addr: int, words: int) -> None:
-        self._device = device
-        self._base = base_addr
-        self._words = max(words, 0)
-
-    @property
-    def shape(self) -> tuple[int]:
-        return (self._words,)
-
-    @property
-    def size(self) -> int:
-        return self._words
-
-    def __len__(self) -> int:
-        return self._words
-
-    def __repr__(self) -> str:
-        return f"MappedWindow({self._base:#x}, {self._words} words)"
-
-    def _address(self, index: Any) -> int:
-        i = operator.index(index)
-        if i < 0:
-            i += self._words
-        if not 0 <= i < self._words:
-            raise IndexError(f"index {index} out of a {self._words}-word window")
-        return self._base + 4 * i
-
-    def _span(self, index: slice) -> tuple[int, int]:
-        start, stop, step = index.indices(self._words)
-        if step != 1:
-            raise IndexError("a mapped register window has no strided views")
-        return self._base + 4 * start, max(stop - start, 0)
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            base, words = self._span(index)
-            return MappedWindow(self._device, base, words)
-        data = self._device.read_registers(self._address(index), 4)
-        return np.uint32(int.from_bytes(data, "little"))
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        if isinstance(index, slice):
-            base, words = self._span(index)
-            values = np.broadcast_to(np.asarray(value, dtype=np.uint32), (words,))
-            if words:
-                self._device.write_registers(base, values.astype("<u4").tobytes())
-            return
-        word = int(value) & 0xFFFF_FFFF
-        self._device.write_registers(self._address(index), word.to_bytes(4, "little"))
-
-    def view(self, dtype: Any = None) -> MappedWindow:
-        """This window (only the uint32 view pynq takes exists)."""
-        if dtype is not None and np.dtype(dtype) != self.dtype:
-            raise TypeError(f"a mapped register window is uint32, not {np.dtype(dtype)}")
-        return self
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        data = np.zeros(0, np.uint32)
-        if self._words:
-            raw = self._device.read_registers(self._base, 4 * self._words)
-            data = np.frombuffer(bytes(raw), dtype="<u4").astype(np.uint32)
-        return data if dtype is None else data.astype(dtype)

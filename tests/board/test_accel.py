@@ -16,6 +16,7 @@ import pytest
 from helpers import model_logits, random_images, random_model
 from pynq import MMIO
 from reference import reference_digits
+from sim_hooks import reset_counters
 
 from pynq_mnist.backends.cpu import CpuBackend
 from pynq_mnist.backends.sim import SimBackend
@@ -65,7 +66,7 @@ def test_batch_is_exact_and_costs_at_most_12_register_accesses(
     dev = backend.device
     for n in (37, 37, 1, 64):
         images = random_images(rng, n)
-        dev.reset_counters()
+        reset_counters(dev)
         logits, digits, stats = backend.accel.classify(images, read_cycles=True)
         accesses = sum(dev.register_accesses.values())
         assert accesses <= MAX_ACCESSES_PER_BATCH, dev.register_accesses
@@ -80,7 +81,7 @@ def test_batch_is_exact_and_costs_at_most_12_register_accesses(
 def test_register_count_is_not_vacuous(sim: tuple[SimBackend, Model], rng) -> None:
     """The counter sees every access: a batch costs at least the 7 the protocol needs."""
     backend, _ = sim
-    backend.device.reset_counters()
+    reset_counters(backend.device)
     backend.accel.classify(random_images(rng, 3), read_cycles=True)
     assert sum(backend.device.register_accesses.values()) >= 7
 
@@ -106,7 +107,7 @@ def test_batches_split_to_the_dma_max_transfer(rng: np.random.Generator) -> None
         assert backend.dma.buffer_max_size == 4095
         assert backend.accel.max_images_per_transfer == 5
         images = random_images(rng, 23)
-        backend.device.reset_counters()
+        reset_counters(backend.device)
         logits, digits, stats = backend.accel.classify(images)
         assert stats["transfers"] == 5
         assert sum(backend.device.register_accesses.values()) <= 5 * MAX_ACCESSES_PER_BATCH
@@ -370,7 +371,7 @@ def test_two_backends_on_one_board_never_give_a_silent_wrong_result(
         np.testing.assert_array_equal(second.infer(images), cpu_b.infer(images))
 
         first.load(model_a)  # taking it back makes the second one the loser
-        first.device.reset_counters()
+        reset_counters(first.device)
         np.testing.assert_array_equal(first.infer(images), cpu_a.infer(images))
         assert sum(first.device.register_accesses.values()) <= MAX_ACCESSES_PER_BATCH
         with pytest.raises(AcceleratorOwnershipLost, match=r"OWNER_TAG \(0x30\) reads"):

@@ -24,6 +24,7 @@ from helpers import model_logits
 from pynqmetadata.frontends import Metadata
 from pynqmetadata.views.runtime import RuntimeMetadataParser
 from reference import reference_digits
+from sim_hooks import reset_counters
 
 from pynq_mnist.backends import get_backend
 from pynq_mnist.backends.fabric import FabricBackend
@@ -301,7 +302,7 @@ def test_memory_mapped_mode_is_what_pynq_mmio_uses() -> None:
         assert device.has_capability("MEMORY_MAPPED") and not device.has_capability("REGISTER_RW")
         mmio = pynq.MMIO(regmap.ACCEL_BASE, regmap.ACCEL_RANGE, device=device)
         assert isinstance(mmio.array, MappedWindow)
-        device.reset_counters()
+        reset_counters(device)
         assert mmio.read(regmap.REG_ID) == regmap.ID_VALUE
         assert device.register_accesses[regmap.ACCEL_INSTANCE] == 1
         mmio.write(regmap.REG_N_IMAGES, 7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sim_hooks import reset_counters
 
 from pynq_mnist.sim.device import VirtualDevice
 
@@ -12,5 +13,5 @@ def dev(virtual_board: VirtualDevice) -> VirtualDevice:
     """The module's board back at power-on state, with no faults and zeroed counters."""
     virtual_board.clear_faults()
     virtual_board.reset_board()
-    virtual_board.reset_counters()
+    reset_counters(virtual_board)
     return virtual_board

@@ -23,6 +23,7 @@ from sim_board import (
     random_model_arrays,
     start_batch,
 )
+from sim_hooks import reset_counters
 
 from pynq_mnist.errors import AcceleratorError
 from pynq_mnist.hardware import regmap
@@ -44,7 +45,7 @@ def test_id_and_sizes_through_defaultip(dev: VirtualDevice) -> None:
     assert ip.read(regmap.REG_LAYER_SIZES) == regmap.LAYER_SIZES_VALUE
     assert pynq.MMIO(regmap.ACCEL_BASE, 4).read(regmap.REG_ID) == regmap.ID_VALUE
     assert dev.register_accesses[regmap.ACCEL_INSTANCE] == 5
-    dev.reset_counters()
+    reset_counters(dev)
     assert dev.register_accesses == {regmap.ACCEL_INSTANCE: 0, regmap.DMA_INSTANCE: 0}
 
 
@@ -115,7 +116,7 @@ def test_batch_through_pynq_dma_matches_reference(
     w1, w2, s1, s2 = random_model_arrays(rng)
     images = rng.integers(0, 256, size=(6, regmap.N_IN), dtype=np.uint8)
     ip = load(dev, w1, w2, s1, s2)
-    dev.reset_counters()
+    reset_counters(dev)
     dma, _, outbuf = start_batch(dev, ip, images)
     dma.sendchannel.wait()
     dma.recvchannel.wait()
@@ -169,20 +170,20 @@ def test_random_idle_and_backpressure_keep_results_exact(
     w1, w2, s1, s2 = random_model_arrays(rng)
     images = rng.integers(0, 256, size=(3, regmap.N_IN), dtype=np.uint8)
     ip = load(dev, w1, w2, s1, s2)
-    before = dev.violations["m_axis"]
+    before = dev.model.violations["m_axis"]
     dev.inject("random_stream", seed=seed, idle_permille=400, backpressure_permille=600)
     dma, _, outbuf = start_batch(dev, ip, images)
     dma.sendchannel.wait()
     dma.recvchannel.wait()
     check_results(outbuf, w1, w2, s1, s2, images)
-    assert dev.violations["m_axis"] == before  # TVALID/TDATA held under backpressure
+    assert dev.model.violations["m_axis"] == before  # TVALID/TDATA held under backpressure
 
 
 def test_axi_lite_responses_follow_the_handshake(dev: VirtualDevice) -> None:
-    before = dev.violations["axi_lite"]
+    before = dev.model.violations["axi_lite"]
     dev.read_registers(regmap.ACCEL_BASE + regmap.REG_ID, 4)
     dev.write_registers(regmap.ACCEL_BASE + regmap.REG_N_IMAGES, b"\x01\x00\x00\x00")
-    assert dev.violations["axi_lite"] == before
+    assert dev.model.violations["axi_lite"] == before
 
 
 def test_s2mm_length_reads_back_bytes_received(
