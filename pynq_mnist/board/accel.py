@@ -484,6 +484,7 @@ class MnistAccel(DefaultIP):
         return self._buffers.dst
 
     def _free_buffers(self) -> None:
+        """Free the DMA buffers; the next batch allocates them again."""
         self._buffers.free()
 
     def close(self) -> None:
