@@ -17,7 +17,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 from tb_common import RESP_OKAY, RESP_SLVERR, AxiLiteAccess, cycle_pause, random_pause
 
-from pynq_mnist import regmap as rm
+from pynq_mnist.hardware import regmap as rm
 
 WIN = rm.WEIGHT_WINDOW_OFFSET
 WIN_WORDS = rm.WEIGHT_WINDOW_BYTES // 4

@@ -20,7 +20,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSource
 from tb_common import cycle_pause, random_pause
 
-from pynq_mnist import regmap as rm
+from pynq_mnist.hardware import regmap as rm
 
 BEATS = 196  # 32-bit beats per image
 TIMEOUT_US = 2000

@@ -52,7 +52,7 @@ from test_mnist_top import (
     window_image,
 )
 
-from pynq_mnist import regmap as rm
+from pynq_mnist.hardware import regmap as rm
 
 WIN = rm.WEIGHT_WINDOW_OFFSET
 WIN_WORDS = rm.WEIGHT_WINDOW_BYTES // 4

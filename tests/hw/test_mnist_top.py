@@ -36,7 +36,7 @@ from tb_common import (
     random_pause,
 )
 
-from pynq_mnist import regmap as rm
+from pynq_mnist.hardware import regmap as rm
 
 log = logging.getLogger(__name__)
 
