@@ -1,6 +1,6 @@
-# overlay/config.tcl: generated from pynq_mnist/regmap.py, do not edit.
-# Regenerate with: python overlay/gen_config.py --write
-# (tests/test_overlay.py fails when this file is stale.)
+# overlay/config.tcl: generated from pynq_mnist/hardware, do not edit.
+# Regenerate with: python -m pynq_mnist.hardware.generate --write
+# (tests/hardware/test_generate.py fails when this file is stale.)
 
 namespace eval mnist {
     variable VLNV                 pynq-mnist.dev:user:mnist_accel:1.0  ;# accelerator IP (driver bindto)
@@ -21,7 +21,7 @@ namespace eval mnist {
     variable DMA_RANGE            0x00010000  ;# S_AXI_LITE
     variable FCLK_MHZ             100  ;# FCLK_CLK0 default
     variable NUM_BANKS_SUPPORTED {32 64 128}
-    # PG021 CONFIG.* names, in regmap order
+    # PG021 CONFIG.* names, in design.py order
     variable DMA_PARAMETERS {
         c_include_sg 0
         c_sg_length_width 26

@@ -1,7 +1,7 @@
 """The ``sim`` backend: ``MnistOverlay`` on the virtual board, the fabric backend's code path.
 
 ``SimBackend`` writes the block design's ``.hwh`` and a stand-in ``.bit``
-(``pynq_mnist.hwh``), and opens them with the unmodified ``MnistOverlay``
+(``pynq_mnist.sim.bitstream``), and opens them with the unmodified ``MnistOverlay``
 (``pynq.Overlay``) on a ``VirtualDevice`` (Verilated RTL + behavioural AXI
 DMA): pynq parses the ``.hwh``, downloads, sets FCLK0 and binds ``MnistAccel``
 and ``pynq.lib.dma.DMA`` by VLNV, exactly as on a board.
@@ -15,6 +15,7 @@ import numpy as np
 
 from ..board.overlay import MnistOverlay
 from ..hardware import hwh
+from ..sim.bitstream import standin_bitstream
 from ..sim.device import VirtualDevice
 from .base import AcceleratorBackend, Inference
 
@@ -63,7 +64,7 @@ class SimBackend(AcceleratorBackend):
                     dma_parameters=tuple(sorted((dma_parameters or {}).items())),
                 )
             self.overlay = MnistOverlay(
-                hwh.standin_bitstream(design), device=self.device, timeout_s=timeout_s
+                standin_bitstream(design), device=self.device, timeout_s=timeout_s
             )
             self.accel = self.overlay.accel
             self.dma = self.overlay.dma

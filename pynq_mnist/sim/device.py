@@ -41,6 +41,7 @@ from pynq.buffer import PynqBuffer
 from ..closing import Closing
 from ..errors import AcceleratorError
 from ..hardware import hwh, regmap
+from .bitstream import STANDIN_MAGIC, standin_bitstream, standin_digest
 from .dma import AxiDmaModel
 from .faults import FAULTS, inject
 from .memory import BufferPool
@@ -146,7 +147,7 @@ class VirtualDevice(Closing, pynq.Device):
         self._windows: list[tuple[int, int, str]] = []
         self._restore_active: tuple[bool, Any] | None = None
         self._clocks = ClockBinding()
-        boot = str(hwh.standin_bitstream(hwh.BlockDesign(num_banks=num_banks)))
+        boot = str(standin_bitstream(hwh.BlockDesign(num_banks=num_banks)))
         parser = self.get_bitfile_metadata(boot)
         self._map_design(parser)
         self._slcr.set_fclks(parser.clock_dict)
@@ -208,11 +209,11 @@ class VirtualDevice(Closing, pynq.Device):
         from pynq.pl_server.embedded_device import parse_bit_header
 
         payload = parse_bit_header(bit.read_bytes())["data"]
-        digest = hwh.standin_digest(bit.with_suffix(".hwh").read_text(encoding="utf-8"))
-        if not payload.startswith(hwh.STANDIN_MAGIC):
+        digest = standin_digest(bit.with_suffix(".hwh").read_text(encoding="utf-8"))
+        if not payload.startswith(STANDIN_MAGIC):
             raise AcceleratorError(
                 f"sim: {bit} is not a virtual-board stand-in bitstream "
-                "(write one with pynq_mnist.hwh.standin_bitstream)"
+                "(write one with pynq_mnist.sim.bitstream.standin_bitstream)"
             )
         if digest.encode("ascii") not in payload:
             raise AcceleratorError(

@@ -34,6 +34,7 @@ from pynq_mnist.data import load_mnist
 from pynq_mnist.errors import AcceleratorError, BackendUnavailable, ConfigError
 from pynq_mnist.hardware import hwh, regmap
 from pynq_mnist.model import load_model
+from pynq_mnist.sim.bitstream import STANDIN_MAGIC, standin_bitstream
 from pynq_mnist.sim.device import MappedWindow, VirtualDevice
 
 pytestmark = pytest.mark.board_stack
@@ -48,7 +49,7 @@ MMAP_IMAGES = 1000
 
 
 def parse(design: hwh.BlockDesign) -> RuntimeMetadataParser:
-    return RuntimeMetadataParser(Metadata(input=hwh.standin_bitstream(design).with_suffix(".hwh")))
+    return RuntimeMetadataParser(Metadata(input=standin_bitstream(design).with_suffix(".hwh")))
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +59,6 @@ def test_images(mnist_dir: Path) -> np.ndarray:
 
 
 # --- the generated .hwh ------------------------------------------------------------
-
-
-def test_reference_hwh_is_fresh() -> None:
-    assert hwh.REFERENCE_PATH.read_text() == hwh.render(), "run: python -m pynq_mnist.hwh --write"
-
-
-def test_reference_hwh_check_catches_a_stale_file(tmp_path: Path) -> None:
-    stale = tmp_path / "reference.hwh"
-    stale.write_text(
-        hwh.render().replace('NAME="NUM_BANKS" VALUE="64"', 'NAME="NUM_BANKS" VALUE="32"')
-    )
-    assert regmap.emit_generated(hwh.render(), stale, "check", "regenerate") == 1
 
 
 def _bd_tcl() -> str:
@@ -204,7 +193,7 @@ def board() -> Iterator[VirtualDevice]:
 def test_fabric_backend_on_the_virtual_board(
     board: VirtualDevice, naming: str, test_images: np.ndarray
 ) -> None:
-    bitfile = hwh.standin_bitstream(NAMINGS[naming])
+    bitfile = standin_bitstream(NAMINGS[naming])
     backend = FabricBackend(bitfile, device=board, timeout_s=30.0)
     try:
         assert backend.overlay.is_loaded()
@@ -224,9 +213,9 @@ def test_fabric_backend_on_the_virtual_board(
 @pytest.mark.sim
 def test_download_bookkeeping(board: VirtualDevice) -> None:
     """The booted design is loaded; a download makes the previous overlay not loaded."""
-    booted = overlay.MnistOverlay(hwh.standin_bitstream(), device=board, download=False)
+    booted = overlay.MnistOverlay(standin_bitstream(), device=board, download=False)
     assert booted.is_loaded() and board.timestamp == ""
-    gui = overlay.MnistOverlay(hwh.standin_bitstream(NAMINGS["gui"]), device=board)
+    gui = overlay.MnistOverlay(standin_bitstream(NAMINGS["gui"]), device=board)
     try:
         assert gui.is_loaded() and board.timestamp == gui.timestamp != ""
         assert board.bitfile_name == gui.bitfile_name
@@ -241,7 +230,7 @@ def test_download_bookkeeping(board: VirtualDevice) -> None:
 
 @pytest.mark.sim
 def test_download_sets_fclk0_from_the_hwh(board: VirtualDevice) -> None:
-    bitfile = hwh.standin_bitstream(hwh.BlockDesign(fclk_mhz=50))
+    bitfile = standin_bitstream(hwh.BlockDesign(fclk_mhz=50))
     mnist = overlay.MnistOverlay(bitfile, device=board)
     try:
         assert pynq.Clocks.fclk0_mhz == 50.0
@@ -252,9 +241,9 @@ def test_download_sets_fclk0_from_the_hwh(board: VirtualDevice) -> None:
 
 @pytest.mark.sim
 def test_download_refuses_what_is_not_its_stand_in(board: VirtualDevice, tmp_path: Path) -> None:
-    good = hwh.standin_bitstream()
+    good = standin_bitstream()
     fake = tmp_path / "mnist.bit"
-    fake.write_bytes(good.read_bytes().replace(hwh.STANDIN_MAGIC, b"X" * len(hwh.STANDIN_MAGIC)))
+    fake.write_bytes(good.read_bytes().replace(STANDIN_MAGIC, b"X" * len(STANDIN_MAGIC)))
     fake.with_suffix(".hwh").write_bytes(good.with_suffix(".hwh").read_bytes())
     with pytest.raises(AcceleratorError, match="not a virtual-board stand-in"):
         overlay.MnistOverlay(fake, device=board)
@@ -268,7 +257,7 @@ def test_download_refuses_what_is_not_its_stand_in(board: VirtualDevice, tmp_pat
 def test_download_needs_the_boards_num_banks(board: VirtualDevice) -> None:
     other = next(b for b in regmap.SUPPORTED_NUM_BANKS if b != board.num_banks)
     with pytest.raises(AcceleratorError, match=f"NUM_BANKS={other}"):
-        overlay.MnistOverlay(hwh.standin_bitstream(hwh.BlockDesign(num_banks=other)), device=board)
+        overlay.MnistOverlay(standin_bitstream(hwh.BlockDesign(num_banks=other)), device=board)
 
 
 @pytest.mark.sim

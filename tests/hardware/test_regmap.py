@@ -1,4 +1,4 @@
-"""pynq_mnist.regmap: generated header fresh, docs agree, weight layout exact."""
+"""pynq_mnist.hardware.regmap: one table, constants derived from it, docs agree."""
 
 from __future__ import annotations
 
@@ -10,26 +10,10 @@ import pytest
 from pynq.registers import RegisterMap
 
 from pynq_mnist.hardware import regmap
+from pynq_mnist.hardware.table import RO, RW, Field, Register, RegisterTable
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCH_DOC = ROOT / "docs" / "architecture.md"
-
-
-def test_vh_is_fresh() -> None:
-    committed = regmap.VH_PATH.read_text()
-    assert committed == regmap.render_vh(), (
-        "hw/rtl/mnist_regmap.vh is stale: run python -m pynq_mnist.regmap --write-vh"
-    )
-    assert "generated" in committed and "do not edit" in committed
-
-
-def test_check_vh_detects_staleness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    stale = tmp_path / "mnist_regmap.vh"
-    stale.write_text(regmap.render_vh().replace("4D4E0100", "4D4E0101"))
-    monkeypatch.setattr(regmap, "VH_PATH", stale)
-    assert regmap.main(["--check-vh"]) == 1
-    stale.write_text(regmap.render_vh())
-    assert regmap.main(["--check-vh"]) == 0
 
 
 def _doc_register_table() -> dict[str, int]:
@@ -73,50 +57,6 @@ def test_pynq_register_map_builds() -> None:
     assert rm.STATUS.DONE == 1 and rm.STATUS.BUSY == 0 and rm.STATUS.IDLE == 1
 
 
-def _loop_layout(w1: np.ndarray, w2: np.ndarray, nb: int) -> np.ndarray:
-    """Window built weight by weight from the prose rules in architecture.md."""
-    npl = 128 // nb
-    out = np.full(101632, 99, dtype=np.int64)
-    for n in range(128):
-        bank, j = n % nb, n // nb
-        for i in range(784):
-            out[(j * 784 + i) * nb + bank] = w1[n, i]
-        for o in range(10):
-            out[(784 * npl + o * npl + j) * nb + bank] = w2[o, n]
-    return out
-
-
-@pytest.mark.parametrize("nb", [1, 2, 32, 64, 128])
-def test_pack_weights_matches_loop_layout(nb: int) -> None:
-    rng = np.random.default_rng(1234 + nb)
-    w1 = rng.integers(-128, 128, size=(128, 784), dtype=np.int64)
-    w2 = rng.integers(-128, 128, size=(10, 128), dtype=np.int64)
-    packed = regmap.pack_weights(w1, w2, nb)
-    assert packed.dtype == np.int8 and packed.shape == (101632,)
-    expected = _loop_layout(w1, w2, nb)
-    np.testing.assert_array_equal(packed.astype(np.int64), expected)
-    # the checker catches one flipped weight
-    w1b = w1.copy()
-    w1b[77, 500] ^= 1
-    assert not np.array_equal(regmap.pack_weights(w1b, w2, nb).astype(np.int64), expected)
-    u1, u2 = regmap.unpack_weights(packed.view(np.uint8), nb)
-    np.testing.assert_array_equal(u1, w1)
-    np.testing.assert_array_equal(u2, w2)
-
-
-def test_pack_weights_rejects_bad_input() -> None:
-    w1 = np.zeros((128, 784), np.int8)
-    w2 = np.zeros((10, 128), np.int8)
-    with pytest.raises(ValueError, match="num_banks=48"):
-        regmap.pack_weights(w1, w2, 48)
-    with pytest.raises(ValueError, match="w1 shape"):
-        regmap.pack_weights(w1[:, :10], w2, 64)
-    with pytest.raises(ValueError, match="outside int8"):
-        regmap.pack_weights(w1.astype(np.int16) + 200, w2, 64)
-    with pytest.raises(ValueError, match="not an integer"):
-        regmap.pack_weights(w1.astype(np.float32), w2, 64)
-
-
 def test_hw_readme_register_table() -> None:
     """hw/README.md documents the same offsets, names and access as regmap.py."""
     text = (ROOT / "hw" / "README.md").read_text()
@@ -134,30 +74,45 @@ def test_hw_readme_register_table() -> None:
     assert documented == ours
 
 
-def test_dma_map_matches_pg021() -> None:
-    """Offsets and bits copied by hand from Xilinx PG021 (AXI DMA v7.1, direct register mode)."""
-    pg021_offsets = {
-        "MM2S_DMACR": 0x00,
-        "MM2S_DMASR": 0x04,
-        "MM2S_SA": 0x18,
-        "MM2S_SA_MSB": 0x1C,
-        "MM2S_LENGTH": 0x28,
-        "S2MM_DMACR": 0x30,
-        "S2MM_DMASR": 0x34,
-        "S2MM_DA": 0x48,
-        "S2MM_DA_MSB": 0x4C,
-        "S2MM_LENGTH": 0x58,
+def test_constants_are_read_from_the_table() -> None:
+    status = regmap.ACCEL["STATUS"]
+    assert regmap.REG_STATUS == status.offset == 0x14
+    assert regmap.STATUS_BUSY == status["BUSY"].mask == 1 << 1
+    assert regmap.CTRL_SOFT_RESET == 1 << 1 and regmap.ERR_MISSING_TLAST == 1 << 1
+    assert regmap.STATUS_START_REJECTED == 1 << 4 and regmap.ERR_ZERO_IMAGES == 1 << 3
+    assert regmap.SHIFT_WIDTH == 5 and regmap.REG_OWNER_TAG == 0x30
+    assert (regmap.RESULT_INDEX_SHIFT, regmap.RESULT_INDEX_WIDTH) == (8, 16)
+    assert regmap.RESULT_ERROR_BIT == 31 and regmap.RESULT_SEED_SHIFT == 4
+    assert regmap.ACCEL.pynq() == regmap.REGISTERS
+    assert regmap.REGISTERS["STATUS"]["fields"]["DONE"] == {
+        "bit_offset": 2,
+        "bit_width": 1,
+        "access": RW,
+        "description": "batch done (W1C, cleared by START)",
     }
-    assert {name: regmap.dma_offset(name) for name in pg021_offsets} == pg021_offsets
-    for channel in ("MM2S", "S2MM"):
-        assert regmap.dma_bit(f"{channel}_DMACR", "RS") == 0x1
-        assert regmap.dma_bit(f"{channel}_DMACR", "Reset") == 0x4
-        assert regmap.dma_bit(f"{channel}_DMACR", "IOC_IrqEn") == 0x1000
-        assert regmap.dma_bit(f"{channel}_DMACR", "Err_IrqEn") == 0x4000
-        assert regmap.dma_bit(f"{channel}_DMASR", "Halted") == 0x1
-        assert regmap.dma_bit(f"{channel}_DMASR", "Idle") == 0x2
-        assert regmap.dma_bit(f"{channel}_DMASR", "DMAIntErr") == 0x10
-        assert regmap.dma_bit(f"{channel}_DMASR", "DMASlvErr") == 0x20
-        assert regmap.dma_bit(f"{channel}_DMASR", "DMADecErr") == 0x40
-        assert regmap.dma_bit(f"{channel}_DMASR", "IOC_Irq") == 0x1000
-        assert regmap.dma_bit(f"{channel}_DMASR", "Err_Irq") == 0x4000
+    assert set(regmap.RESULT_WORD10_FIELDS) == {"DIGIT", "SEED_DIGIT", "INDEX", "ERROR"}
+
+
+def test_every_register_offset_is_declared_once() -> None:
+    """No REG_* constant is typed apart from the table: each is one of its offsets."""
+    offsets = {name: r.offset for name, r in regmap.ACCEL.items()}
+    constants = {k[4:]: v for k, v in vars(regmap).items() if k.startswith("REG_")}
+    constants.pop("SPACE_BYTES")
+    assert constants == offsets
+
+
+def test_table_rejects_bad_declarations() -> None:
+    with pytest.raises(ValueError, match="overlaps"):
+        Register("X", 0, RW, "", (Field("A", 0, 4, RW, ""), Field("B", 3, 1, RW, "")))
+    with pytest.raises(ValueError, match="overlaps or overflows"):
+        Register("X", 0, RW, "", (Field("A", 30, 4, RW, ""),))
+    with pytest.raises(ValueError, match="access"):
+        Field("A", 0, 1, "write-only", "")
+    with pytest.raises(ValueError, match="unique"):
+        RegisterTable(Register("X", 0, RO, ""), Register("Y", 0, RO, ""))
+    with pytest.raises(ValueError, match="multiples of 4"):
+        RegisterTable(Register("X", 2, RO, ""))
+    with pytest.raises(ValueError, match="does not fit"):
+        regmap.ACCEL["ID"].value(MINOR=256)
+    with pytest.raises(KeyError, match="no field"):
+        regmap.ACCEL["ID"]["PATCH"]

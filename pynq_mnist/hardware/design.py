@@ -1,0 +1,145 @@
+"""The block design of ``overlay/bd.tcl``: cells, VLNVs, addresses, DMA build, FCLK0.
+
+Everything the Vivado scripts (through ``overlay/config.tcl``), the ``.hwh``
+generator, the driver and the virtual board must agree on about the design
+around the accelerator IP. :class:`BlockDesign` is what varies between builds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ACCEL_ADDRESS_BLOCK",
+    "ACCEL_BASE",
+    "ACCEL_CTRL_INTERFACE",
+    "ACCEL_INSTANCE",
+    "ACCEL_RANGE",
+    "CRYSTAL_MHZ",
+    "DDR_ADDRESS_BLOCK",
+    "DEFAULT_NUM_BANKS",
+    "DMA_ADDRESS_BLOCK",
+    "DMA_BASE",
+    "DMA_INSTANCE",
+    "DMA_PARAMETERS",
+    "DMA_RANGE",
+    "DMA_REGISTER_BYTES",
+    "DMA_VLNV",
+    "FCLK_MHZ",
+    "IO_PLL_FBDIV",
+    "PART",
+    "PLATFORM",
+    "STREAM_DATA_WIDTH",
+    "SUPPORTED_NUM_BANKS",
+    "TOP_MODULE",
+    "VIVADO_VERSION",
+    "VLNV",
+    "BlockDesign",
+    "fclk_divisors",
+]
+
+VIVADO_VERSION = "2024.1"
+PART = ("7z020", "clg400", "-1")
+
+# --- the accelerator IP ----------------------------------------------------------
+VLNV = "pynq-mnist.dev:user:mnist_accel:1.0"
+TOP_MODULE = "mnist_top"  # RTL top packaged as the IP
+ACCEL_INSTANCE = "mnist_accel"
+ACCEL_BASE = 0x43C00000
+ACCEL_RANGE = 0x40000  # registers + weight window: the IP decodes all of it
+ACCEL_CTRL_INTERFACE = "s_axi_ctrl"
+ACCEL_ADDRESS_BLOCK = "reg0"  # the single address block of that interface
+SUPPORTED_NUM_BANKS = (32, 64, 128)
+DEFAULT_NUM_BANKS = 64
+STREAM_DATA_WIDTH = 32  # s_axis/m_axis TDATA bits, on both sides of the DMA
+
+# --- the AXI DMA (PG021) -----------------------------------------------------------
+DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
+DMA_INSTANCE = "axi_dma"
+DMA_BASE = 0x40400000
+DMA_RANGE = 0x10000
+DMA_ADDRESS_BLOCK = "Reg"
+DMA_REGISTER_BYTES = 4096  # the S_AXI_LITE register block inside DMA_RANGE
+# Values as strings, the way pynq parses them out of a .hwh.
+DMA_PARAMETERS: dict[str, str] = {
+    "c_include_sg": "0",
+    "c_sg_length_width": "26",
+    "c_include_mm2s": "1",
+    "c_include_s2mm": "1",
+    "c_m_axi_mm2s_data_width": "32",
+    "c_m_axis_mm2s_tdata_width": str(STREAM_DATA_WIDTH),
+    "c_m_axi_s2mm_data_width": "32",
+    "c_s_axis_s2mm_tdata_width": str(STREAM_DATA_WIDTH),
+    "c_include_mm2s_dre": "0",
+    "c_include_s2mm_dre": "0",
+    "c_mm2s_burst_size": "16",
+    "c_s2mm_burst_size": "16",
+    "c_addr_width": "32",
+    "c_micro_dma": "0",
+}
+
+# --- the platform: PS7, reset, interconnects ----------------------------------------
+# Platform cells of overlay/bd.tcl (the overlay tests check they agree).
+PLATFORM = {
+    "ps7": ("processing_system7_0", "xilinx.com:ip:processing_system7:5.5"),
+    "reset": ("rst_ps7_fclk0", "xilinx.com:ip:proc_sys_reset:5.0"),
+    "ctrl_ic": ("ps7_axi_periph", "xilinx.com:ip:axi_interconnect:2.1"),
+    "mem_ic": ("axi_mem_smc", "xilinx.com:ip:smartconnect:1.0"),
+}
+# PS7 clocking of the PYNQ-Z1/Z2 images: 50 MHz crystal, IO PLL x20 = 1000 MHz.
+CRYSTAL_MHZ = 50
+IO_PLL_FBDIV = 20
+FCLK_MHZ = 100  # FCLK_CLK0 default
+DDR_ADDRESS_BLOCK = ("S_AXI_HP0", "HP0_DDR_LOWOCM", 0x0000_0000, 0x2000_0000)
+
+
+def fclk_divisors(mhz: float) -> tuple[int, int]:
+    """(DIVISOR0, DIVISOR1) of the IO PLL for an exact ``mhz`` (as the PS7 wizard picks them).
+
+    Raises
+    ------
+    ValueError
+        No pair of 6-bit divisors gives exactly ``mhz``.
+    """
+    pll = CRYSTAL_MHZ * IO_PLL_FBDIV
+    pairs = [
+        (d0, d1) for d0 in range(1, 64) for d1 in range(1, 64) if abs(pll / (d0 * d1) - mhz) < 1e-9
+    ]
+    if not pairs:
+        raise ValueError(f"FCLK0 {mhz} MHz is not {pll} MHz divided by two 6-bit divisors")
+    return min(pairs, key=lambda p: (max(p), -p[0]))
+
+
+@dataclass(frozen=True)
+class BlockDesign:
+    """What varies between builds of the design: instance paths, NUM_BANKS, FCLK0, DMA build.
+
+    ``accel``/``dma`` are block-design paths such as ``mnist_accel`` or
+    ``accel/mnist_accel_0`` (a cell inside hierarchy ``accel``).
+    """
+
+    accel: str = ACCEL_INSTANCE
+    dma: str = DMA_INSTANCE
+    num_banks: int = DEFAULT_NUM_BANKS
+    fclk_mhz: float = FCLK_MHZ
+    name: str = "mnist"
+    vivado_version: str = VIVADO_VERSION
+    dma_parameters: tuple[tuple[str, str], ...] = ()  # overrides of DMA_PARAMETERS
+
+    def __post_init__(self) -> None:
+        unknown = {key for key, _ in self.dma_parameters} - set(DMA_PARAMETERS)
+        if unknown:
+            raise ValueError(f"unknown AXI DMA parameters {sorted(unknown)}")
+        if self.num_banks not in SUPPORTED_NUM_BANKS:
+            raise ValueError(f"num_banks={self.num_banks}: not one of {SUPPORTED_NUM_BANKS}")
+        for path in (self.accel, self.dma):
+            if not path or path.startswith("/") or path.endswith("/") or "//" in path:
+                raise ValueError(f"instance path {path!r} is not of the form [hier/]cell")
+        if self.accel == self.dma:
+            raise ValueError(f"accelerator and DMA cannot both be {self.accel!r}")
+        fclk_divisors(self.fclk_mhz)
+
+    @property
+    def dma_config(self) -> dict[str, str]:
+        """DMA_PARAMETERS with this design's overrides."""
+        return {**DMA_PARAMETERS, **dict(self.dma_parameters)}
