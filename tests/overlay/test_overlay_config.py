@@ -19,6 +19,26 @@ from pynq_mnist.hardware import regmap
 # --- config.tcl: generated, fresh, equal to regmap ---------------------------------
 
 
+SCALARS = (
+    "VLNV",
+    "TOP_MODULE",
+    "ACCEL_INSTANCE",
+    "ACCEL_BASE",
+    "ACCEL_RANGE",
+    "ACCEL_CTRL_INTERFACE",
+    "AXIL_ADDR_WIDTH",
+    "AXIL_DATA_WIDTH",
+    "STREAM_DATA_WIDTH",
+    "WEIGHT_WINDOW_OFFSET",
+    "NUM_BANKS_DEFAULT",
+    "DMA_VLNV",
+    "DMA_INSTANCE",
+    "DMA_BASE",
+    "DMA_RANGE",
+    "FCLK_MHZ",
+)
+
+
 def _config_from_tcl(path: Path) -> dict[str, Any]:
     """Source config.tcl in tclsh and return its variables as plain Python values.
 
