@@ -3,10 +3,11 @@
 The layers, bottom first (docs/architecture.md, "Layers"):
 
 0. ``errors``, ``closing``: what every module may use
-1. ``model``, ``hardware``: the model file; the hardware description (register
-   map, weight layout, block design) and its generators
-2. ``contract``, ``data``, ``preprocess``, ``deskew``: the arithmetic contract
-   and the inputs it takes
+1. ``model``, ``deskew``, ``hardware``: the model file and the input transform
+   it may name; the hardware description (register map, weight layout, block
+   design) and its generators
+2. ``contract``, ``data``, ``preprocess``: the arithmetic contract and the
+   inputs it takes
 3. ``board``, ``sim``: the board runtime (driver, overlay) and the virtual
    board; peers that never import each other (the driver must not know
    whether its device is virtual)
@@ -36,7 +37,7 @@ LAYERS: dict[str, int] = {
     "contract": 2,
     "data": 2,
     "preprocess": 2,
-    "deskew": 2,
+    "deskew": 1,
     "board": 3,
     "sim": 3,
     "backends": 4,
