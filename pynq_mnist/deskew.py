@@ -119,7 +119,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     )
     pos = (idx * _ONE)[None, None, :] + off[:, :, None]  # [N, 28, 28] Q16 column
     i = pos >> FRAC_BITS
-    f = pos - (i << FRAC_BITS)
+    f = pos - i * _ONE
 
     # Zero border of one pixel: out-of-range rows and columns read zeros.
     wide = SIDE + 2
