@@ -8,7 +8,8 @@
 # python3-pil, python3-pytest and python3-hypothesis (debootstrap, second stage
 # under qemu-user), then runs there, under qemu, the tests that need neither
 # pynq nor a simulator: tests/test_golden.py (pixels and logits pinned on
-# x86-64), test_cpu.py, test_preprocess.py and test_cli.py (-m "not sim").
+# x86-64), test_golden_deskew.py (the deskewed test set), test_deskew.py,
+# test_cpu.py, test_preprocess.py and test_cli.py (-m "not sim").
 # Needs root (chroot, binfmt_misc); apt installs qemu-user-static, debootstrap
 # and binfmt-support when they are missing. The root lives in $ARMHF_ROOT
 # (default /var/tmp/pynq-mnist-armhf, about 300 MB) and is reused. Building it
@@ -81,7 +82,8 @@ status=0
 # Deselected: it checks the sim backend's message about Verilator, and the root has no pynq.
 in_root /bin/sh -c 'cd /work/pynq-mnist && exec python3 -m pytest -p no:cacheprovider \
   -m "not sim" --deselect tests/test_cli.py::test_sim_without_verilator_exit_2 \
-  tests/test_golden.py tests/test_cpu.py tests/test_preprocess.py tests/test_cli.py' ||
+  tests/test_golden.py tests/test_golden_deskew.py tests/test_deskew.py \
+  tests/test_cpu.py tests/test_preprocess.py tests/test_cli.py' ||
   status=$?
 echo "armhf-check: tests took $((SECONDS - start)) s under qemu; exit status $status"
 exit "$status"
