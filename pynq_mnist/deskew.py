@@ -25,8 +25,14 @@ along the row, rounded half up:
 
     y[r, c] = ((2**K - f) * x[ri, i] + f * x[ri, i+1] + 2**(K-1)) >> K
 
-where x[ri, j] = 0 outside 0 <= ri, j <= 27. A blank image (m = 0) is
-returned unchanged. Every intermediate fits in int64 (|num * 2**(K+1)| < 2**60).
+where x[ri, j] = 0 outside 0 <= ri, j <= 27. Since c * 2**K is a whole number
+of pixels, i = c + (off[r] >> K) and f = off[r] mod 2**K: each output row is its
+source row moved by a per-row fixed-point offset. A blank image (m = 0) is
+returned unchanged. Every intermediate fits in int64 (|num * 2**(K+1)| < 2**60)
+and the interpolation in int32 (< 2**24).
+
+Use: ``apply_input_transform(model.input_transform, pixels)`` on uint8 [N, 784]
+right before the network, once per batch; ``None`` is the identity.
 """
 
 from __future__ import annotations
