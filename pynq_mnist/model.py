@@ -2,7 +2,9 @@
 
 File format (numpy ``.npz``, never pickled): ``w1`` int8 [128, 784],
 ``w2`` int8 [10, 128], ``shift_l1`` and ``shift_l2`` 0-d integers in 0..31,
-and optionally ``metadata``, a 0-d string holding a JSON object.
+and optionally ``metadata``, a 0-d string holding a JSON object, and
+``input_transform``, a 0-d string naming a transform the pixels go through
+before the network (``"deskew"``, see ``pynq_mnist.deskew``); absent means none.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .deskew import check_transform
 from .errors import ModelFormatError
 
 N_IN = 784
@@ -26,6 +29,7 @@ INT8_MIN, INT8_MAX = -128, 127
 
 REQUIRED_KEYS = ("w1", "w2", "shift_l1", "shift_l2")
 METADATA_KEY = "metadata"
+TRANSFORM_KEY = "input_transform"
 DEFAULT_MODEL = "default.npz"
 
 
@@ -38,6 +42,7 @@ class Model:
     shift_l1: int
     shift_l2: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    input_transform: str | None = None  # applied to the uint8 pixels first (pynq_mnist.deskew)
 
     @classmethod
     def from_arrays(
@@ -48,13 +53,14 @@ class Model:
         shift_l2: Any,
         metadata: dict[str, Any] | None = None,
         source: str = "model",
+        input_transform: Any = None,
     ) -> Model:
         """Validate raw arrays and build a Model (read-only int8 copies).
 
         Raises
         ------
         ModelFormatError
-            Wrong shape, dtype, value range or shift; ``source`` names the file.
+            Wrong shape, dtype, value range, shift or transform; ``source`` names the file.
         """
         weights = {
             "w1": _int8_matrix(w1, "w1", (N_HID, N_IN), source),
@@ -64,7 +70,8 @@ class Model:
             "shift_l1": _shift(shift_l1, "shift_l1", source),
             "shift_l2": _shift(shift_l2, "shift_l2", source),
         }
-        return cls(**weights, **shifts, metadata=dict(metadata or {}))
+        transform = check_transform(input_transform, source)
+        return cls(**weights, **shifts, metadata=dict(metadata or {}), input_transform=transform)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
@@ -74,6 +81,7 @@ class Model:
             and np.array_equal(self.w2, other.w2)
             and self.shift_l1 == other.shift_l1
             and self.shift_l2 == other.shift_l2
+            and self.input_transform == other.input_transform
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -143,6 +151,9 @@ def load_model(path: str | Path | None = None) -> Model:
                 raise ModelFormatError(f"{file}: missing key(s) {', '.join(missing)}")
             arrays = {key: npz[key] for key in REQUIRED_KEYS}
             metadata = _read_metadata(npz[METADATA_KEY], file) if METADATA_KEY in npz.files else {}
+            transform = (
+                _read_transform(npz[TRANSFORM_KEY], file) if TRANSFORM_KEY in npz.files else None
+            )
     except FileNotFoundError:
         raise ModelFormatError(f"{file}: no such model file") from None
     except IsADirectoryError:
@@ -151,7 +162,15 @@ def load_model(path: str | Path | None = None) -> Model:
         if isinstance(exc, ModelFormatError):
             raise
         raise ModelFormatError(f"{file}: not a valid .npz model file ({exc})") from None
-    return Model.from_arrays(**arrays, metadata=metadata, source=str(file))
+    return Model.from_arrays(
+        **arrays, metadata=metadata, source=str(file), input_transform=transform
+    )
+
+
+def _read_transform(value: np.ndarray, file: Path) -> str:
+    if value.shape != () or value.dtype.kind != "U":
+        raise ModelFormatError(f"{file}: 'input_transform' must be a string")
+    return str(value)
 
 
 def _read_metadata(value: np.ndarray, file: Path) -> dict[str, Any]:
@@ -167,13 +186,15 @@ def _read_metadata(value: np.ndarray, file: Path) -> dict[str, Any]:
 
 
 def save_model(model: Model, path: str | Path) -> None:
-    """Write ``model`` in the seed's npz format (plus JSON metadata)."""
+    """Write ``model`` in the seed's npz format (plus JSON metadata and any input transform)."""
+    arrays = {
+        "w1": model.w1,
+        "w2": model.w2,
+        "shift_l1": np.array(model.shift_l1, dtype=np.int64),
+        "shift_l2": np.array(model.shift_l2, dtype=np.int64),
+        METADATA_KEY: np.array(json.dumps(model.metadata, sort_keys=True)),
+    }
+    if model.input_transform is not None:  # absent key: files without a transform stay as before
+        arrays[TRANSFORM_KEY] = np.array(model.input_transform)
     with open(path, "wb") as file:  # a file object stops numpy appending ".npz"
-        np.savez(
-            file,
-            w1=model.w1,
-            w2=model.w2,
-            shift_l1=np.array(model.shift_l1, dtype=np.int64),
-            shift_l2=np.array(model.shift_l2, dtype=np.int64),
-            metadata=np.array(json.dumps(model.metadata, sort_keys=True)),
-        )
+        np.savez(file, **arrays)

@@ -8,7 +8,8 @@
 # python3-pil, python3-pytest and python3-hypothesis (debootstrap, second stage
 # under qemu-user), then runs there, under qemu, the tests that need neither
 # pynq nor a simulator: tests/core/test_golden.py (pixels and logits pinned
-# on x86-64), core/test_contract.py, core/test_preprocess.py and
+# on x86-64), core/test_golden_deskew.py (the deskewed test set),
+# core/test_deskew.py, core/test_contract.py, core/test_preprocess.py and
 # apps/test_cli.py (-m "not sim").
 # Needs root (chroot, binfmt_misc); apt installs qemu-user-static, debootstrap
 # and binfmt-support when they are missing. The root lives in $ARMHF_ROOT
@@ -82,7 +83,8 @@ status=0
 # Deselected: it checks the sim backend's message about Verilator, and the root has no pynq.
 in_root /bin/sh -c 'cd /work/pynq-mnist && exec python3 -m pytest -p no:cacheprovider \
   -m "not sim" --deselect tests/apps/test_cli.py::test_sim_without_verilator_exit_2 \
-  tests/core/test_golden.py tests/core/test_contract.py tests/core/test_preprocess.py \
+  tests/core/test_golden.py tests/core/test_golden_deskew.py tests/core/test_deskew.py \
+  tests/core/test_contract.py tests/core/test_preprocess.py \
   tests/apps/test_cli.py' ||
   status=$?
 echo "armhf-check: tests took $((SECONDS - start)) s under qemu; exit status $status"

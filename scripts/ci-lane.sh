@@ -7,7 +7,7 @@
 #   e.g. scripts/ci-lane.sh pynq-3.0.1 ~/.pyenv/versions/3.10.13/bin/python numpy==1.21.5
 #
 # The lane runs every test under tests/ except what needs tools a PYNQ image
-# does not have: tests/hw (cocotb RTL testbenches), tests/training/test_train.py (torch)
+# does not have: tests/hw (cocotb RTL testbenches), tests/training (torch)
 # and tests/test_lint.py (ruff; a check of the source, not of the platform);
 # those run on the main lane. Selecting by exclusion picks up new test files
 # without editing this script. Extra pytest arguments: $PYNQ_MNIST_LANE_PYTEST.
@@ -70,5 +70,6 @@ EOF
 
 # shellcheck disable=SC2086  # PYNQ_MNIST_LANE_PYTEST is a list of arguments
 exec "$venv/bin/python" -m pytest tests --ignore=tests/hw --ignore=tests/training/test_train.py \
+  --ignore=tests/training/test_train_deskew.py \
   --ignore=tests/test_lint.py \
   -p no:cacheprovider ${PYNQ_MNIST_LANE_PYTEST:-}

@@ -9,6 +9,12 @@ Two recipes:
   max-abs int8 weights, h = clamp(acc1 >> s1, 0, 255)) with straight-through
   gradients. Shifts are chosen on held-out training images, never the test set.
 
+Either recipe can train a model that asks for the integer deskew
+(``--deskew before|after``, see ``pynq_mnist.deskew``): ``before`` deskews each
+training image once and then augments it; ``after`` augments, then deskews each
+augmented image (as inference sees inputs). Hold-out and test images are
+deskewed in both cases, and the model file records ``input_transform``.
+
 torch is imported only by this module; the rest of the package runs without it.
 """
 
@@ -32,7 +38,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the usual torch alias)
 from tqdm import tqdm
 
-from .. import contract
+from .. import contract, deskew
 from ..data import load_mnist, resolve_data_dir, sha256_of_files
 from ..errors import PynqMnistError
 from ..model import N_HID, N_IN, N_OUT, Model, save_model
@@ -65,7 +71,10 @@ class Recipe:
     translate_px: float  # augmentation: uniform in +-translate_px, each axis
     scale: float  # augmentation: zoom uniform in 1 +- scale
     label_smoothing: float
+    deskew: str = "none"  # "none", or deskew the training images "before"/"after" augmenting
 
+
+DESKEW_MODES = ("none", "before", "after")
 
 RECIPES: dict[str, Recipe] = {
     "seed": Recipe(
@@ -213,6 +222,7 @@ def train(
     test_limit: int | None = None,
     progress: bool = True,
     command: str | None = None,
+    deskew_mode: str | None = None,
 ) -> dict[str, Any]:
     """Train with ``recipe``, write ``out`` (.npz) and the report (.json beside it).
 
@@ -222,6 +232,8 @@ def train(
         Use only the first N training / test images (smoke tests).
     command:
         The command line to record in the report, if any.
+    deskew_mode:
+        Override the recipe's ``deskew`` ("none", "before" or "after").
 
     Returns
     -------
@@ -241,6 +253,11 @@ def train(
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         cfg = replace(cfg, epochs=epochs)
+    if deskew_mode is not None:
+        if deskew_mode not in DESKEW_MODES:
+            raise ValueError(f"deskew must be one of {DESKEW_MODES}, got {deskew_mode!r}")
+        cfg = replace(cfg, deskew=deskew_mode)
+    transform = None if cfg.deskew == "none" else deskew.DESKEW
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     started = time.perf_counter()
@@ -258,6 +275,11 @@ def train(
     hold_x, hold_y = train_x[len(train_x) - n_hold :], train_y[len(train_y) - n_hold :]
     if len(fit_x) < cfg.batch_size:
         raise ValueError(f"{len(fit_x)} training images, need at least {cfg.batch_size}")
+    # The network sees transformed pixels: held-out and test images as at inference.
+    hold_x = deskew.apply_input_transform(transform, hold_x)
+    test_x = deskew.apply_input_transform(transform, test_x)
+    if cfg.deskew == "before":
+        fit_x = deskew.deskew(fit_x)
 
     with _DeterministicTorch(seed, threads) as gen:
         layer1 = torch.nn.Linear(N_IN, N_HID, bias=False)
@@ -296,6 +318,8 @@ def train(
                     )
                 batch = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 x = _augment(fit_images[batch], cfg, gen)
+                if cfg.deskew == "after":
+                    x = _deskew_batch(x)
                 if shift_l1 is not None:
                     logits = _integer_logits(w1, w2, x, shift_l1)
                 else:
@@ -314,6 +338,8 @@ def train(
         bar.close()
         # The seed notebook calibrated on one shuffled training batch.
         calib = fit_x[torch.randperm(len(fit_x), generator=gen)[: cfg.batch_size].numpy()]
+        if cfg.deskew == "after":
+            calib = deskew.deskew(calib)
         w1_f = w1.detach().double().numpy()
         w2_f = w2.detach().double().numpy()
         float_acc = _accuracy(lambda x: _float_logits(w1.detach(), w2.detach(), x), test_x, test_y)
@@ -333,6 +359,8 @@ def train(
         shift_l2, shift_l2_scores = quant.choose_shift_l2(hold_logits, hold_y)
         extra["trained_shift_l1"] = trained_shift
     model = quant.build_model(w1_f, w2_f, shift_l1, shift_l2, recipe, extra=extra)
+    if transform is not None:
+        model = replace(model, input_transform=transform)
     save_model(model, out)
 
     test_logits = _contract_logits_model(model, test_x)
@@ -347,6 +375,8 @@ def train(
         "test_images": len(test_x),
         "float_accuracy_test": float_acc,
         "int_accuracy_test": float(np.mean(contract.digits(test_logits) == test_y)),
+        "int_accuracy_holdout": _holdout_accuracy(model, hold_x, hold_y),
+        "input_transform": transform,
         "seed_digit_accuracy_test": quant.seed_accuracy(test_logits, shift_l2, test_y),
         "shift_l1": shift_l1,
         "shift_l2": shift_l2,
@@ -367,6 +397,18 @@ def train(
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     logger.info("wrote %s and %s", out, report_path)
     return report
+
+
+def _deskew_batch(x: torch.Tensor) -> torch.Tensor:
+    """Deskew a batch of integer pixels (float [B,784], as ``_augment`` returns them)."""
+    pixels = x.numpy().astype(np.uint8)  # exact: the values are integers 0..255
+    return torch.from_numpy(deskew.deskew(pixels)).to(torch.float32)
+
+
+def _holdout_accuracy(model: Model, images: np.ndarray, labels: np.ndarray) -> float | None:
+    if len(images) == 0:
+        return None
+    return float(np.mean(contract.digits(_contract_logits_model(model, images)) == labels))
 
 
 def _window(center: int, radius: int = 2) -> range:
@@ -402,6 +444,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs (seed 5, qat 45)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
+        "--deskew",
+        choices=DESKEW_MODES,
+        help="train for deskewed input: deskew 'before' or 'after' augmenting (default: none)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch threads; results depend on it (default: 1)"
     )
     parser.add_argument(
@@ -424,10 +471,13 @@ def run(args: argparse.Namespace) -> int:
         test_limit=args.test_limit,
         progress=not args.no_progress,
         command=_command_line(args),
+        deskew_mode=args.deskew,
     )
     print(f"recipe {report['recipe']}, seed {report['seed']}, {report['epochs']} epochs")
     print(f"float accuracy (test):   {report['float_accuracy_test']:.4f}")
     print(f"integer accuracy (test): {report['int_accuracy_test']:.4f}")
+    if report["int_accuracy_holdout"] is not None:
+        print(f"integer accuracy (hold-out): {report['int_accuracy_holdout']:.4f}")
     print(f"seed-digit accuracy:     {report['seed_digit_accuracy_test']:.4f}")
     print(f"shifts: l1 {report['shift_l1']}, l2 {report['shift_l2']}")
     print(f"wall time: {report['wall_time_s']:.1f} s")
@@ -445,6 +495,7 @@ def _command_line(args: argparse.Namespace) -> str:
         ("--epochs", args.epochs),
         ("--train-limit", args.train_limit),
         ("--test-limit", args.test_limit),
+        ("--deskew", args.deskew),
     ):
         if value is not None:
             words += [flag, str(value)]
