@@ -17,8 +17,9 @@ from .model import Model, load_model
 class ClassifyResult:
     """Digits, exact logits and softmax confidences for a batch of images.
 
-    ``stats`` is the accelerator's (cycles, register accesses, ...) on
-    ``sim``/``fabric`` and None on ``cpu``.
+    ``network_input`` holds the uint8 pixels [N, 784] the network saw (after
+    the model's input transform); ``stats`` is the accelerator's (cycles,
+    register accesses, ...) on ``sim``/``fabric`` and None on ``cpu``.
     """
 
     digits: np.ndarray
@@ -26,6 +27,7 @@ class ClassifyResult:
     confidence: np.ndarray
     backend: str
     stats: dict[str, Any] | None = None
+    network_input: np.ndarray | None = None
 
 
 def seed_digits(logits: np.ndarray, model: Model) -> np.ndarray:
@@ -58,13 +60,15 @@ class Classifier(Closing):
 
     def classify(self, images: np.ndarray) -> ClassifyResult:
         """Classify uint8 images shaped [28,28], [N,28,28] or [N,784]."""
-        inference = self.backend.run(contract.as_image_batch(images))
+        pixels = contract.network_input(self.model, images)
+        inference = self.backend.run(pixels)
         return ClassifyResult(
             digits=contract.digits(inference.logits),
             logits=inference.logits,
             confidence=contract.confidence(inference.logits, self.model),
             backend=self.backend.name,
             stats=inference.stats,
+            network_input=pixels,
         )
 
     def close(self) -> None:

@@ -7,7 +7,10 @@ x: 784 uint8 pixels; W1 int8 [128,784], W2 int8 [10,128]; s1, s2 in 0..31.
 * logits = W2 h (int32, exact); digit = argmax(logits), lowest index on ties
 * seed digit = argmax(min(255, max(0, logits >> s2)))
 
-:func:`exact_logits` evaluates it vectorised over a batch.
+:func:`network_input` gives the pixels the network sees (the model's input
+transform applied, :mod:`pynq_mnist.deskew`); :func:`exact_logits` evaluates
+the whole contract vectorised over a batch; backends run the network on
+``network_input``'s pixels.
 Why float GEMMs are exact here
 ------------------------------
 All operands are small integers. A float32 sum of integers is exact while
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .deskew import apply_input_transform
 from .model import N_IN, Model
 
 FLOAT32_EXACT_LIMIT = float(2**24)
@@ -64,9 +68,14 @@ def as_image_batch(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array.reshape(-1, N_IN))
 
 
+def network_input(model: Model, images: np.ndarray) -> np.ndarray:
+    """The uint8 pixels [N, 784] the network sees: the batch after ``model.input_transform``."""
+    return apply_input_transform(model.input_transform, as_image_batch(images))
+
+
 def exact_logits(model: Model, images: np.ndarray) -> np.ndarray:
     """Int32 logits [N, 10] of the contract for uint8 images ([N, 784] or [N, 28, 28])."""
-    return ExactKernel(model)(as_image_batch(images))
+    return ExactKernel(model)(network_input(model, images))
 
 
 def digits(logits: np.ndarray) -> np.ndarray:

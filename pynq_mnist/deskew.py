@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from pynq_mnist.errors import ModelFormatError
+from .errors import ModelFormatError
 
 __all__ = ["DESKEW", "TRANSFORMS", "apply_input_transform", "bench", "check_transform", "deskew"]
 

@@ -173,14 +173,20 @@ def benchmark(
 ) -> dict[str, Any]:
     """Run every backend on the same images; cpu always runs first as the reference.
 
-    Returns ``{"n": N, "batch": B, "backends": {name: bench_backend(...) dict}}``.
+    The model's input transform (if any) runs once, on the host, before every
+    backend; its time is reported as ``input_transform_s``.
+
+    Returns ``{"n": N, "batch": B, "input_transform", "input_transform_s",
+    "backends": {name: bench_backend(...) dict}}``.
 
     Raises
     ------
     BackendUnavailable
         A backend cannot run here (raised before any measurement).
     """
-    images = np.ascontiguousarray(images.reshape(len(images), N_IN), dtype=np.uint8)
+    start = time.perf_counter()
+    images = contract.network_input(model, images)
+    transform_s = time.perf_counter() - start
     labels = np.asarray(labels).astype(np.int64)
     names = ["cpu"] + [b for b in backends if b != "cpu"]
     opened: dict[str, Backend] = {}
@@ -203,7 +209,26 @@ def benchmark(
     finally:
         for backend in opened.values():
             backend.close()
-    return {"n": len(images), "batch": batch, "backends": results}
+    return {
+        "n": len(images),
+        "batch": batch,
+        "input_transform": model.input_transform,
+        "input_transform_s": transform_s,
+        "backends": results,
+    }
+
+
+def _transform_line(report: dict[str, Any]) -> str:
+    """The input transform's host time per image and its share of each backend's batch time."""
+    n, seconds = report["n"], report["input_transform_s"]
+    shares = ", ".join(
+        f"{seconds / (seconds + r['wall_s']) * 100:.1f} % of {name}'s"
+        for name, r in report["backends"].items()
+    )
+    return (
+        f"input transform {report['input_transform']}: {seconds * 1e3:.1f} ms for {n} images "
+        f"({seconds / n * 1e6:.2f} us/image) on the host; {shares} time per batch with it"
+    )
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -346,6 +371,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"data: {source}")
     print(render_table(report))
+    if report["input_transform"] is not None:
+        print(_transform_line(report))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n")
     if args.plot_path:

@@ -140,7 +140,7 @@ class DigitService(Closing):
             "confidences": [round(float(p), 6) for p in contract.softmax(logits, self.model)[0]],
             "backend": self.backend.name,
             "cycles": None if cycles is None else int(cycles),
-            "image": [int(v) for v in batch[0]],
+            "image": [int(v) for v in result.network_input[0]],
             "accelerator_ms": round(accelerator_ms, 3),
         }
 

@@ -1,4 +1,4 @@
-"""``python -m pynq_mnist.deskew_bench``: time the integer deskew on a batch of MNIST test images.
+"""``python -m pynq_mnist.apps.deskew_bench``: time the integer deskew on MNIST test images.
 
 Prints the best-of-N wall time for one batch (10,000 images by default) and the
 time per image; the function it times is ``pynq_mnist.deskew.bench``.
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 
-from pynq_mnist.data import load_mnist
-from pynq_mnist.deskew import SIDE, bench
+from ..data import load_mnist
+from ..deskew import SIDE, bench
 
 
 def main(argv: list[str] | None = None) -> int:
     """Time ``deskew`` on the first N MNIST test images and print the figures."""
-    parser = argparse.ArgumentParser(prog="python -m pynq_mnist.deskew_bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m pynq_mnist.apps.deskew_bench", description=__doc__
+    )
     parser.add_argument("--data", metavar="DIR", help="MNIST directory (default as for train)")
     parser.add_argument("--images", type=int, default=10000, help="batch size (default 10000)")
     parser.add_argument("--repeats", type=int, default=5, help="best of N runs (default 5)")
