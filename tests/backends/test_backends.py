@@ -208,3 +208,30 @@ def test_fabric_equals_cpu_on_real_test_images(mnist_dir: Path) -> None:
         fabric.load(model)
         cpu.load(model)
         np.testing.assert_array_equal(fabric.infer(images), cpu.infer(images))
+
+
+@pytest.mark.sim
+def test_a_deskew_model_sees_the_same_deskewed_pixels_on_every_backend(
+    sim_backend: SimBackend, mnist_dir: Path
+) -> None:
+    """The model's input transform runs once, before the backend: cpu and the RTL agree."""
+    from pynq_mnist import Classifier
+    from pynq_mnist.deskew import deskew
+
+    plain = load_model()
+    model = Model.from_arrays(
+        plain.w1, plain.w2, plain.shift_l1, plain.shift_l2, input_transform="deskew"
+    )
+    images, _ = load_mnist("test", mnist_dir)
+    images = images[:48].reshape(48, -1)
+    pixels = deskew(images)
+    assert np.sum(pixels != images) > 48 * 50  # the transform really moves ink
+    want = model_logits(plain, pixels)
+    results = [Classifier(model, backend) for backend in (CpuBackend(), sim_backend)]
+    for result in (clf.classify(images) for clf in results):
+        np.testing.assert_array_equal(result.network_input, pixels)
+        np.testing.assert_array_equal(result.logits, want)
+        np.testing.assert_array_equal(result.digits, reference_digits(want))
+    untransformed = Classifier(plain, CpuBackend()).classify(images)
+    np.testing.assert_array_equal(untransformed.network_input, images)
+    np.testing.assert_array_equal(untransformed.logits, model_logits(plain, images))
