@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 
+from ..board.detect import board_available
 from ..errors import BackendUnavailable
 from .base import AcceleratorBackend, Backend, Inference
 
@@ -64,10 +65,3 @@ def get_backend(name: str | None = None) -> Backend:
         ) from None
     backend: Backend = getattr(module, class_name)()
     return backend
-
-
-def board_available() -> bool:
-    """True on a PYNQ board that can run the ``fabric`` backend (never imports pynq)."""
-    from ..board.detect import board_available as detect
-
-    return detect()
