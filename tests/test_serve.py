@@ -122,7 +122,9 @@ def test_bad_requests_get_one_line_and_the_server_keeps_serving(
 ) -> None:
     assert classify(cpu_server, b"not an image", "image/png") == (
         400,
-        {"error": "uploaded image: not an image this server reads (PNG, JPEG, GIF, BMP, WebP or TIFF)"},
+        {
+            "error": "uploaded image: not an image this server reads (PNG, JPEG, GIF, BMP, WebP or TIFF)"
+        },
     )
     status, reply = classify(cpu_server, _png(np.full((50, 50), 255, np.uint8)), "image/png")
     assert (status, reply) == (400, {"error": serve.UPLOAD_PREFIX + BLANK})
@@ -151,7 +153,9 @@ def test_bad_requests_get_one_line_and_the_server_keeps_serving(
         json.dumps({"error": f"body of {limit + 1} bytes is over the limit of {limit}"})
     )
     with socket.create_connection(("127.0.0.1", cpu_server.port), timeout=10) as raw:
-        raw.sendall(b"POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n\r\n")
+        raw.sendall(
+            b"POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n\r\n"
+        )
         answer = raw.makefile("rb").read().decode()
     assert answer.startswith("HTTP/1.1 411 ")
     assert answer.endswith('{"error": "Content-Length required"}')
