@@ -50,6 +50,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 128
+LINGER_S = 0.5  # after a reply, wait this long at most for the client to close
+LINGER_BYTES = 1 << 20  # and read at most this much of what it still sends
 DROPPED_LOG_PERIOD_S = 10.0  # at most one "clients went away" line per period
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 _SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
@@ -302,6 +304,22 @@ class BoundedHTTPServer(http.server.ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.connections.release(request)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Close after taking what the client still sends (bounded), so that an early error
+        reply is read rather than lost to a reset."""
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER_S)
+            taken = 0
+            while taken < LINGER_BYTES:
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                taken += len(chunk)
+        except OSError:
+            pass
+        self.close_request(request)
 
     def _refuse(self, request: socket.socket) -> None:
         """Answer 503 without blocking the accept loop, then close."""

@@ -79,6 +79,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # a phone photo is 2-8 MB
 RAW_TYPE = "application/octet-stream"
 CLIENT_TIMEOUT_S = 30.0  # a client that stops sending frees its thread after this
 LOAD_CLIENTS = 8
+ABUSE_RSS_LIMIT_MB = 150.0
 LOAD_REQUESTS = 50
 
 
@@ -732,6 +733,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="instead of serving: start on 127.0.0.1, run --clients x --requests, print figures",
     )
+    parser.add_argument(
+        "--abuse-test",
+        action="store_true",
+        help="instead of serving: start a server process on 127.0.0.1 (open files 1024), send "
+        "abusive files, slow and malformed requests while checking real digits; print figures",
+    )
+    parser.add_argument(
+        "--slow", type=int, default=1000, help="abuse test: slow connections held (default 1000)"
+    )
+    parser.add_argument(
+        "--rss-limit",
+        type=float,
+        default=ABUSE_RSS_LIMIT_MB,
+        help=f"abuse test: server peak RSS limit in MB (default {ABUSE_RSS_LIMIT_MB:g})",
+    )
     parser.add_argument("--clients", type=int, default=LOAD_CLIENTS, help="load test clients")
     parser.add_argument(
         "--requests", type=int, default=LOAD_REQUESTS, help="load test requests per client"
@@ -747,6 +763,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.abuse_test:
+        from .serve_abuse import main_abuse
+
+        return main_abuse(args.backend or "cpu", args.slow, args.rss_limit)
     host, port = ("127.0.0.1", 0) if args.load_test else (args.host, args.port)
     token = None if args.token is None else (args.token or secrets.token_urlsafe(16))
     try:
