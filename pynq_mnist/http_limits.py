@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import re
+import selectors
 import socket
 import socketserver
 import struct
@@ -52,7 +53,9 @@ logger = logging.getLogger(__name__)
 LISTEN_BACKLOG = 128
 LINGER_S = 0.5  # after a reply, wait this long at most for the client to close
 LINGER_BYTES = 1 << 20  # and read at most this much of what it still sends
-DROPPED_LOG_PERIOD_S = 10.0  # at most one "clients went away" line per period
+DROPPED_LOG_PERIOD_S = 10.0
+MAX_HEAD_BYTES = 66 * 1024  # request line + headers held before a thread takes over
+GATE_TICK_S = 0.1  # how often waiting connections are checked against their deadline
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 _SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
 
@@ -107,17 +110,24 @@ class ConnectionTable:
 
 
 class DeadlineReader(io.RawIOBase):
-    """Reads a socket; every read fails with TimeoutError once ``deadline`` (monotonic) passes."""
+    """Reads ``head`` (bytes already received), then the socket; every read fails with
+    TimeoutError once ``deadline`` (monotonic) passes."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, head: bytes = b"") -> None:
         super().__init__()
         self._sock = sock
+        self._head = memoryview(head)
         self.deadline = math.inf
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("request deadline passed")
@@ -258,6 +268,114 @@ def json_reply(status: int, payload: dict[str, Any], extra: dict[str, str] | Non
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+class HeadGate(threading.Thread):
+    """Holds new connections until their request head is complete, without a thread each.
+
+    Accepted sockets wait in one selector; a connection gets a handler thread
+    (``hand_off(sock, head_bytes, accepted_at)``) only once it has sent a blank
+    line ending its headers, or ``max_head`` bytes (then http.server answers 414/431).
+    One that has not done so ``deadline_s`` after it connected is closed. So a
+    thousand slow clients cost a thousand sockets, not a thousand threads, and
+    a normal request never waits behind them.
+    """
+
+    def __init__(
+        self,
+        connections: ConnectionTable,
+        hand_off: Any,
+        deadline_s: float,
+        max_head: int = MAX_HEAD_BYTES,
+    ) -> None:
+        super().__init__(name="http-head-gate", daemon=True)
+        self.connections = connections
+        self.hand_off = hand_off
+        self.deadline_s = deadline_s
+        self.max_head = max_head
+        self.timed_out = 0
+        self._selector = selectors.DefaultSelector()
+        self._pending: dict[socket.socket, tuple[bytearray, float, Any]] = {}
+        self._queue: list[tuple[socket.socket, Any]] = []
+        self._queue_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._stopping = False
+
+    def add(self, sock: socket.socket, address: Any) -> None:
+        """Watch ``sock`` (just accepted) until its head is complete."""
+        with self._queue_lock:
+            self._queue.append((sock, address))
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def stop(self) -> None:
+        """End the thread and close every connection still waiting."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self.join()
+
+    def run(self) -> None:
+        try:
+            while not self._stopping:
+                for key, _ in self._selector.select(GATE_TICK_S):
+                    if key.fileobj is self._wake_r:
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(4096)
+                        self._take_queue()
+                    else:
+                        self._read(key.fileobj)  # type: ignore[arg-type]
+                self._sweep()
+        finally:
+            self._take_queue()
+            for sock in list(self._pending):
+                self._close(sock)
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _take_queue(self) -> None:
+        with self._queue_lock:
+            queue, self._queue = self._queue, []
+        now = time.monotonic()
+        for sock, address in queue:
+            sock.setblocking(False)
+            self._pending[sock] = (bytearray(), now, address)
+            self._selector.register(sock, selectors.EVENT_READ)
+
+    def _read(self, sock: socket.socket) -> None:
+        head, accepted_at, address = self._pending[sock]
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._close(sock)
+            return
+        head += chunk
+        if len(head) >= self.max_head or any(end in head for end in (b"\n\r\n", b"\n\n")):
+            self._selector.unregister(sock)
+            del self._pending[sock]
+            sock.setblocking(True)
+            self.hand_off(sock, address, bytes(head), accepted_at)
+
+    def _sweep(self) -> None:
+        limit = time.monotonic() - self.deadline_s
+        for sock in [s for s, (_, since, _) in self._pending.items() if since < limit]:
+            self.timed_out += 1
+            self._close(sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(sock)
+        self._pending.pop(sock, None)
+        self.connections.release(sock)
+        sock.close()
+
+
 class BoundedHTTPServer(http.server.ThreadingHTTPServer):
     """A threading HTTP server with a connection table, a deep backlog and quiet client drops.
 
@@ -274,14 +392,40 @@ class BoundedHTTPServer(http.server.ThreadingHTTPServer):
         handler: type[http.server.BaseHTTPRequestHandler],
         connections: ConnectionTable,
         refusal: bytes,
+        deadline_s: float,
     ) -> None:
         self.connections = connections
         self.refusal = refusal
+        self.heads: dict[socket.socket, tuple[bytes, float]] = {}  # handed off, not yet read
+        self._heads_lock = threading.Lock()
+        self.gate = HeadGate(connections, self._hand_off, deadline_s)
         self.dropped = 0
         self._dropped_logged = 0
         self._dropped_logged_at = -math.inf
         self._drop_lock = threading.Lock()
         super().__init__(address, handler)
+        self.gate.start()
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.gate.is_alive():
+            self.gate.stop()
+
+    def take_head(self, sock: socket.socket) -> tuple[bytes, float]:
+        """The bytes the gate read from ``sock`` and when it connected (for the handler)."""
+        with self._heads_lock:
+            return self.heads.pop(sock, (b"", time.monotonic()))
+
+    def _hand_off(self, sock: socket.socket, address: Any, head: bytes, since: float) -> None:
+        with self._heads_lock:
+            self.heads[sock] = (head, since)
+        try:
+            socketserver.ThreadingMixIn.process_request(self, sock, address)
+        except BaseException:
+            self.take_head(sock)
+            self.connections.release(sock)
+            sock.close()
+            raise
 
     def server_bind(self) -> None:
         """Bind without http.server's reverse name lookup (it can hang with no DNS)."""
@@ -290,14 +434,12 @@ class BoundedHTTPServer(http.server.ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        """Admit (perhaps closing the longest-idle connection) or refuse; the gate waits for
+        the request head."""
         if not self.connections.admit(request):
             self._refuse(request)
             return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:  # no thread started: forget the connection
-            self.connections.release(request)
-            raise
+        self.gate.add(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:

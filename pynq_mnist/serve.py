@@ -201,8 +201,8 @@ def page_html() -> bytes:
 
 
 ALLOWED_METHODS = "GET, HEAD, POST, OPTIONS"
-MAX_CONNECTIONS = 64  # open connections; over it, the longest-idle one makes room or 503
-IDLE_GRACE_S = 1.0  # a connection idle this long may be closed to make room for a newcomer
+MAX_CONNECTIONS = 256  # open connections; over it, the longest-idle one makes room, or 503
+IDLE_GRACE_S = 0.0  # a connection idle this long may be closed to make room for a newcomer
 REQUEST_DEADLINE_S = 30.0  # request line + headers + body, and idle time before it
 SEND_TIMEOUT_S = 10.0  # per write of a reply
 DECODE_SLOTS = 2  # image decodes at a time (each may take tens of MB)
@@ -275,8 +275,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self._reader = http_limits.DeadlineReader(self.connection)
+        head, self._connected_at = self.server.take_head(self.connection)
+        self._reader = http_limits.DeadlineReader(self.connection, head)
         self.rfile = io.BufferedReader(self._reader)
+        self._first = True
 
     def handle(self) -> None:
         try:
@@ -285,8 +287,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.note_dropped(exc)
 
     def handle_one_request(self) -> None:
-        self.server.connections.mark(self.connection, busy=False)
-        self._reader.deadline = time.monotonic() + self.deadline_s
+        if self._first:  # the deadline of the first request runs from the connection's start
+            self._first = False
+            self._reader.deadline = self._connected_at + self.deadline_s
+        else:
+            self.server.connections.mark(self.connection, busy=False)
+            self._reader.deadline = time.monotonic() + self.deadline_s
         super().handle_one_request()
 
     # ---- methods ----
@@ -566,7 +572,7 @@ class DigitServer(Closing):
         )
         try:
             self.httpd = http_limits.BoundedHTTPServer(
-                (host, port), handler, self.connections, refusal
+                (host, port), handler, self.connections, refusal, request_deadline_s
             )
         except BaseException:
             self.service.close()

@@ -274,32 +274,58 @@ def test_deadline_covers_the_whole_request(server: serve.DigitServer) -> None:
     assert time.monotonic() - start < 2.5
 
 
-def test_connection_cap_makes_room_or_answers_503() -> None:
-    """8 idle connections fill the table: a newcomer takes the longest-idle one's place once it
-    has idled a second; before that, 503 JSON."""
-    with serve.DigitServer(backend="cpu", max_connections=8).start() as server:
-        _fill_and_make_room(server)
+def test_connection_cap_makes_room_or_answers_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    """4 connections in use fill a table of 4: a fifth gets 503 JSON. 4 idle connections: a
+    newcomer takes the place of the one idle longest."""
+    with serve.DigitServer(backend="cpu", max_connections=4).start() as server:
+        classify, entered, release = (
+            server.service.classify,
+            threading.Semaphore(0),
+            threading.Event(),
+        )
 
+        def blocked(image: np.ndarray) -> dict[str, Any]:
+            entered.release()
+            release.wait(30)
+            return classify(image)
 
-def _fill_and_make_room(server: serve.DigitServer) -> None:
-    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(8)]
-    try:
-        deadline = time.monotonic() + 5
-        while len(server.connections) < 8 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        monkeypatch.setattr(server.service, "classify", blocked)
+        statuses: list[int] = []
+        busy = [
+            threading.Thread(
+                target=lambda: statuses.append(post(server, bytes(784), {"Content-Type": RAW})[0])
+            )
+            for _ in range(4)
+        ]
+        for thread in busy:
+            thread.start()
+        for _ in range(4):
+            assert entered.acquire(timeout=30)
         answer = exchange(server, b"GET /api/health HTTP/1.0\r\n\r\n")
         assert status_and_json(answer) == (
             503,
             {"error": "server busy: too many open connections, try again"},
         )
-        time.sleep(serve.IDLE_GRACE_S)
-        answer = exchange(server, b"GET /api/health HTTP/1.0\r\n\r\n")
-        assert status_and_json(answer)[0] == 200
-        assert idle[0].recv(1) == b""  # the oldest was closed to make room
-        assert (server.connections.refused, server.connections.evicted) == (1, 1)
-    finally:
-        for sock in idle:
-            sock.close()
+        assert b"\r\nRetry-After: 1\r\n" in answer
+        release.set()
+        for thread in busy:
+            thread.join()
+        assert statuses == [200] * 4
+        idle = []
+        try:
+            for _ in range(4):
+                idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+                time.sleep(0.05)
+            deadline = time.monotonic() + 5
+            while len(server.connections) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            answer = exchange(server, b"GET /api/health HTTP/1.0\r\n\r\n")
+            assert status_and_json(answer)[0] == 200
+            assert idle[0].recv(1) == b""  # the oldest was closed to make room
+            assert (server.connections.refused, server.connections.evicted) == (1, 1)
+        finally:
+            for sock in idle:
+                sock.close()
 
 
 def test_listen_backlog_takes_a_burst() -> None:
