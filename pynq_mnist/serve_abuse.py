@@ -176,7 +176,7 @@ def _limit_open_files() -> None:
 
 
 def start_server(
-    backend: str = "cpu", extra_env: dict[str, str] | None = None
+    backend: str = "cpu", extra_env: dict[str, str] | None = None, cwd: str | None = None
 ) -> tuple[subprocess.Popen[str], int]:
     """``pynq-mnist serve --host 127.0.0.1 --port 0`` in a child process with open files
     limited to :data:`SERVER_NOFILE`; (process, port) once it listens.
@@ -194,6 +194,7 @@ def start_server(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=cwd,
         preexec_fn=_limit_open_files,
     )
     deadline = time.monotonic() + START_TIMEOUT_S
