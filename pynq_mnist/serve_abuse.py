@@ -48,6 +48,9 @@ __all__ = [
 SERVER_NOFILE = 1024  # open files of the server process, as on a small board
 SLOW_CONNECTIONS = 1000
 SLOW_HOLD_S = 6.0  # how long the slow connections are held while the checker measures
+OPEN_BOUND_S = 30.0  # time allowed for opening the slow connections
+MEASURE_TIMEOUT_S = 5.0  # a checker request under slow connections gives up after this
+TRICKLE_S = 1.0  # each slow connection sends a byte this often
 LATENCY_LIMIT_S = 1.0
 START_TIMEOUT_S = 120.0
 PNG_SIDE = 6320  # 39.9 megapixels: under the 40-megapixel limit
@@ -261,7 +264,7 @@ class Checker:
         row = self.sent % len(self.images)
         self.sent += 1
         start = time.perf_counter()
-        status, payload = _post(self.port, self.images[row].tobytes(), RAW)
+        status, payload = _post(self.port, self.images[row].tobytes(), RAW, MEASURE_TIMEOUT_S)
         latency = time.perf_counter() - start
         reply = json.loads(payload) if status == 200 else {}
         if reply.get("logits") == self.expected[row].tolist():
@@ -292,40 +295,60 @@ def _raise_own_open_files(needed: int) -> None:
 
 
 def slow_connections(
-    port: int, count: int, hold_s: float, measure: Callable[[], float]
+    port: int, count: int, hold_s: float, measure: Callable[[], float], pid: int | None = None
 ) -> dict[str, Any]:
-    """Hold ``count`` connections that send a header byte every second (half of them) or
-    nothing (the other half), and call ``measure`` repeatedly meanwhile."""
+    """Open ``count`` connections one after another (at most :data:`OPEN_BOUND_S` in all) and
+    keep them alive: every :data:`TRICKLE_S`, half of them send one more header byte, the
+    other half nothing. Then call ``measure`` repeatedly for ``hold_s`` seconds.
+
+    Returns ``opened`` (connections the client opened), ``latencies_s`` and
+    ``server_fds_max`` (open files of process ``pid`` while measuring, if given).
+    """
     _raise_own_open_files(count + 256)
     socks: list[socket.socket] = []
-    for k in range(count):
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        except OSError:
-            continue
-        sock.setblocking(False)
-        if k % 2 == 0:
-            with contextlib.suppress(OSError):
-                sock.send(b"GET / HTTP/1.1\r\n")
-        socks.append(sock)
-    opened = len(socks)
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def trickle() -> None:
+        while not done.wait(TRICKLE_S):
+            with lock:
+                current = list(socks)
+            for k, sock in enumerate(current):
+                if k % 2 == 0:
+                    with contextlib.suppress(OSError):
+                        sock.send(b"X")
+
+    trickler = threading.Thread(target=trickle, name="trickle", daemon=True)
+    trickler.start()
     latencies = []
-    end = time.monotonic() + hold_s
-    tick = time.monotonic()
+    fds = 0
+    give_up = time.monotonic() + OPEN_BOUND_S
     try:
+        for k in range(count):
+            if time.monotonic() > give_up:
+                break
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=TRICKLE_S)
+            except OSError:
+                continue
+            sock.setblocking(False)
+            if k % 2 == 0:
+                with contextlib.suppress(OSError):
+                    sock.send(b"GET / HTTP/1.1\r\n")
+            with lock:
+                socks.append(sock)
+        end = time.monotonic() + hold_s
         while time.monotonic() < end:
             latencies.append(measure())
-            if time.monotonic() - tick >= 1.0:
-                tick = time.monotonic()
-                for k, sock in enumerate(socks):
-                    if k % 2 == 0:
-                        with contextlib.suppress(OSError):
-                            sock.send(b"X")
+            if pid is not None:
+                fds = max(fds, len(os.listdir(f"/proc/{pid}/fd")))
             time.sleep(0.1)
     finally:
+        done.set()
+        trickler.join()
         for sock in socks:
             sock.close()
-    return {"opened": opened, "latencies_s": latencies}
+    return {"opened": len(socks), "latencies_s": latencies, "server_fds_max": fds}
 
 
 def run_abuse(
@@ -351,13 +374,14 @@ def run_abuse(
         for (name, _, _, want), status in zip(files, got, strict=True):
             statuses[name] = (status, want)
         rss = peak_rss_mb(pid) if pid is not None else float("nan")
-        held = slow_connections(port, slow, hold_s, probe.one)
+        held = slow_connections(port, slow, hold_s, probe.one, pid)
         for name, raw, want in MALFORMED:
             statuses[name] = (_status(port, raw), want)
     return {
         "statuses": statuses,
         "peak_rss_mb": rss,
         "slow_opened": held["opened"],
+        "server_fds_max": held["server_fds_max"],
         "slow_latencies_s": held["latencies_s"],
         "slow_latency_max_s": max(held["latencies_s"], default=float("inf")),
         "checker": {
@@ -372,7 +396,8 @@ def report_lines(report: dict[str, Any], slow: int) -> list[str]:
     """The figures ``--abuse-test`` prints, one per line."""
     lines = [
         f"server peak RSS under the memory abuse: {report['peak_rss_mb']:.0f} MB",
-        f"{slow} slow connections held ({report['slow_opened']} opened): "
+        f"{slow} slow connections held ({report['slow_opened']} opened, server open files at "
+        f"most {report['server_fds_max']}): "
         f"{len(report['slow_latencies_s'])} classify requests, slowest "
         f"{report['slow_latency_max_s'] * 1e3:.0f} ms",
     ]

@@ -68,7 +68,8 @@ def test_every_checked_digit_is_right(report: dict[str, Any]) -> None:
 def test_normal_requests_answer_within_1s_under_1000_slow_connections(
     report: dict[str, Any],
 ) -> None:
-    assert report["slow_opened"] == 1000 and len(report["slow_latencies_s"]) >= 10
+    assert report["slow_opened"] >= 990 and len(report["slow_latencies_s"]) >= 10
+    assert report["server_fds_max"] < 300  # the connection cap (256), not one per slow client
     assert report["slow_latency_max_s"] < LATENCY_LIMIT_S
 
 
