@@ -39,6 +39,12 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "serve": ("pynq_mnist.serve", "draw-a-digit web page and JSON API (http://HOST:8080)"),
 }
 
+# Packages of an optional extra -> how to install it.
+OPTIONAL_EXTRAS = {
+    "torch": "pip install 'pynq-mnist[train]'",
+    "tqdm": "pip install 'pynq-mnist[train]'",
+}
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,7 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            _error(f"'{command}' is not available: cannot import {module_name}: {exc}")
+            extra = OPTIONAL_EXTRAS.get(str(exc.name).split(".")[0])
+            if extra is None:
+                _error(f"'{command}' is not available: cannot import {module_name}: {exc}")
+                return EXIT_SETUP
+            hint = f"'{command}' needs {exc.name}, which is not installed: {extra}"
+            if {"-h", "--help"} & set(arguments):  # help works without the extra
+                subparsers[command].description = f"{DELEGATED[command][1]}. {hint}."
+                subparsers[command].add_argument("options", nargs="*", help="see above")
+                parser.parse_args(arguments)  # prints the help and exits 0
+            _error(hint)
             return EXIT_SETUP
         module.add_arguments(subparsers[command])
     args = parser.parse_args(arguments)

@@ -416,3 +416,25 @@ def test_delegated_help_is_reachable(command: str) -> None:
     else:
         assert result.returncode == 2
         _one_error_line(result.stderr, "is not available")
+
+
+def test_train_help_and_train_without_torch(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No torch installed: --help still works and both say how to install it."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
+    monkeypatch.delitem(sys.modules, "pynq_mnist.train", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert help_text.startswith("usage: pynq-mnist train")
+    assert (
+        "train the MLP and export the int8 model. 'train' needs torch, which is not installed: "
+        "pip install 'pynq-mnist[train]'."
+    ) in help_text
+    assert cli.main(["train", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "pynq-mnist: error: 'train' needs torch, which is not installed: "
+        "pip install 'pynq-mnist[train]'\n"
+    )
