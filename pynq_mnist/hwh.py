@@ -683,9 +683,10 @@ def standin_bit(design: BlockDesign, hwh_text: str) -> bytes:
 
 
 def overlay_cache_root() -> Path:
-    """``$PYNQ_MNIST_CACHE/overlays`` or ``~/.cache/pynq_mnist/overlays``."""
-    base = os.environ.get("PYNQ_MNIST_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "pynq_mnist") / "overlays"
+    """``overlays/`` in the package's one cache directory (:func:`pynq_mnist.cache.cache_root`)."""
+    from .cache import cache_root
+
+    return cache_root() / "overlays"
 
 
 def standin_bitstream(design: BlockDesign | None = None) -> Path:

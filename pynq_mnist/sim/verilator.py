@@ -206,10 +206,10 @@ def find_toolchain() -> Toolchain:
 
 
 def cache_root() -> Path:
-    """``$PYNQ_MNIST_CACHE/sim`` or ``~/.cache/pynq_mnist/sim``."""
-    base = os.environ.get("PYNQ_MNIST_CACHE")
-    root = Path(base) if base else Path.home() / ".cache" / "pynq_mnist"
-    return root / "sim"
+    """``sim/`` in the package's one cache directory (:func:`pynq_mnist.cache.cache_root`)."""
+    from ..cache import cache_root as package_cache
+
+    return package_cache() / "sim"
 
 
 def _build_key(sources: list[Path], toolchain: Toolchain, num_banks: int) -> str:
