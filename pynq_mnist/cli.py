@@ -140,6 +140,19 @@ def _configure_logging(verbosity: int) -> None:
     if verbosity > 0:
         level = logging.INFO if verbosity == 1 else logging.DEBUG
         logging.getLogger(__package__).setLevel(level)
+    # Progress of long one-off steps (building the simulator), plain lines on stderr.
+    progress = logging.getLogger(f"{__package__}.progress")
+    if not progress.handlers:
+        progress.addHandler(_ProgressLines())
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+
+
+class _ProgressLines(logging.Handler):
+    """Each record as a plain line on the current sys.stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(record.getMessage(), file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> None:

@@ -438,3 +438,31 @@ def test_train_help_and_train_without_torch(
         "pynq-mnist: error: 'train' needs torch, which is not installed: "
         "pip install 'pynq-mnist[train]'\n"
     )
+
+
+def test_simulator_build_shows_a_progress_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first sim start compiles for ~30 s: the command line says so before and after."""
+    from pynq_mnist.sim import verilator
+
+    def fake_compile(*args: object) -> float:
+        final = args[-1]
+        final.mkdir(parents=True)  # type: ignore[attr-defined]
+        (final / verilator.LIBRARY_NAME).write_bytes(b"")  # type: ignore[operator]
+        return 26.0
+
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
+    monkeypatch.setattr(verilator, "_compile", fake_compile)
+    monkeypatch.setattr(
+        verilator,
+        "find_toolchain",
+        lambda: verilator.Toolchain(verilator=Path("v"), version="5", env={}, cxx="g++"),
+    )
+    cli._configure_logging(0)
+    assert verilator.build_library(64).built
+    assert capsys.readouterr().err.splitlines() == [
+        "sim: building the simulator model (NUM_BANKS=64; once per RTL version, about half a "
+        "minute)...",
+        "sim: built the simulator model in 26.0 s",
+    ]

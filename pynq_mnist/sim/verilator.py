@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("pynq_mnist.progress")  # shown by the command line
 
 HARNESS = Path(__file__).resolve().parent / "harness.cpp"
 LIBRARY_NAME = "libmnist_sim.so"
@@ -265,7 +266,13 @@ def build_library(
         if library.is_file() and not force:
             log.debug("sim: model %s was built by another process", library)
             return BuildInfo(library=library, built=False, seconds=0.0)
+        progress.info(
+            "sim: building the simulator model (NUM_BANKS=%d; once per RTL version, about "
+            "half a minute)...",
+            num_banks,
+        )
         seconds = _compile(rtl, sources, toolchain, num_banks, final)
+        progress.info("sim: built the simulator model in %.1f s", seconds)
     log.info("sim: built %s in %.1f s", library, seconds)
     return BuildInfo(library=library, built=True, seconds=seconds)
 
