@@ -36,7 +36,10 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "bench": ("pynq_mnist.bench", "accuracy, throughput and latency per backend"),
     "bench-cpu": ("pynq_mnist.cpu_bench", "numpy backend against the seed per-image loop"),
     "data": ("pynq_mnist.download", "MNIST data: 'data download' fetches and verifies it"),
-    "serve": ("pynq_mnist.serve", "draw-a-digit web page and JSON API (http://HOST:8080)"),
+    "serve": (
+        "pynq_mnist.serve",
+        "draw-a-digit web page and JSON API on port 8080 (no password by default)",
+    ),
 }
 
 # Packages of an optional extra -> how to install it.
