@@ -208,13 +208,13 @@ def test_page_at_desktop_and_phone_size(
 
     # A tap draws a dot (and is classified like a stroke).
     draw(chromium, [(140.0, 140.0)])
-    wait_state(chromium, ("done", "error"), 4)
+    wait_state(chromium, ("done", "error"), 1)
     dot = pad_ink(chromium)
     assert 250 < dot < 400  # a disc of the pen's 20 px width: pi * 10^2 = 314
 
     # Undo takes back the last stroke only.
     draw(chromium, STROKE_ONE)
-    wait_state(chromium, ("done", "error"), 5)
+    wait_state(chromium, ("done", "error"), 2)
     assert pad_ink(chromium) > dot
     chromium.find_element(By.ID, "undo").click()
     assert pad_ink(chromium) == dot
@@ -223,7 +223,7 @@ def test_page_at_desktop_and_phone_size(
 
     # Keyboard: Tab reaches Clear, Undo (once enabled) and Upload photo, each with a visible ring.
     draw(chromium, STROKE_ONE)
-    wait_state(chromium, ("done",), 8)
+    wait_state(chromium, ("done",), 1)
     body = chromium.find_element(By.TAG_NAME, "body")
     body.click()
     order = []
