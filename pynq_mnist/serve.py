@@ -226,7 +226,7 @@ def user_message(text: str, path: str) -> str:
     ):
         text = "no digit found: the image is blank or too faint; draw or photograph a darker digit"
     elif text.startswith("not an image format PIL can read"):
-        text = "not an image this server reads (PNG, JPEG, GIF, BMP, WebP or TIFF)"
+        text = "not an image in a format we read (PNG, JPEG, GIF, BMP, WebP or TIFF)"
     return UPLOAD_PREFIX + text
 
 

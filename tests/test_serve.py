@@ -26,7 +26,7 @@ from pynq_mnist.preprocess import load_image
 
 SAMPLES = Path(serve.__file__).resolve().parent / "samples"
 RAW = "application/octet-stream"
-UNREADABLE = "not an image this server reads (PNG, JPEG, GIF, BMP, WebP or TIFF)"
+UNREADABLE = "not an image in a format we read (PNG, JPEG, GIF, BMP, WebP or TIFF)"
 BLANK = "no digit found: the image is blank or too faint; draw or photograph a darker digit"
 
 

@@ -198,7 +198,7 @@ def test_page_at_desktop_and_phone_size(
     failed = shown(chromium)
     assert failed == {**empty_result(chromium), "message": failed["message"]}
     assert failed["message"] == (
-        "uploaded image: not an image this server reads (PNG, JPEG, GIF, BMP, WebP or TIFF)"
+        "uploaded image: not an image in a format we read (PNG, JPEG, GIF, BMP, WebP or TIFF)"
     )
 
     # Clear resets everything, latency included; Undo is off with nothing to undo.
