@@ -255,7 +255,7 @@ def test_deadline_covers_the_whole_request(server: serve.DigitServer) -> None:
                     break
             except TimeoutError:
                 pass
-    assert closed_after is not None and 0.9 < closed_after < 1.9
+    assert closed_after is not None and 0.9 < closed_after < 2.5
     # A body sent one byte at a time also has one deadline: 408 after 1 s.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
@@ -354,7 +354,7 @@ def test_clients_that_go_away_cost_one_log_line(
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(request)
-        time.sleep(0.02)
+        assert sock.recv(12) == b"HTTP/1.1 200"  # the server is answering
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
         sock.close()  # reset
     deadline = time.monotonic() + 10
