@@ -49,6 +49,7 @@ SERVER_NOFILE = 1024  # open files of the server process, as on a small board
 SLOW_CONNECTIONS = 1000
 SLOW_HOLD_S = 6.0  # how long the slow connections are held while the checker measures
 OPEN_BOUND_S = 30.0  # time allowed for opening the slow connections
+CONNECT_TIMEOUT_S = 3.0  # per slow connection opened
 MEASURE_TIMEOUT_S = 5.0  # a checker request under slow connections gives up after this
 TRICKLE_S = 1.0  # each slow connection sends a byte this often
 LATENCY_LIMIT_S = 1.0
@@ -328,7 +329,7 @@ def slow_connections(
             if time.monotonic() > give_up:
                 break
             try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=TRICKLE_S)
+                sock = socket.create_connection(("127.0.0.1", port), timeout=CONNECT_TIMEOUT_S)
             except OSError:
                 continue
             sock.setblocking(False)
