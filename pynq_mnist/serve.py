@@ -13,9 +13,18 @@ Standard library only (``http.server``), so it runs on a board's Python as is.
   ``digit``, ``logits`` (exact int32), ``confidences`` (10 floats),
   ``backend``, ``cycles`` (accelerator clock cycles, null on cpu), ``image``
   (the 784 pixels classified), ``accelerator_ms`` and ``server_ms``.
-  Errors: 400 bad image or body, 411 no Content-Length, 413 body over the
-  limit, 500 backend failure; always ``{"error": "<one line>"}``.
-- ``GET /api/health``: ``{"status": "ok", "backend", "model", "requests", "errors"}``.
+  Errors: 400 bad image or body, 401 token missing, 403 cross-origin POST,
+  408 request not complete by its deadline, 411 no Content-Length, 413 body
+  over the limit, 415 not image/* or raw, 421 unknown Host, 503 busy, 500
+  backend failure; always ``{"error": "<one line>"}``.
+- ``GET /api/health``: ``{"status": "ok", "backend", "model" (file name),
+  "model_sha256", "requests", "errors"}``.
+- ``HEAD`` like ``GET`` without a body, ``OPTIONS`` with ``Allow``; any other
+  method 405 JSON with ``Allow``.
+
+Unauthenticated unless ``--token``; connection limits, the request deadline
+and the Host/Origin checks are in :mod:`pynq_mnist.http_limits`. At most
+``DECODE_SLOTS`` image decodes run at once.
 
 ``confidences`` are the softmax of the logits times the model's
 ``logit_scale`` (the float value of one integer logit unit, the same figure
@@ -24,7 +33,8 @@ lock, so two DMA transfers never interleave.
 
 ``--load-test`` starts a server on 127.0.0.1, sends ``--clients`` x
 ``--requests`` MNIST test images as raw bytes, checks every answer against the
-cpu backend and prints requests/s and latency percentiles.
+cpu backend and prints requests/s and latency percentiles. ``--abuse-test``
+runs :mod:`pynq_mnist.serve_abuse` against a server process.
 """
 
 from __future__ import annotations
@@ -77,7 +87,6 @@ DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 8080
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a phone photo is 2-8 MB
 RAW_TYPE = "application/octet-stream"
-CLIENT_TIMEOUT_S = 30.0  # a client that stops sending frees its thread after this
 LOAD_CLIENTS = 8
 ABUSE_RSS_LIMIT_MB = 150.0
 LOAD_REQUESTS = 50
