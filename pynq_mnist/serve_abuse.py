@@ -50,6 +50,7 @@ SLOW_CONNECTIONS = 1000
 SLOW_HOLD_S = 6.0  # how long the slow connections are held while the checker measures
 OPEN_BOUND_S = 30.0  # time allowed for opening the slow connections
 CONNECT_TIMEOUT_S = 3.0  # per slow connection opened
+OPENERS = 32  # slow connections are opened by this many threads at once
 MEASURE_TIMEOUT_S = 5.0  # a checker request under slow connections gives up after this
 TRICKLE_S = 1.0  # each slow connection sends a byte this often
 LATENCY_LIMIT_S = 1.0
@@ -298,7 +299,7 @@ def _raise_own_open_files(needed: int) -> None:
 def slow_connections(
     port: int, count: int, hold_s: float, measure: Callable[[], float], pid: int | None = None
 ) -> dict[str, Any]:
-    """Open ``count`` connections one after another (at most :data:`OPEN_BOUND_S` in all) and
+    """Open ``count`` connections, :data:`OPENERS` at a time (at most :data:`OPEN_BOUND_S`), and
     keep them alive: every :data:`TRICKLE_S`, half of them send one more header byte, the
     other half nothing. Then call ``measure`` repeatedly for ``hold_s`` seconds.
 
@@ -324,20 +325,24 @@ def slow_connections(
     latencies = []
     fds = 0
     give_up = time.monotonic() + OPEN_BOUND_S
+
+    def open_one(k: int) -> None:
+        if time.monotonic() > give_up:
+            return
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=CONNECT_TIMEOUT_S)
+        except OSError:
+            return
+        sock.setblocking(False)
+        if k % 2 == 0:
+            with contextlib.suppress(OSError):
+                sock.send(b"GET / HTTP/1.1\r\n")
+        with lock:
+            socks.append(sock)
+
     try:
-        for k in range(count):
-            if time.monotonic() > give_up:
-                break
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=CONNECT_TIMEOUT_S)
-            except OSError:
-                continue
-            sock.setblocking(False)
-            if k % 2 == 0:
-                with contextlib.suppress(OSError):
-                    sock.send(b"GET / HTTP/1.1\r\n")
-            with lock:
-                socks.append(sock)
+        with ThreadPoolExecutor(OPENERS) as pool:
+            list(pool.map(open_one, range(count)))
         end = time.monotonic() + hold_s
         while time.monotonic() < end:
             latencies.append(measure())
