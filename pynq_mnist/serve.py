@@ -89,6 +89,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # a phone photo is 2-8 MB
 RAW_TYPE = "application/octet-stream"
 LOAD_CLIENTS = 8
 ABUSE_RSS_LIMIT_MB = 150.0
+MAX_SLOW = 5000  # slow connections the abuse test may open
 LOAD_REQUESTS = 50
 
 
@@ -780,6 +781,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.abuse_test:
         from .serve_abuse import main_abuse
+
+        if not 1 <= args.slow <= MAX_SLOW or args.rss_limit <= 0:
+            print(
+                f"pynq-mnist: error: --slow must be 1..{MAX_SLOW} and --rss-limit > 0",
+                file=sys.stderr,
+            )
+            return 2
 
         return main_abuse(args.backend or "cpu", args.slow, args.rss_limit)
     host, port = ("127.0.0.1", 0) if args.load_test else (args.host, args.port)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import PynqMnistError
 from .model import N_IN
 
 __all__ = [
@@ -188,7 +189,7 @@ def start_server(
 
     Raises
     ------
-    RuntimeError
+    PynqMnistError
         The server did not print its address within START_TIMEOUT_S.
     """
     env = {**os.environ, **(extra_env or {})}
@@ -213,7 +214,8 @@ def start_server(
             threading.Thread(target=process.stdout.read, daemon=True).start()  # drain
             return process, int(found.group(1))
     process.kill()
-    raise RuntimeError(f"server did not start: {process.stderr.read() if process.stderr else ''}")
+    errors = (process.stderr.read() if process.stderr else "").strip().splitlines()
+    raise PynqMnistError(f"abuse test: the server did not start: {(errors or ['no output'])[-1]}")
 
 
 def peak_rss_mb(pid: int) -> float:
