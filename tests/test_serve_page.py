@@ -4,7 +4,6 @@ smooth hand-drawn digit, errors, Clear, Undo, a tap, the keyboard, layout and th
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,8 +142,13 @@ def layout(driver: Any) -> dict[str, Any]:
         };
         const meta = document.getElementById('meta');
         return {
-          overflow: document.documentElement.scrollWidth - innerWidth,
+          overflow: document.documentElement.scrollWidth - innerWidth +
+            Math.max(0, ...[...document.querySelectorAll('section *')]
+              .filter((e) => e.clientWidth > 0)  // block boxes: does their content stick out?
+              .map((e) => e.scrollWidth - e.clientWidth)),
           barLines: [...document.querySelectorAll('#bars > div:not(.track)')].map(lines),
+          metaLines: [...document.querySelectorAll(
+            '#meta > span, #latency-detail > span')].map(lines).filter((n) => n > 0),
           buttonLines: [...document.querySelectorAll('button')].map(lines),
           metaBottom: meta.getBoundingClientRect().bottom,
           metaClipped: meta.scrollWidth > meta.clientWidth,
@@ -183,7 +187,8 @@ def test_page_at_desktop_and_phone_size(
     assert (
         seen["overflow"] == 0 and set(seen["barLines"]) == {1} and set(seen["buttonLines"]) == {1}
     )
-    assert not seen["metaClipped"] and seen["metaBottom"] <= height
+    assert not seen["metaClipped"] and set(seen["metaLines"]) == {1}
+    assert seen["metaBottom"] <= height
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / f"serve-{width}x{height}.png"
     assert chromium.save_screenshot(str(screenshot))
@@ -252,13 +257,20 @@ def test_page_at_desktop_and_phone_size(
     assert all("/api/classify" in e["message"] and "400" in e["message"] for e in errors)
 
 
-def test_nothing_wraps_at_320_px(chromium: Any, server: serve.DigitServer) -> None:
-    open_page(chromium, server, 320, 640)
-    draw(chromium, smooth_three())
-    assert wait_state(chromium, ("done",), 1) == "done"
-    time.sleep(0.3)  # bar widths animate
+# The longest answer the page can show: a fabric backend with cycles and 5-digit latencies.
+WIDEST_REPLY = """show({digit: 3, logits: [0, 0, 0, 9, 0, 0, 0, 0, 0, 0],
+  confidences: [0, 0, 0, 1, 0, 0, 0, 0, 0, 0], backend: 'fabric', cycles: 1576,
+  image: new Array(784).fill(0), server_ms: 12345.6, accelerator_ms: 123.45}, 12345.6);"""
+
+
+@pytest.mark.parametrize("width", [320, 360, 480, 640, 656, 720, 800, 1024])
+def test_nothing_wraps_from_320_px(chromium: Any, server: serve.DigitServer, width: int) -> None:
+    open_page(chromium, server, width, 844)
+    if width == 320:  # one real answer too
+        draw(chromium, smooth_three())
+        assert wait_state(chromium, ("done",), 1) == "done"
+    chromium.execute_script(WIDEST_REPLY)
     seen = layout(chromium)
-    assert (
-        seen["overflow"] == 0 and set(seen["barLines"]) == {1} and set(seen["buttonLines"]) == {1}
-    )
-    assert not seen["metaClipped"]
+    assert (seen["overflow"], set(seen["barLines"]), set(seen["buttonLines"])) == (0, {1}, {1})
+    assert not seen["metaClipped"] and set(seen["metaLines"]) == {1}
+    assert seen["metaBottom"] <= 844
