@@ -764,6 +764,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=ABUSE_RSS_LIMIT_MB,
         help=f"abuse test: server peak RSS limit in MB (default {ABUSE_RSS_LIMIT_MB:g})",
     )
+    parser.add_argument(
+        "--server-from",
+        metavar="DIR",
+        help="abuse test: run the server from this source tree (e.g. an older checkout, for a "
+        "before/after comparison)",
+    )
     parser.add_argument("--clients", type=int, default=LOAD_CLIENTS, help="load test clients")
     parser.add_argument(
         "--requests", type=int, default=LOAD_REQUESTS, help="load test requests per client"
@@ -789,7 +795,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
 
-        return main_abuse(args.backend or "cpu", args.slow, args.rss_limit)
+        return main_abuse(args.backend or "cpu", args.slow, args.rss_limit, args.server_from)
     host, port = ("127.0.0.1", 0) if args.load_test else (args.host, args.port)
     wants_token = args.token is not None and not args.load_test  # the load test has none
     token = (args.token or secrets.token_urlsafe(16)) if wants_token else None

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -80,6 +80,12 @@ MALFORMED: tuple[tuple[str, bytes, int], ...] = (
         "Content-Length: \u00b2",
         b"POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
         + "Content-Length: \u00b2\r\n\r\n".encode(),
+        400,
+    ),
+    (
+        "Content-Length: \u00b2 as one byte",
+        b"POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+        b"Content-Length: \xb2\r\n\r\n",
         400,
     ),
     ("PUT", b"PUT /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 405),
@@ -428,8 +434,9 @@ def passed(report: dict[str, Any], rss_limit_mb: float) -> bool:
     )
 
 
-def main_abuse(backend: str, slow: int, rss_limit_mb: float, out: Sequence[Any] = ()) -> int:
-    """``serve --abuse-test``: start, abuse, print, stop; 0 when everything passed."""
+def main_abuse(backend: str, slow: int, rss_limit_mb: float, server_from: str | None = None) -> int:
+    """``serve --abuse-test``: start (from the tree ``server_from`` if given), abuse, print,
+    stop; 0 when everything passed."""
     from .cpu import forward_logits
     from .data import load_test_set
     from .model import load_model
@@ -437,13 +444,19 @@ def main_abuse(backend: str, slow: int, rss_limit_mb: float, out: Sequence[Any] 
     test = load_test_set()
     images = test.images[:500].reshape(-1, N_IN)
     expected = forward_logits(load_model(None), images)
-    process, port = start_server(backend)
+    if server_from is None:
+        process, port = start_server(backend)
+    else:
+        root = os.path.abspath(server_from)
+        process, port = start_server(backend, {"PYTHONPATH": root}, cwd=root)
     try:
         report = run_abuse(port, images, expected, process.pid, slow)
     finally:
         process.terminate()
         process.wait(timeout=30)
     print(f"data: {test.source}")
+    if server_from is not None:
+        print(f"server from: {os.path.abspath(server_from)}")
     for line in report_lines(report, slow):
         print(line)
     ok = passed(report, rss_limit_mb)

@@ -28,6 +28,7 @@ EXPECTED = {
     "cross-origin text/plain POST": 403,
     "text/plain POST": 415,
     "Content-Length: \u00b2": 400,
+    "Content-Length: \u00b2 as one byte": 400,
     "PUT": 405,
     "DELETE": 405,
     "bad request line": 400,
