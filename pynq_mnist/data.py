@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import CACHE_ENV_VAR, cache_root
 from .errors import DataError
 
 __all__ = [
@@ -58,7 +59,7 @@ IDX_SHA256: dict[str, str] = {
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 
-CACHE_ENV_VAR = "PYNQ_MNIST_CACHE"
+
 SAMPLE_DIR = Path(__file__).resolve().parent / "samples" / "mnist-t1k"
 SAMPLE_FILES = ("t1k-images-idx3-ubyte.gz", "t1k-labels-idx1-ubyte.gz")
 
@@ -122,13 +123,9 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarra
 
 
 def cache_dir() -> Path:
-    """Download cache: ``$PYNQ_MNIST_CACHE``, else ``$XDG_CACHE_HOME/pynq-mnist``, else
-    ``~/.cache/pynq-mnist``."""
-    env = os.environ.get(CACHE_ENV_VAR)
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "pynq-mnist"
+    """Download cache: :func:`pynq_mnist.cache.cache_root` (``$PYNQ_MNIST_CACHE``, else
+    ``$XDG_CACHE_HOME/pynq-mnist``, else ``~/.cache/pynq-mnist``)."""
+    return cache_root()
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -32,6 +32,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS: dict[str, int] = {
     "errors": 0,
     "closing": 0,
+    "cache": 0,
     "model": 1,
     "hardware": 1,
     "contract": 2,

@@ -36,7 +36,16 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "bench": ("pynq_mnist.apps.bench", "accuracy, throughput and latency per backend"),
     "bench-cpu": ("pynq_mnist.apps.cpu_bench", "numpy backend against the seed per-image loop"),
     "data": ("pynq_mnist.apps.download", "MNIST data: 'data download' fetches and verifies it"),
-    "serve": ("pynq_mnist.apps.serve", "draw-a-digit web page and JSON API (http://HOST:8080)"),
+    "serve": (
+        "pynq_mnist.apps.serve",
+        "draw-a-digit web page and JSON API on port 8080 (no password by default)",
+    ),
+}
+
+# Packages of an optional extra -> how to install it.
+OPTIONAL_EXTRAS = {
+    "torch": "pip install 'pynq-mnist[train]'",
+    "tqdm": "pip install 'pynq-mnist[train]'",
 }
 
 logger = logging.getLogger(__name__)
@@ -53,7 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            _error(f"'{command}' is not available: cannot import {module_name}: {exc}")
+            extra = OPTIONAL_EXTRAS.get(str(exc.name).split(".")[0])
+            if extra is None:
+                _error(f"'{command}' is not available: cannot import {module_name}: {exc}")
+                return EXIT_SETUP
+            hint = f"'{command}' needs {exc.name}, which is not installed: {extra}"
+            if {"-h", "--help"} & set(arguments):  # help works without the extra
+                subparsers[command].description = f"{DELEGATED[command][1]}. {hint}."
+                subparsers[command].add_argument("options", nargs="*", help="see above")
+                parser.parse_args(arguments)  # prints the help and exits 0
+            _error(hint)
             return EXIT_SETUP
         module.add_arguments(subparsers[command])
     args = parser.parse_args(arguments)
@@ -125,6 +143,19 @@ def _configure_logging(verbosity: int) -> None:
     if verbosity > 0:
         level = logging.INFO if verbosity == 1 else logging.DEBUG
         logging.getLogger(__package__).setLevel(level)
+    # Progress of long one-off steps (building the simulator), plain lines on stderr.
+    progress = logging.getLogger(f"{__package__}.progress")
+    if not progress.handlers:
+        progress.addHandler(_ProgressLines())
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+
+
+class _ProgressLines(logging.Handler):
+    """Each record as a plain line on the current sys.stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(record.getMessage(), file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> None:

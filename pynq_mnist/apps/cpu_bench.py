@@ -54,7 +54,11 @@ def compare(model: Model, images: np.ndarray, repeats: int = REPEATS) -> dict[st
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m pynq_mnist bench-cpu``."""
-    parser.add_argument("--data", help="MNIST directory (default: $PYNQ_MNIST_DATA)")
+    parser.add_argument(
+        "--data",
+        help="MNIST directory (default: $PYNQ_MNIST_DATA, ../shared/data/mnist or the download "
+        "cache, else the shipped 1,000-image sample)",
+    )
     parser.add_argument("--model", help="model .npz (default: the bundled model)")
     parser.add_argument("--limit", type=int, default=None, help="use the first N test images")
     parser.add_argument(
@@ -65,11 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print seed-loop time, vectorised time and their ratio on the MNIST test set."""
-    from ..data import load_mnist
+    from ..data import load_test_set
 
-    images, _ = load_mnist("test", args.data)
-    images = images.reshape(len(images), -1)[: args.limit]
+    test = load_test_set(args.data)  # the shipped sample when no full test set is found
+    images = test.images.reshape(len(test.images), -1)[: args.limit]
     figures = compare(load_model(args.model), images, max(1, args.repeats))
+    print(f"data:                  {test.source}")
     print(f"images:                {figures['n']}")
     print(f"seed per-image loop:   {figures['seed_loop_s']:.3f} s")
     print(f"cpu backend (best of {max(1, args.repeats)}): {figures['cpu_s']:.4f} s")

@@ -13,11 +13,14 @@ line on stderr.
 from __future__ import annotations
 
 import argparse
+import errno
 import gzip
 import hashlib
 import os
+import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -55,10 +58,12 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_ATTEMPTS = 3  # per mirror, for transient failures
 BACKOFF_S = 1.0  # wait before retry k: BACKOFF_S * 2**(k-1)
 CHUNK_BYTES = 1 << 16
+RESOLVE_TIMEOUT_S = 4.0  # name lookup of every mirror, at once, within this
 SIMPLE_BAR_PERIOD_S = 0.2
 SIMPLE_BAR_WIDTH = 30
 
 Report = Callable[[str], None]
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.ENETDOWN}
 
 
 class DownloadError(DataError):
@@ -71,6 +76,10 @@ class _Transient(Exception):
 
 class _Permanent(Exception):
     """A failure that moves on to the next mirror; the message is the report line."""
+
+
+class _Unreachable(_Permanent):
+    """The mirror's host cannot be reached at all: not retried, not tried for other files."""
 
 
 def _stderr_line(message: str) -> None:
@@ -179,13 +188,65 @@ def _fetch(
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise _Transient(f"timeout after {timeout_s:g} s from {url}") from None
-        raise _Transient(f"no network: cannot reach {host}: {exc.reason}") from None
+        line = f"no network: cannot reach {host}: {exc.reason}"
+        if isinstance(exc.reason, (ConnectionRefusedError, socket.gaierror)) or (
+            isinstance(exc.reason, OSError) and exc.reason.errno in _UNREACHABLE
+        ):
+            raise _Unreachable(line) from None
+        raise _Transient(line) from None
     except TimeoutError:
         raise _Transient(f"timeout after {timeout_s:g} s from {url}") from None
     except (ConnectionError, OSError) as exc:  # reset or refused mid-transfer
         raise _Transient(f"no network: connection to {host} failed: {exc}") from None
     if length is not None and received != length:
         raise _Transient(f"truncated download from {url}: got {received} of {length} bytes")
+
+
+def _mirror_host(base_url: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(base_url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def unreachable_mirrors(mirrors: Sequence[str], timeout_s: float) -> dict[str, str]:
+    """Mirrors whose host name cannot be looked up within ``timeout_s`` (all looked up at
+    once, each in a thread: the resolver has no timeout of its own) -> one-line reason."""
+    outcomes: dict[str, str | None] = {}
+
+    def look_up(base_url: str) -> None:
+        host, port = _mirror_host(base_url)
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            outcomes[base_url] = None
+        except (OSError, UnicodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            outcomes[base_url] = f"cannot look up {host}: {reason}"
+
+    threads = [
+        threading.Thread(target=look_up, args=(m,), name=f"resolve {m}", daemon=True)
+        for m in mirrors
+    ]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+    failed: dict[str, str] = {}
+    for base_url in mirrors:
+        if base_url not in outcomes:
+            host = _mirror_host(base_url)[0]
+            failed[base_url] = f"cannot look up {host}: no answer within {timeout_s:g} s"
+        elif outcomes[base_url] is not None:
+            failed[base_url] = str(outcomes[base_url])
+    return failed
+
+
+def how_to_proceed(directory: Path) -> str:
+    """What to do when no mirror can be reached, as one sentence."""
+    names = ", ".join(f"{base}.gz" for base in IDX_SHA256)
+    return (
+        f"no mirror reachable: check the network, or pass --mirror URL (a mirror you can "
+        f"reach; repeatable), or copy {names} from another machine into {directory}"
+    )
 
 
 def download_file(
@@ -199,12 +260,15 @@ def download_file(
     backoff_s: float = BACKOFF_S,
     progress: bool = True,
     report: Report = _stderr_line,
+    unreachable: set[str] | None = None,
 ) -> Path:
     """Fetch ``<base_name>.gz`` into ``target_dir`` from the first mirror that serves it intact.
 
     A file already there with the right checksum is kept. ``expected_sha256``
     (default: :data:`IDX_SHA256`) is the digest of the decompressed bytes.
-    Each failed attempt is passed to ``report`` as one line.
+    Each failed attempt is passed to ``report`` as one line. A mirror whose host
+    cannot be reached is added to ``unreachable`` and skipped by later calls given
+    the same set.
 
     Raises
     ------
@@ -218,7 +282,10 @@ def download_file(
         return target
     target_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
+    dead = unreachable if unreachable is not None else set()
     for base_url in mirrors:
+        if base_url in dead:
+            continue
         url = urllib.parse.urljoin(base_url if base_url.endswith("/") else base_url + "/", name)
         for attempt in range(1, attempts + 1):
             fd, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target_dir)
@@ -248,6 +315,8 @@ def download_file(
             except _Permanent as exc:
                 failures += 1
                 report(f"{name}: {exc}")
+                if isinstance(exc, _Unreachable):
+                    dead.add(base_url)
                 break
             finally:
                 temp.unlink(missing_ok=True)
@@ -277,11 +346,33 @@ def download(
     chosen = tuple(mirrors) if mirrors else configured_mirrors()
     saved: list[Path] = []
     errors: list[str] = []
+    missing = [
+        base
+        for base in IDX_SHA256
+        if not (
+            (directory / f"{base}.gz").is_file()
+            and _verified(directory / f"{base}.gz", IDX_SHA256[base])
+        )
+    ]
+    if missing:
+        report = options.get("report", _stderr_line)
+        lookup_s = min(RESOLVE_TIMEOUT_S, options.get("timeout_s", DEFAULT_TIMEOUT_S))
+        for base_url, reason in unreachable_mirrors(chosen, lookup_s).items():
+            report(f"mirror {base_url}: {reason}")
+            chosen = tuple(m for m in chosen if m != base_url)
+        if not chosen:
+            return [], [how_to_proceed(directory)]
+    dead: set[str] = set()
     for base_name in IDX_SHA256:
+        if all(m in dead for m in chosen):
+            errors.append(f"{base_name}.gz: not downloaded: no mirror left")
+            continue
         try:
-            saved.append(download_file(base_name, directory, chosen, **options))
+            saved.append(download_file(base_name, directory, chosen, unreachable=dead, **options))
         except DownloadError as exc:
             errors.append(str(exc))
+    if errors and all(m in dead for m in chosen):
+        errors = [how_to_proceed(directory)]  # the report lines said why, once per mirror
     return saved, errors
 
 

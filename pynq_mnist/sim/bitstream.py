@@ -15,6 +15,7 @@ import struct
 import tempfile
 from pathlib import Path
 
+from ..cache import cache_root
 from ..hardware import hwh
 from ..hardware.design import PART, BlockDesign
 
@@ -53,9 +54,8 @@ def standin_bit(design: BlockDesign, hwh_text: str) -> bytes:
 
 
 def overlay_cache_root() -> Path:
-    """``$PYNQ_MNIST_CACHE/overlays`` or ``~/.cache/pynq_mnist/overlays``."""
-    base = os.environ.get("PYNQ_MNIST_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "pynq_mnist") / "overlays"
+    """``overlays/`` in the package's one cache directory (:func:`pynq_mnist.cache.cache_root`)."""
+    return cache_root() / "overlays"
 
 
 def standin_bitstream(design: BlockDesign | None = None) -> Path:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cache import cache_root as package_cache_root
 from ..errors import BackendUnavailable
 from ..hardware import regmap
 
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("pynq_mnist.progress")  # shown by the command line
 
 HARNESS = Path(__file__).resolve().parent / "harness.cpp"
 LIBRARY_NAME = "libmnist_sim.so"
@@ -163,10 +165,8 @@ def find_toolchain() -> Toolchain:
 
 
 def cache_root() -> Path:
-    """``$PYNQ_MNIST_CACHE/sim`` or ``~/.cache/pynq_mnist/sim``."""
-    base = os.environ.get("PYNQ_MNIST_CACHE")
-    root = Path(base) if base else Path.home() / ".cache" / "pynq_mnist"
-    return root / "sim"
+    """``sim/`` in the package's one cache directory (:func:`pynq_mnist.cache.cache_root`)."""
+    return package_cache_root() / "sim"
 
 
 def _build_key(sources: list[Path], toolchain: Toolchain, num_banks: int) -> str:
@@ -222,7 +222,13 @@ def build_library(
         if library.is_file() and not force:
             log.debug("sim: model %s was built by another process", library)
             return BuildInfo(library=library, built=False, seconds=0.0)
+        progress.info(
+            "sim: building the simulator model (NUM_BANKS=%d; once per RTL version, about "
+            "half a minute)...",
+            num_banks,
+        )
         seconds = _compile(rtl, sources, toolchain, num_banks, final)
+        progress.info("sim: built the simulator model in %.1f s", seconds)
     log.info("sim: built %s in %.1f s", library, seconds)
     return BuildInfo(library=library, built=True, seconds=seconds)
 

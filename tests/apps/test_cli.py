@@ -416,3 +416,53 @@ def test_delegated_help_is_reachable(command: str) -> None:
     else:
         assert result.returncode == 2
         _one_error_line(result.stderr, "is not available")
+
+
+def test_train_help_and_train_without_torch(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No torch installed: --help still works and both say how to install it."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
+    monkeypatch.delitem(sys.modules, "pynq_mnist.train", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert help_text.startswith("usage: pynq-mnist train")
+    assert (
+        "train the MLP and export the int8 model. 'train' needs torch, which is not installed: "
+        "pip install 'pynq-mnist[train]'."
+    ) in help_text
+    assert cli.main(["train", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "pynq-mnist: error: 'train' needs torch, which is not installed: "
+        "pip install 'pynq-mnist[train]'\n"
+    )
+
+
+def test_simulator_build_shows_a_progress_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first sim start compiles for ~30 s: the command line says so before and after."""
+    from pynq_mnist.sim import verilator
+
+    def fake_compile(*args: object) -> float:
+        final = args[-1]
+        final.mkdir(parents=True)  # type: ignore[attr-defined]
+        (final / verilator.LIBRARY_NAME).write_bytes(b"")  # type: ignore[operator]
+        return 26.0
+
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
+    monkeypatch.setattr(verilator, "_compile", fake_compile)
+    monkeypatch.setattr(
+        verilator,
+        "find_toolchain",
+        lambda: verilator.Toolchain(verilator=Path("v"), version="5", env={}, cxx="g++"),
+    )
+    cli._configure_logging(0)
+    assert verilator.build_library(64).built
+    assert capsys.readouterr().err.splitlines() == [
+        "sim: building the simulator model (NUM_BANKS=64; once per RTL version, about half a "
+        "minute)...",
+        "sim: built the simulator model in 26.0 s",
+    ]

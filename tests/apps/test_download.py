@@ -259,3 +259,57 @@ def test_local_write_failure_is_not_a_network_error(
     assert (
         lines == [] and list(tmp_path.iterdir()) == [] and server.routes[f"/{LABELS}.gz"].hits == 1
     )
+
+
+def test_no_name_resolution_fails_fast_with_one_line_per_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One mirror's DNS never answers, the others fail to resolve: under 5 s, one line each,
+    no lookup repeated for the other files, then what to do."""
+    never = threading.Event()
+    looked_up: list[str] = []
+
+    def getaddrinfo(host: str, *args: object, **kwargs: object) -> object:
+        looked_up.append(host)
+        if host == download.MIRRORS[0].split("/")[2]:
+            never.wait(30)  # a DNS server that never answers
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(download.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.delenv(download.MIRRORS_ENV_VAR, raising=False)
+    monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
+    start = time.monotonic()
+    try:
+        assert cli.main(["data", "download", "--no-progress"]) == 1
+    finally:
+        never.set()
+    assert time.monotonic() - start < 5
+    hosts = [m.split("/")[2] for m in download.MIRRORS]
+    assert sorted(looked_up) == sorted(hosts)
+    names = ", ".join(f"{base}.gz" for base in IDX_SHA256)
+    assert capsys.readouterr().err.splitlines() == [
+        f"mirror {download.MIRRORS[0]}: cannot look up {hosts[0]}: no answer within 4 s",
+        f"mirror {download.MIRRORS[1]}: cannot look up {hosts[1]}: "
+        "Temporary failure in name resolution",
+        f"mirror {download.MIRRORS[2]}: cannot look up {hosts[2]}: "
+        "Temporary failure in name resolution",
+        "pynq-mnist: error: no mirror reachable: check the network, or pass --mirror URL (a "
+        f"mirror you can reach; repeatable), or copy {names} from another machine into {tmp_path}",
+    ]
+
+
+def test_unreachable_mirror_is_not_tried_again_for_the_other_files(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lines: list[str] = []
+    start = time.monotonic()
+    saved, errors = download.download(
+        tmp_path, [f"http://127.0.0.1:{port}/"], progress=False, report=lines.append
+    )
+    assert time.monotonic() - start < 5 and saved == []
+    assert lines == [
+        f"train-images-idx3-ubyte.gz: no network: cannot reach 127.0.0.1:{port}: [Errno 111] "
+        "Connection refused"
+    ]
+    assert len(errors) == 1 and errors[0].startswith("no mirror reachable: ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import io
 import json
@@ -21,11 +22,13 @@ import pynq_mnist
 from pynq_mnist.apps import cli, serve
 from pynq_mnist.data import load_sample
 from pynq_mnist.errors import AcceleratorError
-from pynq_mnist.model import load_model
+from pynq_mnist.model import default_model_path, load_model
 from pynq_mnist.preprocess import load_image
 
 SAMPLES = Path(pynq_mnist.__file__).resolve().parent / "samples"
 RAW = "application/octet-stream"
+UNREADABLE = "not an image in a format we read (PNG, JPEG, GIF, BMP, WebP or TIFF)"
+BLANK = "no digit found: the image is blank or too faint; draw or photograph a darker digit"
 
 
 def request(
@@ -76,8 +79,9 @@ def test_page_and_health(cpu_server: serve.DigitServer) -> None:
     assert "pointerdown" in page and "touch-action: none" in page
     status, kind, health = request(cpu_server, "GET", "/api/health")
     assert (status, kind) == (200, "application/json")
-    assert health == {"status": "ok", "backend": "cpu", "model": "bundled", "requests": 0,
-                      "errors": 0}  # fmt: skip
+    digest = hashlib.sha256(default_model_path().read_bytes()).hexdigest()
+    assert health == {"status": "ok", "backend": "cpu", "model": "default.npz",
+                      "model_sha256": digest, "requests": 0, "errors": 0}  # fmt: skip
     assert request(cpu_server, "GET", "/nothing")[::2] == (404, {"error": "no such page: /nothing"})
 
 
@@ -120,10 +124,10 @@ def test_bad_requests_get_one_line_and_the_server_keeps_serving(
 ) -> None:
     assert classify(cpu_server, b"not an image", "image/png") == (
         400,
-        {"error": "uploaded image: not an image format PIL can read"},
+        {"error": serve.UPLOAD_PREFIX + UNREADABLE},
     )
     status, reply = classify(cpu_server, _png(np.full((50, 50), 255, np.uint8)), "image/png")
-    assert status == 400 and reply["error"].startswith("uploaded image: no digit found: blank")
+    assert (status, reply) == (400, {"error": serve.UPLOAD_PREFIX + BLANK})
     assert classify(cpu_server, bytes(783), RAW) == (
         400,
         {"error": "raw input must be exactly 784 bytes, got 783"},
@@ -139,7 +143,7 @@ def test_bad_requests_get_one_line_and_the_server_keeps_serving(
     # Over the limit: refused from the header alone, before any body is sent.
     with socket.create_connection(("127.0.0.1", cpu_server.port), timeout=10) as raw:
         raw.sendall(
-            b"POST /api/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+            b"POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
             + f"Content-Length: {serve.MAX_BODY_BYTES + 1}\r\n\r\n".encode()
         )
         answer = raw.makefile("rb").read().decode()
@@ -149,7 +153,9 @@ def test_bad_requests_get_one_line_and_the_server_keeps_serving(
         json.dumps({"error": f"body of {limit + 1} bytes is over the limit of {limit}"})
     )
     with socket.create_connection(("127.0.0.1", cpu_server.port), timeout=10) as raw:
-        raw.sendall(b"POST /api/classify HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw.sendall(
+            b"POST /api/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n\r\n"
+        )
         answer = raw.makefile("rb").read().decode()
     assert answer.startswith("HTTP/1.1 411 ")
     assert answer.endswith('{"error": "Content-Length required"}')

@@ -305,3 +305,19 @@ def test_bench_runs_on_the_sample_without_data(tmp_path: Path) -> None:
     accuracy = np.mean(reference_digits(logits) == labels) * 100
     for backend in ("cpu", "sim"):
         assert f"| {backend} | {accuracy:.2f} % | 1000/1000 |" in proc.stdout
+
+
+def test_one_cache_root_for_data_simulator_and_overlays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pynq_mnist.sim import bitstream, build
+
+    monkeypatch.delenv(CACHE_ENV_VAR, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    root = tmp_path / "home" / ".cache" / "pynq-mnist"
+    assert (cache_dir(), build.cache_root(), bitstream.overlay_cache_root()) == (
+        root,
+        root / "sim",
+        root / "overlays",
+    )
