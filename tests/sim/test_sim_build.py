@@ -114,4 +114,5 @@ def test_cache_dir_honours_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("PYNQ_MNIST_CACHE", str(tmp_path))
     assert build.cache_root() == tmp_path / "sim"
     monkeypatch.delenv("PYNQ_MNIST_CACHE")
-    assert build.cache_root() == Path(os.path.expanduser("~")) / ".cache" / "pynq_mnist" / "sim"
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert build.cache_root() == Path(os.path.expanduser("~")) / ".cache" / "pynq-mnist" / "sim"
