@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import PynqMnistError
 from ..model import N_IN
-from .errors import PynqMnistError
 
 __all__ = [
     "MALFORMED",
