@@ -444,7 +444,7 @@ def test_simulator_build_shows_a_progress_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The first sim start compiles for ~30 s: the command line says so before and after."""
-    from pynq_mnist.sim import verilator
+    from pynq_mnist.sim import build as verilator
 
     def fake_compile(*args: object) -> float:
         final = args[-1]

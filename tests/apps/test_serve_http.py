@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+import pynq_mnist
 from pynq_mnist.apps import cli, serve
 from pynq_mnist.errors import ImageError
 from pynq_mnist.model import default_model_path
 
 RAW = "application/octet-stream"
-SAMPLES = Path(serve.__file__).resolve().parent / "samples"
+SAMPLES = Path(pynq_mnist.__file__).resolve().parent / "samples"
 CSP = (
     "default-src 'none'; script-src 'sha256-{script}'; style-src 'sha256-{style}'; "
     "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "

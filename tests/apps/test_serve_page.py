@@ -14,7 +14,7 @@ from test_serve import ARTIFACTS, CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
 
 from pynq_mnist.apps import serve
 
-DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "serve.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "serve.png"
 PAD = 280  # canvas pixels per side
 WAIT_S = 30
 
