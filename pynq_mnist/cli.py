@@ -38,6 +38,10 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "data": ("pynq_mnist.download", "MNIST data: 'data download' fetches and verifies it"),
     "serve": ("pynq_mnist.serve", "draw-a-digit web page and JSON API (http://HOST:8080)"),
 }
+DELEGATED["bench-photos"] = (
+    "pynq_mnist.photo_bench",
+    "accuracy on synthetic phone photos per variation; memory and time per photo",
+)
 
 logger = logging.getLogger(__name__)
 
