@@ -95,7 +95,7 @@ def accuracy_table(
     with Classifier(backend=args.backend) as classifier:
         predicted = classifier.classify(np.stack(pixels)).digits
         clean = classifier.classify(digits[np.array(picks)]).digits
-    for digit, label, variation in zip(predicted.tolist(), truth, variations):
+    for digit, label, variation in zip(predicted.tolist(), truth, variations, strict=True):
         results[variation][0] += digit == label
     total = sum(r[1] for r in results.values())
     photo_accuracy = sum(r[0] for r in results.values()) / total

@@ -295,7 +295,7 @@ def _homography(
 ) -> tuple[float, ...]:
     """PIL PERSPECTIVE coefficients mapping each frame point to its page point."""
     rows, rhs = [], []
-    for (x, y), (u, v) in zip(frame, page):
+    for (x, y), (u, v) in zip(frame, page, strict=True):
         rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         rhs.extend([u, v])

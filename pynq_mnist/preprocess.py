@@ -5,29 +5,64 @@ fit a 20x20 box (antialiased, aspect kept) and placed in 28x28 so that the
 centre of mass of the ink sits at pixel (14, 14). Photos of paper additionally
 get their uneven lighting flattened and their paper texture thresholded away,
 thin pen strokes are thickened to MNIST's width, and a page photographed on a
-darker table is found and only its inside is used.
+darker table is found and only its inside is used. Dark marks connected to
+the image border (table in the corners of a tilted page, a shadow, the page's
+edge, a finger) are background whatever their shape, as long as some ink does
+not touch the border; they are painted over with the surrounding paper level
+and the ink is measured again without them.
 
-Limits: ruled or squared paper, several digits or other marks in one image,
-and a page rotated by more than about 5 degrees are not handled; crop first.
+Decoding is bounded: only PNG, JPEG, GIF, BMP, WebP and 8-bit TIFF are read,
+and an image whose decoded pixels (after JPEG draft reduction) would take more
+than ``MAX_DECODED_BYTES`` is refused before it is decoded.
+
+Several digits in one image are not separated; the result then carries a doubt.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .errors import ImageError
 
-__all__ = ["MAX_PIXELS", "load_image", "preprocess"]
+__all__ = [
+    "ALLOWED_FORMATS",
+    "MAX_DECODED_BYTES",
+    "MAX_PIXELS",
+    "Digit",
+    "analyse",
+    "decode_image",
+    "load_image",
+    "load_image_bytes",
+    "preprocess",
+    "read_digit",
+    "read_digit_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
 MAX_PIXELS = 40_000_000
 """Largest image (width * height) load_image decodes: a decompression-bomb guard."""
+
+MAX_DECODED_BYTES = 64 * 2**20
+"""Largest decoded image in memory, in bytes, after JPEG draft reduction.
+
+Pillow holds 8-bit gray and palette images in 1 byte per pixel, 16-bit gray
+in 2 and everything else (RGB included) in 4: 64 MiB is a 16.7-megapixel RGB
+PNG, or any JPEG up to MAX_PIXELS (decoded at 1/2 to 1/8 scale).
+"""
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+"""The only Pillow plugins consulted when opening a file (TIFF: 8-bit samples only)."""
+_FORMAT_NAMES = "PNG, JPEG, GIF, BMP, WebP or TIFF"
+_TIFF_BITS_PER_SAMPLE = 258
+_EXIF_ORIENTATION = 0x0112
 
 SIZE = 28
 BOX = 20
@@ -67,6 +102,18 @@ PAGE_INSET_STEP = 0.01  # shrink the page box by this share of its size per step
 PAGE_MAX_INSET_STEPS = 15
 MIN_PAGE_SIDE = 16
 SPECK_FRACTION = 0.02  # components lighter than this share of the largest are specks
+# A page on a table may be tilted or in perspective: a looser fill of its bounding box
+# then still makes it a page if its holes (the ink) are a small share of it, unlike a
+# bold digit's.
+PAGE_LOOSE_FILL = 0.6
+PAGE_MAX_HOLES = 0.15
+# Doubt: another ink component this tall and heavy, relative to the largest, and
+# beside it rather than part of it, is a second digit-sized mark.
+DOUBT_HEIGHT = 0.5
+DOUBT_MASS = 0.1
+DOUBT_OVERLAP = 0.3  # shared column span, as a share of the narrower component
+LOW_CONFIDENCE = 0.5
+"""Confidence below which an answer is reported as doubtful (see :func:`doubt_note`)."""
 STROKE_PERCENTILE = 90.0
 
 # ITU-R 601 luma weights, as PIL uses for RGB -> L.
@@ -75,44 +122,110 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Pillow 9.1 moved the resampling filters into the Image.Resampling enum; Pillow 9.0
 # (the PYNQ v3 image's) has only the module-level constants, with the same values.
 _RESAMPLING = getattr(Image, "Resampling", Image)
+_TRANSPOSITION = getattr(Image, "Transpose", Image)
 
 
-def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Read any image file PIL can decode and return an MNIST-style uint8 [28,28].
+@dataclass(frozen=True)
+class Digit:
+    """A preprocessed image: MNIST-style uint8 [28,28] pixels and why it may be wrong.
+
+    ``doubt`` is None, or a short phrase such as "two digit-sized ink marks".
+    """
+
+    pixels: np.ndarray
+    doubt: str | None = None
+
+
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> np.ndarray:
+    """Read an image file and return an MNIST-style uint8 [28,28].
 
     EXIF orientation is honoured; multi-frame files use their first frame.
 
     Raises
     ------
     ImageError
-        The file is missing, unreadable, truncated, larger than ``max_pixels``,
-        or holds no digit (blank). The message names the file.
+        The file is missing, unreadable, truncated, not one of ALLOWED_FORMATS,
+        larger than ``max_pixels`` or ``max_bytes`` decoded, or holds no digit
+        (blank). The message names the file.
     """
+    return read_digit(path, max_pixels=max_pixels, max_bytes=max_bytes).pixels
+
+
+def load_image_bytes(
+    data: bytes,
+    *,
+    name: str = "image",
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> np.ndarray:
+    """:func:`load_image` for an encoded image held in memory (an upload); ``name`` is
+    used in error messages."""
+    return read_digit_bytes(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes).pixels
+
+
+def read_digit(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> Digit:
+    """:func:`load_image`, also saying whether the digit found is doubtful."""
     name = os.fspath(path)
-    image = _decode(name, max_pixels)
-    return preprocess(image, source=name)
+    return analyse(
+        decode_image(name, name=name, max_pixels=max_pixels, max_bytes=max_bytes), source=name
+    )
 
 
-def _decode(name: str, max_pixels: int) -> Image.Image:
-    """Open, size-check and fully decode ``name``; all failures become ImageError."""
+def read_digit_bytes(
+    data: bytes,
+    *,
+    name: str = "image",
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> Digit:
+    """:func:`read_digit` for an encoded image held in memory."""
+    image = decode_image(io.BytesIO(data), name=name, max_pixels=max_pixels, max_bytes=max_bytes)
+    return analyse(image, source=name)
+
+
+def decode_image(
+    source: str | os.PathLike[str] | io.BytesIO,
+    *,
+    name: str = "image",
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> Image.Image:
+    """Open, size-check and fully decode a file or in-memory image, upright (EXIF).
+
+    Only ALLOWED_FORMATS are tried. JPEGs are decoded at the smallest 1/2..1/8
+    scale that keeps WORK_SIDE pixels on each side. The pixel count and the
+    decoded size in bytes are checked before any pixel is decoded.
+
+    Raises
+    ------
+    ImageError
+        Missing, unreadable, truncated, other format, or over a limit; the
+        one-line message starts with ``name``.
+    """
     try:
         with warnings.catch_warnings():
             # PIL warns (then refuses) far above our own limit; both mean "too big".
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(name) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"{name}: image is {width}x{height} = {width * height} pixels, "
-                        f"over the limit of {max_pixels} pixels"
-                    )
-                if width == 0 or height == 0:
-                    raise ImageError(f"{name}: image is empty ({width}x{height} pixels)")
+            with Image.open(source, formats=ALLOWED_FORMATS) as img:
+                _check_size(img, name, max_pixels)
                 # JPEG only: decode at 1/2..1/8 scale, still >= WORK_SIDE on each side.
                 img.draft(None, (WORK_SIDE, WORK_SIDE))
-                # Decodes too (transpose or copy). Not after an explicit load(): Pillow 9.0
-                # reads a TIFF's EXIF orientation from the file, which load() closes.
-                return ImageOps.exif_transpose(img)
+                _check_decoded_bytes(img, name, max_bytes)
+                # Read before load(): Pillow 9.0 reads a TIFF's EXIF from the file,
+                # which load() closes.
+                orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+                img.load()
+                return _upright(img, orientation)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name}: {exc} (limit {max_pixels} pixels)") from None
     except FileNotFoundError:
@@ -120,10 +233,71 @@ def _decode(name: str, max_pixels: int) -> Image.Image:
     except IsADirectoryError:
         raise ImageError(f"{name}: is a directory, not an image") from None
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image format PIL can read") from None
+        raise ImageError(f"{name}: not an image in a format we read ({_FORMAT_NAMES})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # PIL reports corrupt data with any of these, depending on the codec.
         raise ImageError(f"{name}: cannot read image: {exc}") from None
+
+
+def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
+    """Pixel count, empty images, and TIFF sample depth, from the header alone."""
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{name}: image is {width}x{height} = {width * height} pixels, "
+            f"over the limit of {max_pixels} pixels"
+        )
+    if width == 0 or height == 0:
+        raise ImageError(f"{name}: image is empty ({width}x{height} pixels)")
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(_TIFF_BITS_PER_SAMPLE, (1,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        if any(b != 8 for b in bits):
+            raise ImageError(
+                f"{name}: TIFF with {'/'.join(str(b) for b in bits)}-bit samples; "
+                "only 8-bit TIFF is read (save it as PNG)"
+            )
+
+
+def _decoded_bytes_per_pixel(mode: str) -> int:
+    """Bytes per pixel of a decoded Pillow image of ``mode`` (multi-band modes use 4)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def _check_decoded_bytes(img: Image.Image, name: str, max_bytes: int) -> None:
+    width, height = img.size
+    needed = width * height * _decoded_bytes_per_pixel(img.mode)
+    if needed > max_bytes:
+        raise ImageError(
+            f"{name}: image too large to read: {width}x{height} pixels would take "
+            f"{needed / 2**20:.0f} MiB decoded, the limit is {max_bytes / 2**20:.0f} MiB; "
+            "send a smaller image (a JPEG of any size up to "
+            f"{MAX_PIXELS // 1_000_000} megapixels is fine)"
+        )
+
+
+_TRANSPOSE = {
+    orientation: getattr(_TRANSPOSITION, method)
+    for orientation, method in [
+        (2, "FLIP_LEFT_RIGHT"),
+        (3, "ROTATE_180"),
+        (4, "FLIP_TOP_BOTTOM"),
+        (5, "TRANSPOSE"),
+        (6, "ROTATE_270"),
+        (7, "TRANSVERSE"),
+        (8, "ROTATE_90"),
+    ]
+}
+
+
+def _upright(img: Image.Image, orientation: int) -> Image.Image:
+    """Apply the EXIF orientation; an upright image is returned as is, not copied."""
+    method = _TRANSPOSE.get(orientation)
+    return img if method is None else img.transpose(method)
 
 
 def preprocess(image: Image.Image | np.ndarray, *, source: str = "image") -> np.ndarray:
@@ -144,23 +318,37 @@ def preprocess(image: Image.Image | np.ndarray, *, source: str = "image") -> np.
     ValueError
         An array of unsupported shape, or with NaN/inf values.
     """
+    return analyse(image, source=source).pixels
+
+
+def analyse(image: Image.Image | np.ndarray, *, source: str = "image") -> Digit:
+    """:func:`preprocess`, also saying whether the digit found is doubtful."""
     if isinstance(image, Image.Image):
         if image.mode == "La":  # premultiplied; PIL converts it only to LA
             image = image.convert("LA")
         if image.mode == "L" and "transparency" not in image.info:
             pixels = np.asarray(image, dtype=np.uint8)
             if _is_mnist_like(pixels):
-                return pixels.copy()
+                return Digit(pixels.copy())
         gray = _pil_to_gray(_shrink(image))
     elif isinstance(image, np.ndarray):
         if image.dtype == np.uint8 and _is_mnist_like(image):
-            return image.copy()
+            return Digit(image.copy())
         gray = _array_to_gray(image, source)
     else:
         raise TypeError(
             f"{source}: expected a PIL image or a numpy array, got {type(image).__name__}"
         )
     return _to_mnist(gray, source)
+
+
+def doubt_note(doubt: str | None, confidence: float) -> str | None:
+    """The preprocessing's doubt, or "low confidence" below LOW_CONFIDENCE, or None."""
+    if doubt is not None:
+        return doubt
+    if confidence < LOW_CONFIDENCE:
+        return f"low confidence (under {LOW_CONFIDENCE:.1f})"
+    return None
 
 
 def _is_mnist_like(pixels: np.ndarray) -> bool:
@@ -190,7 +378,7 @@ def _shrink(img: Image.Image) -> Image.Image:
         return img
     if _has_alpha(img):
         # PIL reduces RGBA premultiplied: transparent pixels' colour cannot bleed in.
-        return img.convert("RGBA").reduce(factor)
+        return (img if img.mode == "RGBA" else img.convert("RGBA")).reduce(factor)
     if img.mode.startswith("I;16"):
         img = img.convert("I")
     elif img.mode in ("1", "P"):
@@ -263,7 +451,7 @@ def _resize(values: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> np.ndarray:
+def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> Digit:
     """The full pipeline on float gray levels: ink map, crop, 20x20 fit, centring."""
     height, width = gray.shape
     longest = max(height, width)
@@ -271,18 +459,76 @@ def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> np.nd
         scale = WORK_SIDE / longest
         gray = _resize(gray, max(1, round(width * scale)), max(1, round(height * scale)))
     ink, inverted = _ink_map(gray, source)
-    ink = _drop_specks(ink)
-    page = None if inverted or not find_page else _page_box(ink > 0)
+    cleaned = _drop_specks(ink)
+    page = None if inverted or not find_page else _page_box(cleaned > 0)
     if page is not None:
         # A sheet of paper on a darker table looks like one huge bright "stroke".
         try:
             return _to_mnist(gray[page], source, find_page=False)
         except ImageError:
             logger.debug("%s: no digit on the page-like region; it is the digit", source)
+    marks = _border_marks(ink > 0)
+    if marks is not None:
+        # Table, shadow or page edge reaching in from the border: paint it over with
+        # the paper around it and measure the ink again, so that it sets no levels.
+        logger.debug(
+            "%s: %.1f %% of the image is marks from the border", source, 100 * marks.mean()
+        )
+        blur = round(max(gray.shape) / BLUR_DIVISOR)
+        cover = _dilate(marks, blur + 2)
+        paper = _block_statistic(gray, 50.0, valid=~cover)
+        ink, _ = _ink_map(np.where(cover, paper, gray), source, inverted=inverted)
+        leftover = _border_marks(ink > 0)
+        if leftover is not None:
+            ink = np.where(leftover, 0.0, ink).astype(np.float32)
+        cleaned = _drop_specks(ink)
+    ink = cleaned
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _fit_and_centre(_thicken(crop, source))
+    return Digit(_fit_and_centre(_thicken(crop, source)), _doubt(crop))
+
+
+def _border_marks(mask: np.ndarray) -> np.ndarray | None:
+    """The 8-connected components of ``mask`` touching the image border, or None.
+
+    None unless some component does not touch the border: an image whose only
+    ink touches it is a tight crop of the digit.
+    """
+    labels, n_labels = _label_components(mask)
+    if n_labels <= 1:
+        return None
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    if edge.size == 0 or edge.size == n_labels:
+        return None
+    return np.isin(labels, edge)
+
+
+def _doubt(crop: np.ndarray) -> str | None:
+    """ "two digit-sized ink marks" when the crop holds a second digit-sized component
+    beside the largest one; else None."""
+    labels, n_labels = _label_components(crop > 0)
+    if n_labels <= 1:
+        return None
+    mass = np.bincount(labels.ravel(), weights=crop.ravel(), minlength=n_labels + 1)[1:]
+    spans = []
+    for label in range(1, n_labels + 1):
+        rows, cols = np.nonzero(labels == label)
+        spans.append((rows.max() - rows.min() + 1, cols.min(), cols.max() + 1))
+    big = int(np.argmax(mass))
+    tallest = max(span[0] for span in spans)
+    marks = 1
+    for label, (height, left, right) in enumerate(spans):
+        if label == big or height < DOUBT_HEIGHT * tallest or mass[label] < DOUBT_MASS * mass[big]:
+            continue
+        _, big_left, big_right = spans[big]
+        shared = min(right, big_right) - max(left, big_left)
+        if shared < DOUBT_OVERLAP * min(right - left, big_right - big_left):
+            marks += 1
+    if marks == 1:
+        return None
+    return f"{'two' if marks == 2 else marks} digit-sized ink marks"
 
 
 def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -291,7 +537,10 @@ def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
     Page-like: the region with its holes (the ink) filled covers PAGE_MIN_AREA
     of the image and PAGE_MIN_FILL of its bounding box, which a digit's
     strokes do not. The box is the bounding box shrunk until its edges lie
-    on the page (clear of a slightly rotated page's corners).
+    on the page (clear of a slightly rotated page's corners). A region that
+    fills only PAGE_LOOSE_FILL of its box (tilted, in perspective) but has few
+    holes gives its bounding box: the table left in its corners touches the
+    box's border and is dropped as border marks.
     """
     if mask.mean() < PAGE_MIN_AREA:
         return None
@@ -300,18 +549,27 @@ def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
     filled = ~np.isin(labels, edge_labels[edge_labels > 0])
     rows = np.flatnonzero(filled.any(axis=1))
     cols = np.flatnonzero(filled.any(axis=0))
-    if filled[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].mean() < PAGE_MIN_FILL:
+    bounds = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    fill = filled[bounds].mean()
+    if fill < PAGE_LOOSE_FILL:
         return None
+    loose = None
+    if (filled & ~mask).sum() <= PAGE_MAX_HOLES * filled.sum() and min(
+        filled[bounds].shape
+    ) >= MIN_PAGE_SIDE:
+        loose = bounds
+    if fill < PAGE_MIN_FILL:
+        return loose
     height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
     for step in range(1, PAGE_MAX_INSET_STEPS + 1):
         dr, dc = round(step * PAGE_INSET_STEP * height), round(step * PAGE_INSET_STEP * width)
         box = (slice(rows[0] + dr, rows[-1] + 1 - dr), slice(cols[0] + dc, cols[-1] + 1 - dc))
         inside = filled[box]
         if min(inside.shape) < MIN_PAGE_SIDE:
-            return None
+            return loose
         if _border(inside.astype(np.float32), 1).min() > 0:
             return box
-    return None
+    return loose
 
 
 def _stroke_width(mask: np.ndarray) -> float:
@@ -343,7 +601,9 @@ def _thicken(crop: np.ndarray, source: str) -> np.ndarray:
     return _dilate(np.pad(crop, radius), radius)
 
 
-def _ink_map(gray: np.ndarray, source: str) -> tuple[np.ndarray, bool]:
+def _ink_map(
+    gray: np.ndarray, source: str, *, inverted: bool | None = None
+) -> tuple[np.ndarray, bool]:
     """Ink strength 0..1 with the background exactly 0, and whether the input was inverted.
 
     Polarity: a smooth (quadratic) lighting surface is fitted to the border
@@ -354,12 +614,14 @@ def _ink_map(gray: np.ndarray, source: str) -> tuple[np.ndarray, bool]:
     (first a low percentile per block, then the median of the pixels that
     the first pass did not call ink), and whatever is within the noise of
     that background, or fainter than a fifth of the typical stroke, becomes 0.
+    ``inverted`` given: that polarity, not the one measured.
     """
     blur = round(max(gray.shape) / BLUR_DIVISOR)
     gray = _box_blur(gray, blur)
-    residual = gray - _border_surface(gray)
-    dark_tail, bright_tail = np.percentile(residual, [TAIL_PERCENTILE, 100.0 - TAIL_PERCENTILE])
-    inverted = bool(-dark_tail > bright_tail)
+    if inverted is None:
+        residual = gray - _border_surface(gray)
+        low, high = np.percentile(residual, [TAIL_PERCENTILE, 100.0 - TAIL_PERCENTILE])
+        inverted = bool(-low > high)
     if inverted:
         gray = UINT8_MAX - gray
 
