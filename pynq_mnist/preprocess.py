@@ -106,6 +106,9 @@ SPECK_FRACTION = 0.02  # components lighter than this share of the largest are s
 # then still makes it a page if its holes (the ink) are a small share of it, unlike a
 # bold digit's.
 PAGE_LOOSE_FILL = 0.6
+# Border ring of table and paper: the paper is the background if it covers this share.
+PAGE_MAJORITY = 0.55
+MARK_REACH = 4  # ink this close (working pixels) to a border mark belongs to it
 PAGE_MAX_HOLES = 0.15
 # Doubt: another ink component this tall and heavy, relative to the largest, and
 # beside it rather than part of it, is a second digit-sized mark.
@@ -451,24 +454,31 @@ def _resize(values: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> Digit:
-    """The full pipeline on float gray levels: ink map, crop, 20x20 fit, centring."""
+def _to_mnist(
+    gray: np.ndarray, source: str, *, find_page: bool = True, inverted: bool | None = None
+) -> Digit:
+    """The full pipeline on float gray levels: ink map, crop, 20x20 fit, centring.
+
+    ``inverted`` given: that polarity (True: dark ink on light paper), not the one measured.
+    """
     height, width = gray.shape
     longest = max(height, width)
     if longest > WORK_SIDE:
         scale = WORK_SIDE / longest
         gray = _resize(gray, max(1, round(width * scale)), max(1, round(height * scale)))
-    ink, inverted = _ink_map(gray, source)
+    ink, inverted = _ink_map(gray, source, inverted=inverted)
     cleaned = _drop_specks(ink)
     page = None if inverted or not find_page else _page_box(cleaned > 0)
     if page is not None:
         # A sheet of paper on a darker table looks like one huge bright "stroke".
         try:
-            return _to_mnist(gray[page], source, find_page=False)
+            return _to_mnist(gray[page], source, find_page=False, inverted=True)
         except ImageError:
             logger.debug("%s: no digit on the page-like region; it is the digit", source)
     marks = _border_marks(ink > 0)
     if marks is not None:
+        # Pieces of a page edge broken by the threshold lie next to what touches the border.
+        marks = _border_marks(ink > 0, touching=_dilate(marks, MARK_REACH))
         # Table, shadow or page edge reaching in from the border: paint it over with
         # the paper around it and measure the ink again, so that it sets no levels.
         logger.debug(
@@ -478,7 +488,7 @@ def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> Digit
         cover = _dilate(marks, blur + 2)
         paper = _block_statistic(gray, 50.0, valid=~cover)
         ink, _ = _ink_map(np.where(cover, paper, gray), source, inverted=inverted)
-        leftover = _border_marks(ink > 0)
+        leftover = _border_marks(ink > 0, touching=_dilate(cover, 2))
         if leftover is not None:
             ink = np.where(leftover, 0.0, ink).astype(np.float32)
         cleaned = _drop_specks(ink)
@@ -489,16 +499,19 @@ def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> Digit
     return Digit(_fit_and_centre(_thicken(crop, source)), _doubt(crop))
 
 
-def _border_marks(mask: np.ndarray) -> np.ndarray | None:
-    """The 8-connected components of ``mask`` touching the image border, or None.
+def _border_marks(mask: np.ndarray, touching: np.ndarray | None = None) -> np.ndarray | None:
+    """The 8-connected components of ``mask`` touching the image border (or ``touching``).
 
-    None unless some component does not touch the border: an image whose only
-    ink touches it is a tight crop of the digit.
+    None unless some component does not touch it: an image whose only ink
+    touches the border is a tight crop of the digit.
     """
     labels, n_labels = _label_components(mask)
     if n_labels <= 1:
         return None
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edges = [labels[0], labels[-1], labels[:, 0], labels[:, -1]]
+    if touching is not None:
+        edges.append(labels[touching])
+    edge = np.unique(np.concatenate(edges))
     edge = edge[edge > 0]
     if edge.size == 0 or edge.size == n_labels:
         return None
@@ -621,7 +634,7 @@ def _ink_map(
     if inverted is None:
         residual = gray - _border_surface(gray)
         low, high = np.percentile(residual, [TAIL_PERCENTILE, 100.0 - TAIL_PERCENTILE])
-        inverted = bool(-low > high)
+        inverted = bool(-low > high) or _page_fills_frame(gray)
     if inverted:
         gray = UINT8_MAX - gray
 
@@ -653,6 +666,17 @@ def _ink_map(
             f"above the background noise, need at least {MIN_CONTRAST:.0f}"
         )
     return np.clip((ink - floor) / (stroke - floor), 0.0, 1.0), inverted
+
+
+def _page_fills_frame(gray: np.ndarray) -> bool:
+    """True when the border ring is two well separated classes (paper and table) and
+    the brighter one covers PAGE_MAJORITY of the image: a page cut by the frame."""
+    ring = _border(gray, max(1, round(BORDER_FRACTION * min(gray.shape))))
+    shifted = ring - ring.min()
+    split = _otsu_threshold(shifted)
+    if not _well_separated(shifted, split):
+        return False
+    return float((gray > split + ring.min()).mean()) >= PAGE_MAJORITY
 
 
 def _ink_threshold(residual: np.ndarray, *, centred: bool, source: str) -> tuple[float, float]:
