@@ -479,6 +479,7 @@ def _to_mnist(
     if marks is not None:
         # Pieces of a page edge broken by the threshold lie next to what touches the border.
         marks = _border_marks(ink > 0, touching=_dilate(marks, MARK_REACH))
+    if marks is not None:
         # Table, shadow or page edge reaching in from the border: paint it over with
         # the paper around it and measure the ink again, so that it sets no levels.
         logger.debug(
