@@ -468,7 +468,9 @@ def _to_mnist(
         gray = _resize(gray, max(1, round(width * scale)), max(1, round(height * scale)))
     ink, inverted = _ink_map(gray, source, inverted=inverted)
     cleaned = _drop_specks(ink)
-    page = None if inverted or not find_page else _page_box(cleaned > 0)
+    page = None
+    if find_page and not inverted:
+        page = _page_box(cleaned > 0) or _loose_page_box(gray)
     if page is not None:
         # A sheet of paper on a darker table looks like one huge bright "stroke".
         try:
@@ -486,10 +488,10 @@ def _to_mnist(
             "%s: %.1f %% of the image is marks from the border", source, 100 * marks.mean()
         )
         blur = round(max(gray.shape) / BLUR_DIVISOR)
-        cover = _dilate(marks, blur + 2)
+        cover = _dilate(marks, blur + MARK_REACH)
         paper = _block_statistic(gray, 50.0, valid=~cover)
         ink, _ = _ink_map(np.where(cover, paper, gray), source, inverted=inverted)
-        leftover = _border_marks(ink > 0, touching=_dilate(cover, 2))
+        leftover = _border_marks(ink > 0, touching=_dilate(cover, MARK_REACH))
         if leftover is not None:
             ink = np.where(leftover, 0.0, ink).astype(np.float32)
         cleaned = _drop_specks(ink)
@@ -551,39 +553,56 @@ def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
     Page-like: the region with its holes (the ink) filled covers PAGE_MIN_AREA
     of the image and PAGE_MIN_FILL of its bounding box, which a digit's
     strokes do not. The box is the bounding box shrunk until its edges lie
-    on the page (clear of a slightly rotated page's corners). A region that
-    fills only PAGE_LOOSE_FILL of its box (tilted, in perspective) but has few
-    holes gives its bounding box: the table left in its corners touches the
-    box's border and is dropped as border marks.
+    on the page (clear of a slightly rotated page's corners).
     """
     if mask.mean() < PAGE_MIN_AREA:
         return None
-    labels, _ = _label_components(~mask)
-    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    filled = ~np.isin(labels, edge_labels[edge_labels > 0])
+    filled = _fill_holes(mask)
     rows = np.flatnonzero(filled.any(axis=1))
     cols = np.flatnonzero(filled.any(axis=0))
-    bounds = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-    fill = filled[bounds].mean()
-    if fill < PAGE_LOOSE_FILL:
+    if filled[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].mean() < PAGE_MIN_FILL:
         return None
-    loose = None
-    if (filled & ~mask).sum() <= PAGE_MAX_HOLES * filled.sum() and min(
-        filled[bounds].shape
-    ) >= MIN_PAGE_SIDE:
-        loose = bounds
-    if fill < PAGE_MIN_FILL:
-        return loose
     height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
     for step in range(1, PAGE_MAX_INSET_STEPS + 1):
         dr, dc = round(step * PAGE_INSET_STEP * height), round(step * PAGE_INSET_STEP * width)
         box = (slice(rows[0] + dr, rows[-1] + 1 - dr), slice(cols[0] + dc, cols[-1] + 1 - dc))
         inside = filled[box]
         if min(inside.shape) < MIN_PAGE_SIDE:
-            return loose
+            return None
         if _border(inside.astype(np.float32), 1).min() > 0:
             return box
-    return loose
+    return None
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every region of ~mask that does not touch the border set."""
+    labels, _ = _label_components(~mask)
+    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return ~np.isin(labels, edge_labels[edge_labels > 0])
+
+
+def _loose_page_box(gray: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of a tilted or keystoned page on a darker table, or None.
+
+    The page is the bright class of the gray levels (Otsu), holes filled: it
+    must cover PAGE_MIN_AREA of the image and PAGE_LOOSE_FILL of its box, and
+    its holes (the ink) at most PAGE_MAX_HOLES of it, unlike a bold digit's.
+    The table left in the box's corners touches the box's border and is
+    dropped there as border marks.
+    """
+    low = float(gray.min())
+    bright = gray > low + _otsu_threshold(gray - low)
+    if bright.mean() < PAGE_MIN_AREA:
+        return None
+    filled = _fill_holes(bright)
+    rows = np.flatnonzero(filled.any(axis=1))
+    cols = np.flatnonzero(filled.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    if min(filled[box].shape) < MIN_PAGE_SIDE or filled[box].mean() < PAGE_LOOSE_FILL:
+        return None
+    if (filled & ~bright).sum() > PAGE_MAX_HOLES * filled.sum():
+        return None
+    return box
 
 
 def _stroke_width(mask: np.ndarray) -> float:
