@@ -25,9 +25,11 @@ from pynq_mnist.errors import AcceleratorError, BackendUnavailable, ConfigError
 SAMPLES = Path(pynq_mnist.__file__).resolve().parent / "samples"
 DIGIT_SAMPLES = sorted(SAMPLES.glob("digit_*_*.png"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
-JSON_KEYS = {"path", "digit", "confidence", "logits", "seed_digit", "backend"}
+JSON_KEYS = {"path", "digit", "confidence", "logits", "seed_digit", "backend", "doubt"}
 MODEL_SEED = 20261125
-TEXT_LINE = re.compile(r"^(?P<path>.+): digit (?P<digit>\d) \(confidence (?P<conf>[01]\.\d{3})\)$")
+TEXT_LINE = re.compile(
+    r"^(?P<path>.+): digit (?P<digit>\d) \(confidence (?P<conf>[01]\.\d{3})(, doubtful: .+)?\)$"
+)
 
 
 @pytest.fixture
