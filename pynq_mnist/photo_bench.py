@@ -169,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
 
     side = int((MAX_PIXELS * 3 / 4) ** 0.5)
     largest_jpeg = (side * 4 // 3, side)
-    png_pixels = MAX_DECODED_BYTES // 3  # RGB
-    png_side = int((png_pixels * 3 / 4) ** 0.5)
+    png_side = int((MAX_DECODED_BYTES / 4 * 3 / 4) ** 0.5)  # Pillow holds RGB in 4 bytes
     largest_png = (png_side * 4 // 3, png_side)
     with tempfile.TemporaryDirectory() as tmp:
         cases = [

@@ -109,6 +109,7 @@ PAGE_LOOSE_FILL = 0.6
 # Border ring of table and paper: the paper is the background if it covers this share.
 PAGE_MAJORITY = 0.55
 MARK_REACH = 4  # ink this close (working pixels) to a border mark belongs to it
+STRONG_INK = 0.5  # share of the stroke level: the digit's core, not a shadow's edge
 PAGE_MAX_HOLES = 0.15
 # Doubt: another ink component this tall and heavy, relative to the largest, and
 # beside it rather than part of it, is a second digit-sized mark.
@@ -229,6 +230,8 @@ def decode_image(
                 orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
                 img.load()
                 return _upright(img, orientation)
+    except ImageError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name}: {exc} (limit {max_pixels} pixels)") from None
     except FileNotFoundError:
@@ -481,6 +484,8 @@ def _to_mnist(
     if marks is not None:
         # Pieces of a page edge broken by the threshold lie next to what touches the border.
         marks = _border_marks(ink > 0, touching=_dilate(marks, MARK_REACH))
+    else:
+        marks = _faint_border_marks(ink)
     if marks is not None:
         # Table, shadow or page edge reaching in from the border: paint it over with
         # the paper around it and measure the ink again, so that it sets no levels.
@@ -491,7 +496,11 @@ def _to_mnist(
         cover = _dilate(marks, blur + MARK_REACH)
         paper = _block_statistic(gray, 50.0, valid=~cover)
         ink, _ = _ink_map(np.where(cover, paper, gray), source, inverted=inverted)
-        leftover = _border_marks(ink > 0, touching=_dilate(cover, MARK_REACH))
+        near = _dilate(cover, MARK_REACH)
+        leftover = _border_marks(ink > 0, touching=near)
+        if leftover is None or _holds_heaviest(ink, leftover):
+            # The digit itself lies next to the painted marks: keep its strong core.
+            leftover = _faint_border_marks(ink, touching=near)
         if leftover is not None:
             ink = np.where(leftover, 0.0, ink).astype(np.float32)
         cleaned = _drop_specks(ink)
@@ -519,6 +528,39 @@ def _border_marks(mask: np.ndarray, touching: np.ndarray | None = None) -> np.nd
     if edge.size == 0 or edge.size == n_labels:
         return None
     return np.isin(labels, edge)
+
+
+def _holds_heaviest(ink: np.ndarray, mask: np.ndarray) -> bool:
+    """True when ``mask`` covers the heaviest 8-connected ink component."""
+    labels, n_labels = _label_components(ink > 0)
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n_labels + 1)
+    mass[0] = 0.0
+    return bool(mask[labels == int(np.argmax(mass))].any())
+
+
+def _faint_border_marks(ink: np.ndarray, touching: np.ndarray | None = None) -> np.ndarray | None:
+    """Faint ink reaching in from the border and touching the digit (a shadow's edge), or None.
+
+    The digit is the strong ink (at least STRONG_INK) away from the border;
+    faint ink farther than MARK_REACH from it, in components that touch the
+    border, is returned. None when all strong ink touches the border (a tight
+    crop) or nothing faint reaches the border (or ``touching``).
+    """
+    labels, n_labels = _label_components(ink >= STRONG_INK)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    inner = np.setdiff1d(np.arange(1, n_labels + 1), edge)
+    if inner.size == 0:
+        return None
+    rest = (ink > 0) & ~_dilate(np.isin(labels, inner), MARK_REACH)
+    faint, _ = _label_components(rest)
+    edges = [faint[0], faint[-1], faint[:, 0], faint[:, -1]]
+    if touching is not None:
+        edges.append(faint[touching])
+    edge = np.unique(np.concatenate(edges))
+    edge = edge[edge > 0]
+    if edge.size == 0:
+        return None
+    return np.isin(faint, edge)
 
 
 def _doubt(crop: np.ndarray) -> str | None:
