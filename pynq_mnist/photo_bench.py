@@ -77,8 +77,7 @@ def accuracy_table(
     ):
         name = f"{photo.variation}#{photo.index}"
         if args.save:
-            slug = "".join(c if c.isalnum() else "_" for c in photo.variation)
-            path = Path(args.save) / f"{slug}_{photo.index:03d}_{photo.label}.jpg"
+            path = Path(args.save) / photo_synth.file_name(photo)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(photo.jpeg)
         results[photo.variation][1] += 1

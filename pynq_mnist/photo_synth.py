@@ -17,13 +17,23 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["VARIATIONS", "Photo", "Scene", "baseline_scene", "generate", "render", "to_jpeg"]
+__all__ = [
+    "VARIATIONS",
+    "Photo",
+    "Scene",
+    "baseline_scene",
+    "file_name",
+    "generate",
+    "render",
+    "to_jpeg",
+]
 
 FRAME_LONG = 640  # frame size in pixels (long side); the short side is 3/4 of it
 FRAME_SHORT = 480
@@ -216,6 +226,12 @@ def generate(
             scene = vary(baseline_scene(rng), rng)
             image = render(digits[pick], scene, rng)
             yield Photo(name, i, int(labels[pick]), pick, scene, to_jpeg(image, scene.quality))
+
+
+def file_name(photo: Photo) -> str:
+    """``<variation>_<index>_<label>.jpg``, the variation in lower case and underscores."""
+    slug = re.sub(r"[^a-z0-9]+", "_", photo.variation.lower()).strip("_")
+    return f"{slug}_{photo.index:03d}_{photo.label}.jpg"
 
 
 def to_jpeg(image: Image.Image, quality: int) -> bytes:

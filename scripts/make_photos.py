@@ -27,10 +27,6 @@ EXAMPLE_SIDE = 240  # pixels, long side
 EXAMPLE_QUALITY = 75
 
 
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Generate the photos (or the examples) into the given directory."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     for photo in photo_synth.generate(digits, labels, per_variation=per_variation, seed=args.seed):
         if args.examples and photo.variation not in EXAMPLES:
             continue
-        name = f"{_slug(photo.variation)}_{photo.index:03d}_{photo.label}.jpg"
+        name = photo_synth.file_name(photo)
         data = photo.jpeg
         if args.examples:
             image = Image.open(io.BytesIO(data))
