@@ -19,8 +19,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pynq_mnist import photo_synth  # noqa: E402
-from pynq_mnist.data import load_mnist  # noqa: E402
+from pynq_mnist import photo_synth
+from pynq_mnist.data import load_mnist
 
 EXAMPLES = ("tilt 0.5-3", "out of frame", "patterned table", "perspective", "light + shadow")
 EXAMPLE_SIDE = 240  # pixels, long side
