@@ -50,12 +50,16 @@ logger = logging.getLogger(__name__)
 MAX_PIXELS = 40_000_000
 """Largest image (width * height) load_image decodes: a decompression-bomb guard."""
 
-MAX_DECODED_BYTES = 64 * 2**20
-"""Largest decoded image in memory, in bytes, after JPEG draft reduction.
+MAX_DECODED_BYTES = 48 * 2**20
+"""Most memory, in bytes, that decoding one image may take at full size (after JPEG
+draft reduction), counting the full-size copies made before it is reduced.
 
 Pillow holds 8-bit gray and palette images in 1 byte per pixel, 16-bit gray
-in 2 and everything else (RGB included) in 4: 64 MiB is a 16.7-megapixel RGB
-PNG, or any JPEG up to MAX_PIXELS (decoded at 1/2 to 1/8 scale).
+in 2 and everything else (RGB included) in 4; turning palette or bilevel
+images into gray adds 1, alpha or 16-bit into RGBA or 32-bit adds 4, and an
+EXIF rotation copies the whole image once more (checked once the EXIF is
+read, which for a PNG may follow its pixels). 48 MiB holds a 12-megapixel
+RGB PNG, and any JPEG up to MAX_PIXELS (decoded at 1/2 to 1/8 scale).
 """
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
@@ -224,10 +228,11 @@ def decode_image(
                 _check_size(img, name, max_pixels)
                 # JPEG only: decode at 1/2..1/8 scale, still >= WORK_SIDE on each side.
                 img.draft(None, (WORK_SIDE, WORK_SIDE))
-                _check_decoded_bytes(img, name, max_bytes)
+                _check_decoded_bytes(img, name, max_bytes, 1)
                 # Read before load(): Pillow 9.0 reads a TIFF's EXIF from the file,
-                # which load() closes.
+                # which load() closes. (A PNG's EXIF may follow its pixels: it decodes.)
                 orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+                _check_decoded_bytes(img, name, max_bytes, orientation)
                 img.load()
                 return _upright(img, orientation)
     except ImageError:
@@ -265,22 +270,27 @@ def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
             )
 
 
-def _decoded_bytes_per_pixel(mode: str) -> int:
-    """Bytes per pixel of a decoded Pillow image of ``mode`` (multi-band modes use 4)."""
-    if mode in ("1", "L", "P"):
-        return 1
-    if mode.startswith("I;16"):
-        return 2
-    return 4
+def _decoding_cost(img: Image.Image, orientation: int) -> int:
+    """Bytes per pixel that decoding ``img`` and its full-size conversions take at peak."""
+    mode = img.mode
+    held = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    if (_has_alpha(img) and mode != "RGBA") or mode.startswith("I;16"):
+        converted = 4  # to RGBA or 32-bit integers, at full size, in _shrink
+    elif mode in ("1", "P"):
+        converted = 1  # to 8-bit gray
+    else:
+        converted = 0
+    rotated = held if orientation in _TRANSPOSE else 0
+    return held + max(converted, rotated)
 
 
-def _check_decoded_bytes(img: Image.Image, name: str, max_bytes: int) -> None:
+def _check_decoded_bytes(img: Image.Image, name: str, max_bytes: int, orientation: int) -> None:
     width, height = img.size
-    needed = width * height * _decoded_bytes_per_pixel(img.mode)
+    needed = width * height * _decoding_cost(img, orientation)
     if needed > max_bytes:
         raise ImageError(
             f"{name}: image too large to read: {width}x{height} pixels would take "
-            f"{needed / 2**20:.0f} MiB decoded, the limit is {max_bytes / 2**20:.0f} MiB; "
+            f"{needed / 2**20:.0f} MiB to decode, the limit is {max_bytes / 2**20:.0f} MiB; "
             "send a smaller image (a JPEG of any size up to "
             f"{MAX_PIXELS // 1_000_000} megapixels is fine)"
         )

@@ -672,12 +672,35 @@ def test_decoded_size_checked_before_decoding(tmp_path: Path) -> None:
     # 5000 x 5000 RGB is 25 MP (under MAX_PIXELS), held as 4 bytes per pixel: 95.4 MiB.
     path = _png_rgb_header_only(tmp_path / "wide.png", 5000, 5000)
     message = (
-        r"wide\.png: image too large to read: 5000x5000 pixels would take 95 MiB decoded, "
-        r"the limit is 64 MiB"
+        r"wide\.png: image too large to read: 5000x5000 pixels would take 95 MiB to decode, "
+        r"the limit is 48 MiB"
     )
     with pytest.raises(ImageError, match=message):
         load_image(path)
-    assert MAX_DECODED_BYTES == 64 * 2**20
+    assert MAX_DECODED_BYTES == 48 * 2**20
+    assert MAX_DECODED_BYTES >= 4000 * 3000 * 4  # a 12-megapixel RGB PNG is read
+
+
+@pytest.mark.parametrize(
+    ("mode", "cost"),
+    [("RGB", 4), ("L", 1), ("P", 2), ("P+transparency", 5), ("LA", 8), ("I;16", 6)],
+)
+def test_decoding_cost_per_pixel(tmp_path: Path, mode: str, cost: int) -> None:
+    """Held bytes plus the full-size conversion made before reducing."""
+    light = np.asarray(Image.fromarray(255 - _mnist(3)).resize((100, 100)))
+    if mode == "I;16":
+        image = Image.fromarray(light.astype(np.uint16) * 257)
+    elif mode == "LA":
+        image = Image.fromarray(np.stack([light, np.full_like(light, 255)], axis=-1), mode="LA")
+    elif mode.startswith("P"):
+        image = Image.fromarray(light).convert("P")
+    else:
+        image = Image.fromarray(light).convert(mode)
+    params = {"transparency": 255} if mode == "P+transparency" else {}
+    path = _save(image, tmp_path / "cost.png", **params)
+    assert load_image(path, max_bytes=cost * 10_000).shape == (28, 28)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(path, max_bytes=cost * 10_000 - 1)
 
 
 def test_jpeg_budget_counts_the_draft_size(tmp_path: Path, rng: np.random.Generator) -> None:
