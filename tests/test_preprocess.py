@@ -742,3 +742,39 @@ def test_bytes_entry_point_matches_the_file(tmp_path: Path, rng: np.random.Gener
         load_image_bytes(b"hello", name="upload")
     with pytest.raises(ImageError, match=r"^upload: cannot read image"):
         load_image_bytes(data[: len(data) // 2], name="upload")
+
+
+def test_photos_of_test_digits_tilted_with_table_in_corners(mnist_dir: Path) -> None:
+    """MNIST test digits on a sheet filling the frame, tilted 0.5-4 degrees, with a light
+    gradient, mild blur and JPEG: the photos the page path used to get wrong."""
+    from dataclasses import replace
+
+    from pynq_mnist import Classifier
+    from pynq_mnist.data import load_mnist
+    from pynq_mnist.photo_synth import baseline_scene, render, to_jpeg
+
+    images, labels = load_mnist("test", mnist_dir)
+    pixels, truth = [], []
+    for i in range(40):
+        rng = np.random.default_rng((20261204, i))
+        scene = baseline_scene(rng)
+        width, height = (480, 640) if scene.portrait else (640, 480)
+        angle = float(rng.uniform(0.5, 4.0)) * (1 if i % 2 else -1)
+        cos, sin = np.cos(np.radians(abs(angle))), np.sin(np.radians(abs(angle)))
+        scene = replace(
+            scene,
+            tilt_deg=angle,
+            page_w=(width * cos + height * sin) * 0.98 / width,  # table in the corners
+            page_h=(width * sin + height * cos) * 0.98 / height,
+            page_dx=0.0,
+            page_dy=0.0,
+            light_slope=0.3,
+            blur=0.002,
+        )
+        photo = render(images[i], scene, rng)
+        assert np.asarray(photo.convert("L"))[0, 0] < 120, "a table corner must show"
+        pixels.append(load_image_bytes(to_jpeg(photo, 85), name=f"test digit {i}"))
+        truth.append(int(labels[i]))
+    with Classifier(backend="cpu") as classifier:
+        digits = classifier.classify(np.stack(pixels)).digits
+    assert int((digits == np.array(truth)).sum()) >= 38
