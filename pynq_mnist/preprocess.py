@@ -9,7 +9,9 @@ darker table is found and only its inside is used. Dark marks connected to
 the image border (table in the corners of a tilted page, a shadow, the page's
 edge, a finger) are background whatever their shape, as long as some ink does
 not touch the border; they are painted over with the surrounding paper level
-and the ink is measured again without them.
+and the ink is measured again without them. A page cut by the frame, with
+table along some edges, is paper when it covers most of the image; a page
+lying tilted or in perspective on a table is cropped to its bounding box.
 
 Decoding is bounded: only PNG, JPEG, GIF, BMP, WebP and 8-bit TIFF are read,
 and an image whose decoded pixels (after JPEG draft reduction) would take more
@@ -110,11 +112,11 @@ SPECK_FRACTION = 0.02  # components lighter than this share of the largest are s
 # then still makes it a page if its holes (the ink) are a small share of it, unlike a
 # bold digit's.
 PAGE_LOOSE_FILL = 0.6
+PAGE_MAX_HOLES = 0.15
 # Border ring of table and paper: the paper is the background if it covers this share.
 PAGE_MAJORITY = 0.55
 MARK_REACH = 4  # ink this close (working pixels) to a border mark belongs to it
 STRONG_INK = 0.5  # share of the stroke level: the digit's core, not a shadow's edge
-PAGE_MAX_HOLES = 0.15
 # Doubt: another ink component this tall and heavy, relative to the largest, and
 # beside it rather than part of it, is a second digit-sized mark.
 DOUBT_HEIGHT = 0.5
