@@ -698,6 +698,8 @@ def test_decoding_cost_per_pixel(tmp_path: Path, mode: str, cost: int) -> None:
         image = Image.fromarray(light).convert(mode)
     params = {"transparency": 255} if mode == "P+transparency" else {}
     path = _save(image, tmp_path / "cost.png", **params)
+    if Image.open(path).mode == "I":  # Pillow < 10 opens 16-bit gray PNG as 32-bit "I"
+        cost = 4
     assert load_image(path, max_bytes=cost * 10_000).shape == (28, 28)
     with pytest.raises(ImageError, match="too large"):
         load_image(path, max_bytes=cost * 10_000 - 1)
