@@ -67,11 +67,13 @@ def _load(jpeg: bytes, name: str) -> tuple[np.ndarray, str | None]:
 
 def accuracy_table(
     args: argparse.Namespace,
-) -> tuple[dict[str, tuple[int, int, int, int]], float, float]:
-    """{variation: (correct, total, unreadable, doubtful)}, photo accuracy, clean accuracy."""
+) -> tuple[dict[str, tuple[int, int, int, int]], float, float, float]:
+    """{variation: (correct, total, unreadable, doubtful)}, photo accuracy, clean accuracy,
+    and the mean time to decode and preprocess one photo, in seconds."""
     digits, labels = load_mnist("train", args.data)
     results: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     pixels, truth, variations, picks = [], [], [], []
+    seconds = 0.0
     for photo in photo_synth.generate(
         digits, labels, per_variation=args.per_variation, seed=args.seed
     ):
@@ -82,11 +84,14 @@ def accuracy_table(
             path.write_bytes(photo.jpeg)
         results[photo.variation][1] += 1
         picks.append(photo.mnist_index)
+        start = time.perf_counter()
         try:
             image, doubt = _load(photo.jpeg, name)
         except ValueError:  # ImageError: no digit found counts as wrong
             results[photo.variation][2] += 1
             continue
+        finally:
+            seconds += time.perf_counter() - start
         results[photo.variation][3] += doubt is not None
         pixels.append(image)
         truth.append(photo.label)
@@ -100,7 +105,7 @@ def accuracy_table(
     photo_accuracy = sum(r[0] for r in results.values()) / total
     clean_accuracy = float((clean == labels[np.array(picks)]).mean())
     table = {name: (r[0], r[1], r[2], r[3]) for name, r in results.items()}
-    return table, photo_accuracy, clean_accuracy
+    return table, photo_accuracy, clean_accuracy, seconds / total
 
 
 def measure_infer(path: Path, repeats: int = TIMING_REPEATS) -> dict[str, float]:
@@ -151,7 +156,7 @@ def _big_photo(size: tuple[int, int], path: Path, *, seed: int) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Print the accuracy table, the clean gap and the memory/time figures."""
-    table, photo_accuracy, clean_accuracy = accuracy_table(args)
+    table, photo_accuracy, clean_accuracy, seconds = accuracy_table(args)
     width = max(len(name) for name in table)
     print(f"{'variation':<{width}}  accuracy   n  unreadable  doubtful")
     for name, (correct, total, unreadable, doubtful) in table.items():
@@ -162,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'overall':<{width}}  {photo_accuracy:7.1%}  {total:3d}")
     print(f"{'clean 28x28':<{width}}  {clean_accuracy:7.1%}  {total:3d}  (the same digits)")
     print(f"gap (clean - photo): {100 * (clean_accuracy - photo_accuracy):.1f} points")
+    size = f"{photo_synth.FRAME_LONG}x{photo_synth.FRAME_SHORT}"
+    print(f"decode + preprocess per {size} JPEG: {1000 * seconds:.1f} ms (mean)")
     if args.no_memory:
         return 0
     from .preprocess import MAX_DECODED_BYTES, MAX_PIXELS
