@@ -226,7 +226,7 @@ def decode_image(
         with warnings.catch_warnings():
             # PIL warns (then refuses) far above our own limit; both mean "too big".
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source, formats=ALLOWED_FORMATS) as img:
+            with Image.open(source, formats=_openable_formats()) as img:
                 _check_size(img, name, max_pixels)
                 # JPEG only: decode at 1/2..1/8 scale, still >= WORK_SIDE on each side.
                 img.draft(None, (WORK_SIDE, WORK_SIDE))
@@ -250,6 +250,13 @@ def decode_image(
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # PIL reports corrupt data with any of these, depending on the codec.
         raise ImageError(f"{name}: cannot read image: {exc}") from None
+
+
+def _openable_formats() -> list[str]:
+    """ALLOWED_FORMATS this Pillow registers (Image.open fails on an unknown name)."""
+    if not all(name in Image.OPEN for name in ALLOWED_FORMATS):
+        Image.init()
+    return [name for name in ALLOWED_FORMATS if name in Image.OPEN]
 
 
 def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
