@@ -780,3 +780,22 @@ def test_photos_of_test_digits_tilted_with_table_in_corners(mnist_dir: Path) -> 
     with Classifier(backend="cpu") as classifier:
         digits = classifier.classify(np.stack(pixels)).digits
     assert int((digits == np.array(truth)).sum()) >= 38
+
+
+@pytest.mark.parametrize("gap", [3, 20])
+def test_finger_from_the_edge_next_to_the_digit(rng: np.random.Generator, gap: int) -> None:
+    """A finger (a dark blob) reaching in from the border below and beside the digit, its
+    left end ``gap`` pixels right of the 7's right-most column, is background."""
+    original = _mnist(7)
+    rows, cols = np.indices((400, 300), dtype=np.float64)
+    ink = np.zeros((400, 300))
+    big = np.asarray(Image.fromarray(original).resize((168, 168), Image.BICUBIC)) / 255.0
+    ink[116:284, 40:208] = big
+    right = 40 + 168 - 24 + gap  # the 7's right-most ink is about 24 px inside its box
+    finger = ((cols - 300) / (300 - right)) ** 2 + ((rows - 330) / 70) ** 2 <= 1.0
+    gray = 225 - 20 * cols / 300 - 190 * ink
+    gray[finger] = 70 + 10 * rows[finger] / 400
+    photo = np.clip(gray + rng.normal(0, 3, gray.shape), 0, 255).astype(np.uint8)
+    out = preprocess(photo)
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.85
