@@ -5,29 +5,70 @@ fit a 20x20 box (antialiased, aspect kept) and placed in 28x28 so that the
 centre of mass of the ink sits at pixel (14, 14). Photos of paper additionally
 get their uneven lighting flattened and their paper texture thresholded away,
 thin pen strokes are thickened to MNIST's width, and a page photographed on a
-darker table is found and only its inside is used.
+darker table is found and only its inside is used. Dark marks connected to
+the image border (table in the corners of a tilted page, a shadow, the page's
+edge, a finger) are background whatever their shape, as long as some ink does
+not touch the border; they are painted over with the surrounding paper level
+and the ink is measured again without them. A page cut by the frame, with
+table along some edges, is paper when it covers most of the image; a page
+lying tilted or in perspective on a table is cropped to its bounding box.
 
-Limits: ruled or squared paper, several digits or other marks in one image,
-and a page rotated by more than about 5 degrees are not handled; crop first.
+Decoding is bounded: only PNG, JPEG, GIF, BMP, WebP and 8-bit TIFF are read,
+and an image whose decoded pixels (after JPEG draft reduction) would take more
+than ``MAX_DECODED_BYTES`` is refused before it is decoded.
+
+Several digits in one image are not separated; the result then carries a doubt.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .errors import ImageError
 
-__all__ = ["MAX_PIXELS", "load_image", "preprocess"]
+__all__ = [
+    "ALLOWED_FORMATS",
+    "MAX_DECODED_BYTES",
+    "MAX_PIXELS",
+    "Digit",
+    "analyse",
+    "decode_image",
+    "load_image",
+    "load_image_bytes",
+    "preprocess",
+    "read_digit",
+    "read_digit_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
 MAX_PIXELS = 40_000_000
 """Largest image (width * height) load_image decodes: a decompression-bomb guard."""
+
+MAX_DECODED_BYTES = 48 * 2**20
+"""Most memory, in bytes, that decoding one image may take at full size (after JPEG
+draft reduction), counting the full-size copies made before it is reduced.
+
+Pillow holds 8-bit gray and palette images in 1 byte per pixel, 16-bit gray
+in 2 and everything else (RGB included) in 4; turning palette or bilevel
+images into gray adds 1, alpha or 16-bit into RGBA or 32-bit adds 4, and an
+EXIF rotation copies the whole image once more (checked once the EXIF is
+read, which for a PNG may follow its pixels). 48 MiB holds a 12-megapixel
+RGB PNG, and any JPEG up to MAX_PIXELS (decoded at 1/2 to 1/8 scale).
+"""
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+"""The only Pillow plugins consulted when opening a file (TIFF: 8-bit samples only)."""
+_FORMAT_NAMES = "PNG, JPEG, GIF, BMP, WebP or TIFF"
+_TIFF_BITS_PER_SAMPLE = 258
+_EXIF_ORIENTATION = 0x0112
 
 SIZE = 28
 BOX = 20
@@ -67,6 +108,22 @@ PAGE_INSET_STEP = 0.01  # shrink the page box by this share of its size per step
 PAGE_MAX_INSET_STEPS = 15
 MIN_PAGE_SIDE = 16
 SPECK_FRACTION = 0.02  # components lighter than this share of the largest are specks
+# A page on a table may be tilted or in perspective: a looser fill of its bounding box
+# then still makes it a page if its holes (the ink) are a small share of it, unlike a
+# bold digit's.
+PAGE_LOOSE_FILL = 0.6
+PAGE_MAX_HOLES = 0.15
+# Border ring of table and paper: the paper is the background if it covers this share.
+PAGE_MAJORITY = 0.55
+MARK_REACH = 4  # ink this close (working pixels) to a border mark belongs to it
+STRONG_INK = 0.5  # share of the stroke level: the digit's core, not a shadow's edge
+# Doubt: another ink component this tall and heavy, relative to the largest, and
+# beside it rather than part of it, is a second digit-sized mark.
+DOUBT_HEIGHT = 0.5
+DOUBT_MASS = 0.1
+DOUBT_OVERLAP = 0.3  # shared column span, as a share of the narrower component
+LOW_CONFIDENCE = 0.5
+"""Confidence below which an answer is reported as doubtful (see :func:`doubt_note`)."""
 STROKE_PERCENTILE = 90.0
 
 # ITU-R 601 luma weights, as PIL uses for RGB -> L.
@@ -75,44 +132,113 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Pillow 9.1 moved the resampling filters into the Image.Resampling enum; Pillow 9.0
 # (the PYNQ v3 image's) has only the module-level constants, with the same values.
 _RESAMPLING = getattr(Image, "Resampling", Image)
+_TRANSPOSITION = getattr(Image, "Transpose", Image)
 
 
-def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Read any image file PIL can decode and return an MNIST-style uint8 [28,28].
+@dataclass(frozen=True)
+class Digit:
+    """A preprocessed image: MNIST-style uint8 [28,28] pixels and why it may be wrong.
+
+    ``doubt`` is None, or a short phrase such as "two digit-sized ink marks".
+    """
+
+    pixels: np.ndarray
+    doubt: str | None = None
+
+
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> np.ndarray:
+    """Read an image file and return an MNIST-style uint8 [28,28].
 
     EXIF orientation is honoured; multi-frame files use their first frame.
 
     Raises
     ------
     ImageError
-        The file is missing, unreadable, truncated, larger than ``max_pixels``,
-        or holds no digit (blank). The message names the file.
+        The file is missing, unreadable, truncated, not one of ALLOWED_FORMATS,
+        larger than ``max_pixels`` or ``max_bytes`` decoded, or holds no digit
+        (blank). The message names the file.
     """
+    return read_digit(path, max_pixels=max_pixels, max_bytes=max_bytes).pixels
+
+
+def load_image_bytes(
+    data: bytes,
+    *,
+    name: str = "image",
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> np.ndarray:
+    """:func:`load_image` for an encoded image held in memory (an upload); ``name`` is
+    used in error messages."""
+    return read_digit_bytes(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes).pixels
+
+
+def read_digit(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> Digit:
+    """:func:`load_image`, also saying whether the digit found is doubtful."""
     name = os.fspath(path)
-    image = _decode(name, max_pixels)
-    return preprocess(image, source=name)
+    return analyse(
+        decode_image(name, name=name, max_pixels=max_pixels, max_bytes=max_bytes), source=name
+    )
 
 
-def _decode(name: str, max_pixels: int) -> Image.Image:
-    """Open, size-check and fully decode ``name``; all failures become ImageError."""
+def read_digit_bytes(
+    data: bytes,
+    *,
+    name: str = "image",
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> Digit:
+    """:func:`read_digit` for an encoded image held in memory."""
+    image = decode_image(io.BytesIO(data), name=name, max_pixels=max_pixels, max_bytes=max_bytes)
+    return analyse(image, source=name)
+
+
+def decode_image(
+    source: str | os.PathLike[str] | io.BytesIO,
+    *,
+    name: str = "image",
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DECODED_BYTES,
+) -> Image.Image:
+    """Open, size-check and fully decode a file or in-memory image, upright (EXIF).
+
+    Only ALLOWED_FORMATS are tried. JPEGs are decoded at the smallest 1/2..1/8
+    scale that keeps WORK_SIDE pixels on each side. The pixel count and the
+    decoded size in bytes are checked before any pixel is decoded.
+
+    Raises
+    ------
+    ImageError
+        Missing, unreadable, truncated, other format, or over a limit; the
+        one-line message starts with ``name``.
+    """
     try:
         with warnings.catch_warnings():
             # PIL warns (then refuses) far above our own limit; both mean "too big".
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(name) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"{name}: image is {width}x{height} = {width * height} pixels, "
-                        f"over the limit of {max_pixels} pixels"
-                    )
-                if width == 0 or height == 0:
-                    raise ImageError(f"{name}: image is empty ({width}x{height} pixels)")
+            with Image.open(source, formats=_openable_formats()) as img:
+                _check_size(img, name, max_pixels)
                 # JPEG only: decode at 1/2..1/8 scale, still >= WORK_SIDE on each side.
                 img.draft(None, (WORK_SIDE, WORK_SIDE))
-                # Decodes too (transpose or copy). Not after an explicit load(): Pillow 9.0
-                # reads a TIFF's EXIF orientation from the file, which load() closes.
-                return ImageOps.exif_transpose(img)
+                _check_decoded_bytes(img, name, max_bytes, 1)
+                # Read before load(): Pillow 9.0 reads a TIFF's EXIF from the file,
+                # which load() closes. (A PNG's EXIF may follow its pixels: it decodes.)
+                orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+                _check_decoded_bytes(img, name, max_bytes, orientation)
+                img.load()
+                return _upright(img, orientation)
+    except ImageError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name}: {exc} (limit {max_pixels} pixels)") from None
     except FileNotFoundError:
@@ -120,10 +246,83 @@ def _decode(name: str, max_pixels: int) -> Image.Image:
     except IsADirectoryError:
         raise ImageError(f"{name}: is a directory, not an image") from None
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image format PIL can read") from None
+        raise ImageError(f"{name}: not an image in a format we read ({_FORMAT_NAMES})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # PIL reports corrupt data with any of these, depending on the codec.
         raise ImageError(f"{name}: cannot read image: {exc}") from None
+
+
+def _openable_formats() -> list[str]:
+    """ALLOWED_FORMATS this Pillow registers (Image.open fails on an unknown name)."""
+    if not all(name in Image.OPEN for name in ALLOWED_FORMATS):
+        Image.init()
+    return [name for name in ALLOWED_FORMATS if name in Image.OPEN]
+
+
+def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
+    """Pixel count, empty images, and TIFF sample depth, from the header alone."""
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{name}: image is {width}x{height} = {width * height} pixels, "
+            f"over the limit of {max_pixels} pixels"
+        )
+    if width == 0 or height == 0:
+        raise ImageError(f"{name}: image is empty ({width}x{height} pixels)")
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(_TIFF_BITS_PER_SAMPLE, (1,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        if any(b != 8 for b in bits):
+            raise ImageError(
+                f"{name}: TIFF with {'/'.join(str(b) for b in bits)}-bit samples; "
+                "only 8-bit TIFF is read (save it as PNG)"
+            )
+
+
+def _decoding_cost(img: Image.Image, orientation: int) -> int:
+    """Bytes per pixel that decoding ``img`` and its full-size conversions take at peak."""
+    mode = img.mode
+    held = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    if (_has_alpha(img) and mode != "RGBA") or mode.startswith("I;16"):
+        converted = 4  # to RGBA or 32-bit integers, at full size, in _shrink
+    elif mode in ("1", "P"):
+        converted = 1  # to 8-bit gray
+    else:
+        converted = 0
+    rotated = held if orientation in _TRANSPOSE else 0
+    return held + max(converted, rotated)
+
+
+def _check_decoded_bytes(img: Image.Image, name: str, max_bytes: int, orientation: int) -> None:
+    width, height = img.size
+    needed = width * height * _decoding_cost(img, orientation)
+    if needed > max_bytes:
+        raise ImageError(
+            f"{name}: image too large to read: {width}x{height} pixels would take "
+            f"{needed / 2**20:.0f} MiB to decode, the limit is {max_bytes / 2**20:.0f} MiB; "
+            "send a smaller image (a JPEG of any size up to "
+            f"{MAX_PIXELS // 1_000_000} megapixels is fine)"
+        )
+
+
+_TRANSPOSE = {
+    orientation: getattr(_TRANSPOSITION, method)
+    for orientation, method in [
+        (2, "FLIP_LEFT_RIGHT"),
+        (3, "ROTATE_180"),
+        (4, "FLIP_TOP_BOTTOM"),
+        (5, "TRANSPOSE"),
+        (6, "ROTATE_270"),
+        (7, "TRANSVERSE"),
+        (8, "ROTATE_90"),
+    ]
+}
+
+
+def _upright(img: Image.Image, orientation: int) -> Image.Image:
+    """Apply the EXIF orientation; an upright image is returned as is, not copied."""
+    method = _TRANSPOSE.get(orientation)
+    return img if method is None else img.transpose(method)
 
 
 def preprocess(image: Image.Image | np.ndarray, *, source: str = "image") -> np.ndarray:
@@ -144,23 +343,37 @@ def preprocess(image: Image.Image | np.ndarray, *, source: str = "image") -> np.
     ValueError
         An array of unsupported shape, or with NaN/inf values.
     """
+    return analyse(image, source=source).pixels
+
+
+def analyse(image: Image.Image | np.ndarray, *, source: str = "image") -> Digit:
+    """:func:`preprocess`, also saying whether the digit found is doubtful."""
     if isinstance(image, Image.Image):
         if image.mode == "La":  # premultiplied; PIL converts it only to LA
             image = image.convert("LA")
         if image.mode == "L" and "transparency" not in image.info:
             pixels = np.asarray(image, dtype=np.uint8)
             if _is_mnist_like(pixels):
-                return pixels.copy()
+                return Digit(pixels.copy())
         gray = _pil_to_gray(_shrink(image))
     elif isinstance(image, np.ndarray):
         if image.dtype == np.uint8 and _is_mnist_like(image):
-            return image.copy()
+            return Digit(image.copy())
         gray = _array_to_gray(image, source)
     else:
         raise TypeError(
             f"{source}: expected a PIL image or a numpy array, got {type(image).__name__}"
         )
     return _to_mnist(gray, source)
+
+
+def doubt_note(doubt: str | None, confidence: float) -> str | None:
+    """The preprocessing's doubt, or "low confidence" below LOW_CONFIDENCE, or None."""
+    if doubt is not None:
+        return doubt
+    if confidence < LOW_CONFIDENCE:
+        return f"low confidence (under {LOW_CONFIDENCE:.1f})"
+    return None
 
 
 def _is_mnist_like(pixels: np.ndarray) -> bool:
@@ -190,7 +403,7 @@ def _shrink(img: Image.Image) -> Image.Image:
         return img
     if _has_alpha(img):
         # PIL reduces RGBA premultiplied: transparent pixels' colour cannot bleed in.
-        return img.convert("RGBA").reduce(factor)
+        return (img if img.mode == "RGBA" else img.convert("RGBA")).reduce(factor)
     if img.mode.startswith("I;16"):
         img = img.convert("I")
     elif img.mode in ("1", "P"):
@@ -263,26 +476,136 @@ def _resize(values: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _to_mnist(gray: np.ndarray, source: str, *, find_page: bool = True) -> np.ndarray:
-    """The full pipeline on float gray levels: ink map, crop, 20x20 fit, centring."""
+def _to_mnist(
+    gray: np.ndarray, source: str, *, find_page: bool = True, inverted: bool | None = None
+) -> Digit:
+    """The full pipeline on float gray levels: ink map, crop, 20x20 fit, centring.
+
+    ``inverted`` given: that polarity (True: dark ink on light paper), not the one measured.
+    """
     height, width = gray.shape
     longest = max(height, width)
     if longest > WORK_SIDE:
         scale = WORK_SIDE / longest
         gray = _resize(gray, max(1, round(width * scale)), max(1, round(height * scale)))
-    ink, inverted = _ink_map(gray, source)
-    ink = _drop_specks(ink)
-    page = None if inverted or not find_page else _page_box(ink > 0)
+    ink, inverted = _ink_map(gray, source, inverted=inverted)
+    cleaned = _drop_specks(ink)
+    page = None
+    if find_page and not inverted:
+        page = _page_box(cleaned > 0) or _loose_page_box(gray)
     if page is not None:
         # A sheet of paper on a darker table looks like one huge bright "stroke".
         try:
-            return _to_mnist(gray[page], source, find_page=False)
+            return _to_mnist(gray[page], source, find_page=False, inverted=True)
         except ImageError:
             logger.debug("%s: no digit on the page-like region; it is the digit", source)
+    marks = _border_marks(ink > 0)
+    if marks is not None:
+        # Pieces of a page edge broken by the threshold lie next to what touches the border.
+        marks = _border_marks(ink > 0, touching=_dilate(marks, MARK_REACH))
+    else:
+        marks = _faint_border_marks(ink)
+    if marks is not None:
+        # Table, shadow or page edge reaching in from the border: paint it over with
+        # the paper around it and measure the ink again, so that it sets no levels.
+        logger.debug(
+            "%s: %.1f %% of the image is marks from the border", source, 100 * marks.mean()
+        )
+        blur = round(max(gray.shape) / BLUR_DIVISOR)
+        cover = _dilate(marks, blur + MARK_REACH)
+        paper = _block_statistic(gray, 50.0, valid=~cover)
+        ink, _ = _ink_map(np.where(cover, paper, gray), source, inverted=inverted)
+        near = _dilate(cover, MARK_REACH)
+        leftover = _border_marks(ink > 0, touching=near)
+        if leftover is None or _holds_heaviest(ink, leftover):
+            # The digit itself lies next to the painted marks: keep its strong core.
+            leftover = _faint_border_marks(ink, touching=near)
+        if leftover is not None:
+            ink = np.where(leftover, 0.0, ink).astype(np.float32)
+        cleaned = _drop_specks(ink)
+    ink = cleaned
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _fit_and_centre(_thicken(crop, source))
+    return Digit(_fit_and_centre(_thicken(crop, source)), _doubt(crop))
+
+
+def _border_marks(mask: np.ndarray, touching: np.ndarray | None = None) -> np.ndarray | None:
+    """The 8-connected components of ``mask`` touching the image border (or ``touching``).
+
+    None unless some component does not touch it: an image whose only ink
+    touches the border is a tight crop of the digit.
+    """
+    labels, n_labels = _label_components(mask)
+    if n_labels <= 1:
+        return None
+    edges = [labels[0], labels[-1], labels[:, 0], labels[:, -1]]
+    if touching is not None:
+        edges.append(labels[touching])
+    edge = np.unique(np.concatenate(edges))
+    edge = edge[edge > 0]
+    if edge.size == 0 or edge.size == n_labels:
+        return None
+    return np.isin(labels, edge)
+
+
+def _holds_heaviest(ink: np.ndarray, mask: np.ndarray) -> bool:
+    """True when ``mask`` covers the heaviest 8-connected ink component."""
+    labels, n_labels = _label_components(ink > 0)
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n_labels + 1)
+    mass[0] = 0.0
+    return bool(mask[labels == int(np.argmax(mass))].any())
+
+
+def _faint_border_marks(ink: np.ndarray, touching: np.ndarray | None = None) -> np.ndarray | None:
+    """Faint ink reaching in from the border and touching the digit (a shadow's edge), or None.
+
+    The digit is the strong ink (at least STRONG_INK) away from the border;
+    faint ink farther than MARK_REACH from it, in components that touch the
+    border, is returned. None when all strong ink touches the border (a tight
+    crop) or nothing faint reaches the border (or ``touching``).
+    """
+    labels, n_labels = _label_components(ink >= STRONG_INK)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    inner = np.setdiff1d(np.arange(1, n_labels + 1), edge)
+    if inner.size == 0:
+        return None
+    rest = (ink > 0) & ~_dilate(np.isin(labels, inner), MARK_REACH)
+    faint, _ = _label_components(rest)
+    edges = [faint[0], faint[-1], faint[:, 0], faint[:, -1]]
+    if touching is not None:
+        edges.append(faint[touching])
+    edge = np.unique(np.concatenate(edges))
+    edge = edge[edge > 0]
+    if edge.size == 0:
+        return None
+    return np.isin(faint, edge)
+
+
+def _doubt(crop: np.ndarray) -> str | None:
+    """ "two digit-sized ink marks" when the crop holds a second digit-sized component
+    beside the largest one; else None."""
+    labels, n_labels = _label_components(crop > 0)
+    if n_labels <= 1:
+        return None
+    mass = np.bincount(labels.ravel(), weights=crop.ravel(), minlength=n_labels + 1)[1:]
+    spans = []
+    for label in range(1, n_labels + 1):
+        rows, cols = np.nonzero(labels == label)
+        spans.append((rows.max() - rows.min() + 1, cols.min(), cols.max() + 1))
+    big = int(np.argmax(mass))
+    tallest = max(span[0] for span in spans)
+    marks = 1
+    for label, (height, left, right) in enumerate(spans):
+        if label == big or height < DOUBT_HEIGHT * tallest or mass[label] < DOUBT_MASS * mass[big]:
+            continue
+        _, big_left, big_right = spans[big]
+        shared = min(right, big_right) - max(left, big_left)
+        if shared < DOUBT_OVERLAP * min(right - left, big_right - big_left):
+            marks += 1
+    if marks == 1:
+        return None
+    return f"{'two' if marks == 2 else marks} digit-sized ink marks"
 
 
 def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -295,9 +618,7 @@ def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
     """
     if mask.mean() < PAGE_MIN_AREA:
         return None
-    labels, _ = _label_components(~mask)
-    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    filled = ~np.isin(labels, edge_labels[edge_labels > 0])
+    filled = _fill_holes(mask)
     rows = np.flatnonzero(filled.any(axis=1))
     cols = np.flatnonzero(filled.any(axis=0))
     if filled[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].mean() < PAGE_MIN_FILL:
@@ -312,6 +633,37 @@ def _page_box(mask: np.ndarray) -> tuple[slice, slice] | None:
         if _border(inside.astype(np.float32), 1).min() > 0:
             return box
     return None
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every region of ~mask that does not touch the border set."""
+    labels, _ = _label_components(~mask)
+    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return ~np.isin(labels, edge_labels[edge_labels > 0])
+
+
+def _loose_page_box(gray: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of a tilted or keystoned page on a darker table, or None.
+
+    The page is the bright class of the gray levels (Otsu), holes filled: it
+    must cover PAGE_MIN_AREA of the image and PAGE_LOOSE_FILL of its box, and
+    its holes (the ink) at most PAGE_MAX_HOLES of it, unlike a bold digit's.
+    The table left in the box's corners touches the box's border and is
+    dropped there as border marks.
+    """
+    low = float(gray.min())
+    bright = gray > low + _otsu_threshold(gray - low)
+    if bright.mean() < PAGE_MIN_AREA:
+        return None
+    filled = _fill_holes(bright)
+    rows = np.flatnonzero(filled.any(axis=1))
+    cols = np.flatnonzero(filled.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    if min(filled[box].shape) < MIN_PAGE_SIDE or filled[box].mean() < PAGE_LOOSE_FILL:
+        return None
+    if (filled & ~bright).sum() > PAGE_MAX_HOLES * filled.sum():
+        return None
+    return box
 
 
 def _stroke_width(mask: np.ndarray) -> float:
@@ -343,7 +695,9 @@ def _thicken(crop: np.ndarray, source: str) -> np.ndarray:
     return _dilate(np.pad(crop, radius), radius)
 
 
-def _ink_map(gray: np.ndarray, source: str) -> tuple[np.ndarray, bool]:
+def _ink_map(
+    gray: np.ndarray, source: str, *, inverted: bool | None = None
+) -> tuple[np.ndarray, bool]:
     """Ink strength 0..1 with the background exactly 0, and whether the input was inverted.
 
     Polarity: a smooth (quadratic) lighting surface is fitted to the border
@@ -354,12 +708,14 @@ def _ink_map(gray: np.ndarray, source: str) -> tuple[np.ndarray, bool]:
     (first a low percentile per block, then the median of the pixels that
     the first pass did not call ink), and whatever is within the noise of
     that background, or fainter than a fifth of the typical stroke, becomes 0.
+    ``inverted`` given: that polarity, not the one measured.
     """
     blur = round(max(gray.shape) / BLUR_DIVISOR)
     gray = _box_blur(gray, blur)
-    residual = gray - _border_surface(gray)
-    dark_tail, bright_tail = np.percentile(residual, [TAIL_PERCENTILE, 100.0 - TAIL_PERCENTILE])
-    inverted = bool(-dark_tail > bright_tail)
+    if inverted is None:
+        residual = gray - _border_surface(gray)
+        low, high = np.percentile(residual, [TAIL_PERCENTILE, 100.0 - TAIL_PERCENTILE])
+        inverted = bool(-low > high) or _page_fills_frame(gray)
     if inverted:
         gray = UINT8_MAX - gray
 
@@ -391,6 +747,17 @@ def _ink_map(gray: np.ndarray, source: str) -> tuple[np.ndarray, bool]:
             f"above the background noise, need at least {MIN_CONTRAST:.0f}"
         )
     return np.clip((ink - floor) / (stroke - floor), 0.0, 1.0), inverted
+
+
+def _page_fills_frame(gray: np.ndarray) -> bool:
+    """True when the border ring is two well separated classes (paper and table) and
+    the brighter one covers PAGE_MAJORITY of the image: a page cut by the frame."""
+    ring = _border(gray, max(1, round(BORDER_FRACTION * min(gray.shape))))
+    shifted = ring - ring.min()
+    split = _otsu_threshold(shifted)
+    if not _well_separated(shifted, split):
+        return False
+    return float((gray > split + ring.min()).mean()) >= PAGE_MAJORITY
 
 
 def _ink_threshold(residual: np.ndarray, *, centred: bool, source: str) -> tuple[float, float]:

@@ -47,6 +47,10 @@ OPTIONAL_EXTRAS = {
     "torch": "pip install 'pynq-mnist[train]'",
     "tqdm": "pip install 'pynq-mnist[train]'",
 }
+DELEGATED["bench-photos"] = (
+    "pynq_mnist.apps.photo_bench",
+    "accuracy on synthetic phone photos per variation; memory and time per photo",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +122,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     infer.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object per line: path, digit, confidence, logits, seed_digit, backend",
+        help="one JSON object per line: path, digit, confidence, logits, seed_digit, backend, "
+        "doubt (null, or why the answer may be wrong)",
     )
     infer.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS
@@ -168,7 +173,7 @@ def _infer(args: argparse.Namespace) -> int:
     from ..backends import resolve_backend_name
     from ..classifier import Classifier, seed_digits
     from ..model import load_model
-    from ..preprocess import load_image
+    from ..preprocess import doubt_note, read_digit
 
     backend = resolve_backend_name(args.backend)  # a typo fails before any work
     try:
@@ -178,9 +183,12 @@ def _infer(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     paths: list[str] = []
     images: list[np.ndarray] = []
+    doubts: list[str | None] = []
     for path in args.images:
         try:
-            images.append(load_image(path))
+            digit = read_digit(path)
+            images.append(digit.pixels)
+            doubts.append(digit.doubt)
         except PynqMnistError as exc:
             _error(str(exc))
             continue
@@ -203,6 +211,7 @@ def _infer(args: argparse.Namespace) -> int:
     seeds = seed_digits(result.logits, model)
     for i, path in enumerate(paths):
         digit, confidence = int(result.digits[i]), float(result.confidence[i])
+        doubt = doubt_note(doubts[i], confidence)
         if args.json:
             record = {
                 "path": path,
@@ -211,8 +220,10 @@ def _infer(args: argparse.Namespace) -> int:
                 "logits": [int(v) for v in result.logits[i]],
                 "seed_digit": int(seeds[i]),
                 "backend": result.backend,
+                "doubt": doubt,
             }
             print(json.dumps(record))
         else:
-            print(f"{path}: digit {digit} (confidence {confidence:.3f})")
+            note = f", doubtful: {doubt}" if doubt else ""
+            print(f"{path}: digit {digit} (confidence {confidence:.3f}{note})")
     return EXIT_OK if len(paths) == len(args.images) else EXIT_FAILED

@@ -25,9 +25,11 @@ from pynq_mnist.errors import AcceleratorError, BackendUnavailable, ConfigError
 SAMPLES = Path(pynq_mnist.__file__).resolve().parent / "samples"
 DIGIT_SAMPLES = sorted(SAMPLES.glob("digit_*_*.png"))
 REPO_ROOT = Path(__file__).resolve().parents[2]
-JSON_KEYS = {"path", "digit", "confidence", "logits", "seed_digit", "backend"}
+JSON_KEYS = {"path", "digit", "confidence", "logits", "seed_digit", "backend", "doubt"}
 MODEL_SEED = 20261125
-TEXT_LINE = re.compile(r"^(?P<path>.+): digit (?P<digit>\d) \(confidence (?P<conf>[01]\.\d{3})\)$")
+TEXT_LINE = re.compile(
+    r"^(?P<path>.+): digit (?P<digit>\d) \(confidence (?P<conf>[01]\.\d{3})(, doubtful: .+)?\)$"
+)
 
 
 @pytest.fixture
@@ -112,6 +114,26 @@ def test_bundled_model_reads_every_sample(capsys: pytest.CaptureFixture[str]) ->
     assert found == [(str(p), int(p.name.split("_")[1])) for p in samples]
 
 
+def test_two_digits_are_reported_as_doubtful(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "10" on white paper: the answer (whatever digit) must say it is doubtful.
+    page = np.full((120, 200), 255, dtype=np.uint8)
+    one, zero = (np.asarray(Image.open(DIGIT_SAMPLES[d]), dtype=np.uint8) for d in (1, 0))
+    page[30:86, 30:86] = 255 - np.kron(one, np.ones((2, 2), dtype=np.uint8))
+    page[30:86, 100:156] = 255 - np.kron(zero, np.ones((2, 2), dtype=np.uint8))
+    ten = tmp_path / "ten.png"
+    Image.fromarray(page).save(ten)
+    argv = ["infer", str(ten), str(DIGIT_SAMPLES[3]), "--backend", "cpu"]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(", doubtful: two digit-sized ink marks)"), lines[0]
+    assert "doubtful" not in lines[1]
+    assert cli.main([*argv, "--json"]) == 0
+    records = _records(capsys.readouterr().out)
+    assert [r["doubt"] for r in records] == ["two digit-sized ink marks", None]
+
+
 def test_reference_comparison_catches_a_flipped_weight(model_file) -> None:
     _, arrays = model_file
     expected = _expected(arrays, DIGIT_SAMPLES)
@@ -163,14 +185,14 @@ def test_unexpected_exception_costs_only_its_file(
 
     path, arrays = model_file
     cursed = DIGIT_SAMPLES[1]
-    real_load_image = pynq_mnist.preprocess.load_image
+    real_read_digit = pynq_mnist.preprocess.read_digit
 
-    def load_image(name: str, **kwargs: int) -> np.ndarray:
+    def read_digit(name: str, **kwargs: int) -> pynq_mnist.preprocess.Digit:
         if Path(name) == cursed:  # what Pillow 9.0 raised for Image.Resampling
             raise AttributeError("module 'PIL.Image' has no attribute 'Resampling'")
-        return real_load_image(name, **kwargs)
+        return real_read_digit(name, **kwargs)
 
-    monkeypatch.setattr(pynq_mnist.preprocess, "load_image", load_image)
+    monkeypatch.setattr(pynq_mnist.preprocess, "read_digit", read_digit)
     good = [DIGIT_SAMPLES[0], DIGIT_SAMPLES[2]]
     argv = [str(good[0]), str(cursed), str(good[1]), "--json", "--model", str(path)]
     assert cli.main(["infer", *argv, "--backend", "cpu"]) == 1

@@ -119,6 +119,9 @@ def _png(array: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+IMAGE_FORMATS = "(PNG, JPEG, GIF, BMP, WebP or TIFF)"
+
+
 def test_bad_requests_get_one_line_and_the_server_keeps_serving(
     cpu_server: serve.DigitServer,
 ) -> None:

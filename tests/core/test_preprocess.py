@@ -15,7 +15,17 @@ from PIL import Image, ImageFilter
 
 import pynq_mnist
 from pynq_mnist.errors import ImageError
-from pynq_mnist.preprocess import MAX_PIXELS, load_image, preprocess
+from pynq_mnist.preprocess import (
+    ALLOWED_FORMATS,
+    MAX_DECODED_BYTES,
+    MAX_PIXELS,
+    analyse,
+    doubt_note,
+    load_image,
+    load_image_bytes,
+    preprocess,
+    read_digit_bytes,
+)
 
 SAMPLES = Path(pynq_mnist.__file__).resolve().parent / "samples"
 DIGIT_SAMPLES = sorted(SAMPLES.glob("digit_*_*.png"))
@@ -575,3 +585,217 @@ def test_missing_file_directory_and_non_image(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(ImageError, match=r"empty\.png"):
         load_image(empty)
+
+
+# -- photos of a page with the table in the corners ------------------------------------------
+
+
+def _sheet_photo(digit: np.ndarray, angle: float, *, table: int = 50) -> Image.Image:
+    """A 640x480 photo: a white sheet that just fills the frame, rotated by ``angle``
+    degrees, so that wedges of dark table show in the corners; the digit drawn 160 px
+    tall in the middle, JPEG-like noise-free."""
+    width, height = 640, 480
+    cos, sin = np.cos(np.radians(abs(angle))), np.sin(np.radians(abs(angle)))
+    # The rotated sheet's corners touch the frame's edges: table in four wedges.
+    page_w = round((width * cos - height * sin) / (cos**2 - sin**2))
+    page_h = round((height * cos - width * sin) / (cos**2 - sin**2))
+    page = np.full((page_h, page_w), 235.0)
+    ink = np.asarray(Image.fromarray(digit).resize((224, 224), Image.BICUBIC)) / 255.0
+    top, left = (page_h - 224) // 2, (page_w - 224) // 2
+    page[top : top + 224, left : left + 224] = 235.0 * (1 - ink) + 30.0 * ink
+    sheet = Image.fromarray(page.astype(np.uint8)).convert("RGBA")
+    rotated = sheet.rotate(angle, resample=Image.BICUBIC, expand=True)
+    frame = Image.new("RGBA", (width, height), (table, table - 5, table - 10, 255))
+    offset = ((width - rotated.width) // 2, (height - rotated.height) // 2)
+    frame.alpha_composite(rotated, offset)
+    return frame.convert("RGB")
+
+
+@pytest.mark.parametrize("angle", [0.5, 1.0, 2.0, 3.0, -2.0])
+def test_sheet_filling_the_frame_tilted_with_table_in_corners(tmp_path: Path, angle: float) -> None:
+    from pynq_mnist import Classifier
+
+    photo = _sheet_photo(_mnist(5), angle)
+    corners = np.asarray(photo.convert("L"))[[0, 0, -1, -1], [0, -1, 0, -1]]
+    assert corners.max() < 60, "the table must show in every corner"
+    out = load_image(_save(photo, tmp_path / "five.jpg", quality=90))
+    _assert_mnist_layout(out)
+    assert _similarity(out, _mnist(5)) > 0.85
+    with Classifier(backend="cpu") as classifier:
+        assert int(classifier.classify(out[None]).digits[0]) == 5
+
+
+def test_sheet_on_a_patterned_table_tilted_8_degrees(tmp_path: Path) -> None:
+    photo = _sheet_photo(_mnist(2), 8.0, table=90)
+    stripes = np.asarray(photo).copy()
+    dark = np.asarray(photo.convert("L")) < 120
+    rows = np.indices(dark.shape)[0]
+    stripes[dark & (rows // 6 % 2 == 0)] = (30, 40, 90)  # a striped cloth
+    out = load_image(_save(Image.fromarray(stripes), tmp_path / "two.png"))
+    assert _similarity(out, _mnist(2)) > 0.85
+
+
+# -- doubt -------------------------------------------------------------------------------------
+
+
+def test_two_digits_side_by_side_are_doubtful() -> None:
+    one, zero = 255 - _mnist(1), 255 - _mnist(0)
+    page = np.full((120, 200), 255, dtype=np.uint8)
+    page[30:86, 30:86] = np.kron(one, np.ones((2, 2), dtype=np.uint8))
+    page[30:86, 100:156] = np.kron(zero, np.ones((2, 2), dtype=np.uint8))
+    assert analyse(page).doubt == "two digit-sized ink marks"
+    alone = np.full((120, 200), 255, dtype=np.uint8)
+    alone[30:86, 100:156] = page[30:86, 100:156]
+    assert analyse(alone).doubt is None
+
+
+def test_doubt_note() -> None:
+    assert doubt_note(None, 0.9) is None
+    assert doubt_note(None, 0.3) == "low confidence (under 0.5)"
+    assert doubt_note("two digit-sized ink marks", 0.99) == "two digit-sized ink marks"
+
+
+# -- bounded decoding --------------------------------------------------------------------------
+
+
+def _png_rgb_header_only(path: Path, width: int, height: int) -> Path:
+    """An 8-bit RGB PNG whose header claims width x height; no pixel data."""
+    crc = zlib.crc32
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", crc(b"IHDR" + ihdr))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", crc(b"IEND"))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + end)
+    return path
+
+
+def test_decoded_size_checked_before_decoding(tmp_path: Path) -> None:
+    # 5000 x 5000 RGB is 25 MP (under MAX_PIXELS), held as 4 bytes per pixel: 95.4 MiB.
+    path = _png_rgb_header_only(tmp_path / "wide.png", 5000, 5000)
+    message = (
+        r"wide\.png: image too large to read: 5000x5000 pixels would take 95 MiB to decode, "
+        r"the limit is 48 MiB"
+    )
+    with pytest.raises(ImageError, match=message):
+        load_image(path)
+    assert MAX_DECODED_BYTES == 48 * 2**20
+    assert MAX_DECODED_BYTES >= 4000 * 3000 * 4  # a 12-megapixel RGB PNG is read
+
+
+@pytest.mark.parametrize(
+    ("mode", "cost"),
+    [("RGB", 4), ("L", 1), ("P", 2), ("P+transparency", 5), ("LA", 8), ("I;16", 6)],
+)
+def test_decoding_cost_per_pixel(tmp_path: Path, mode: str, cost: int) -> None:
+    """Held bytes plus the full-size conversion made before reducing."""
+    light = np.asarray(Image.fromarray(255 - _mnist(3)).resize((100, 100)))
+    if mode == "I;16":
+        image = Image.fromarray(light.astype(np.uint16) * 257)
+    elif mode == "LA":
+        image = Image.fromarray(np.stack([light, np.full_like(light, 255)], axis=-1), mode="LA")
+    elif mode.startswith("P"):
+        image = Image.fromarray(light).convert("P")
+    else:
+        image = Image.fromarray(light).convert(mode)
+    params = {"transparency": 255} if mode == "P+transparency" else {}
+    path = _save(image, tmp_path / "cost.png", **params)
+    if Image.open(path).mode == "I":  # Pillow < 10 opens 16-bit gray PNG as 32-bit "I"
+        cost = 4
+    assert load_image(path, max_bytes=cost * 10_000).shape == (28, 28)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(path, max_bytes=cost * 10_000 - 1)
+
+
+def test_jpeg_budget_counts_the_draft_size(tmp_path: Path, rng: np.random.Generator) -> None:
+    big = _photo(rng, _mnist(4)).resize((4000, 3000), Image.BILINEAR)
+    jpeg = _save(big, tmp_path / "phone.jpg", quality=80)
+    png = _save(big.resize((1000, 750)), tmp_path / "same.png")
+    # Drafted to 1/4 scale: 1000 x 750 x 4 bytes = 3,000,000 bytes, where the full size
+    # would take 48,000,000.
+    assert load_image(jpeg, max_bytes=3_000_000).shape == (28, 28)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(jpeg, max_bytes=2_999_999)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(png, max_bytes=2_999_999)
+
+
+@pytest.mark.parametrize("suffix", [".ppm", ".ico", ".pcx", ".tga"])
+def test_formats_outside_the_allow_list_are_refused(tmp_path: Path, suffix: str) -> None:
+    assert "PNG" in ALLOWED_FORMATS and "PPM" not in ALLOWED_FORMATS
+    image = Image.fromarray(255 - _mnist(3)).convert("RGB").resize((64, 64))
+    path = _save(image, tmp_path / f"digit{suffix}")
+    with pytest.raises(ImageError, match=rf"digit\{suffix}: not an image in a format we read"):
+        load_image(path)
+
+
+def test_16_bit_tiff_is_refused(tmp_path: Path) -> None:
+    deep = Image.fromarray((255 - _mnist(3)).astype(np.uint16) * 257)
+    path = _save(deep, tmp_path / "deep.tif")
+    with pytest.raises(ImageError, match=r"deep\.tif: TIFF with 16-bit samples"):
+        load_image(path)
+
+
+def test_bytes_entry_point_matches_the_file(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = _save(_photo(rng, _mnist(7)), tmp_path / "seven.jpg", quality=85)
+    data = path.read_bytes()
+    assert np.array_equal(load_image_bytes(data, name="upload"), load_image(path))
+    digit = read_digit_bytes(data, name="upload")
+    assert digit.doubt is None and np.array_equal(digit.pixels, load_image(path))
+    with pytest.raises(ImageError, match=r"^upload: not an image"):
+        load_image_bytes(b"hello", name="upload")
+    with pytest.raises(ImageError, match=r"^upload: cannot read image"):
+        load_image_bytes(data[: len(data) // 2], name="upload")
+
+
+def test_photos_of_test_digits_tilted_with_table_in_corners(mnist_dir: Path) -> None:
+    """MNIST test digits on a sheet filling the frame, tilted 0.5-4 degrees, with a light
+    gradient, mild blur and JPEG: the photos the page path used to get wrong."""
+    from dataclasses import replace
+
+    from pynq_mnist import Classifier
+    from pynq_mnist.apps.photo_synth import baseline_scene, render, to_jpeg
+    from pynq_mnist.data import load_mnist
+
+    images, labels = load_mnist("test", mnist_dir)
+    pixels, truth = [], []
+    for i in range(40):
+        rng = np.random.default_rng((20261204, i))
+        scene = baseline_scene(rng)
+        width, height = (480, 640) if scene.portrait else (640, 480)
+        angle = float(rng.uniform(0.5, 4.0)) * (1 if i % 2 else -1)
+        cos, sin = np.cos(np.radians(abs(angle))), np.sin(np.radians(abs(angle)))
+        scene = replace(
+            scene,
+            tilt_deg=angle,
+            page_w=(width * cos + height * sin) * 0.98 / width,  # table in the corners
+            page_h=(width * sin + height * cos) * 0.98 / height,
+            page_dx=0.0,
+            page_dy=0.0,
+            light_slope=0.3,
+            blur=0.002,
+        )
+        photo = render(images[i], scene, rng)
+        assert np.asarray(photo.convert("L"))[0, 0] < 120, "a table corner must show"
+        pixels.append(load_image_bytes(to_jpeg(photo, 85), name=f"test digit {i}"))
+        truth.append(int(labels[i]))
+    with Classifier(backend="cpu") as classifier:
+        digits = classifier.classify(np.stack(pixels)).digits
+    assert int((digits == np.array(truth)).sum()) >= 38
+
+
+@pytest.mark.parametrize("gap", [3, 20])
+def test_finger_from_the_edge_next_to_the_digit(rng: np.random.Generator, gap: int) -> None:
+    """A finger (a dark blob) reaching in from the border below and beside the digit, its
+    left end ``gap`` pixels right of the 7's right-most column, is background."""
+    original = _mnist(7)
+    rows, cols = np.indices((400, 300), dtype=np.float64)
+    ink = np.zeros((400, 300))
+    big = np.asarray(Image.fromarray(original).resize((168, 168), Image.BICUBIC)) / 255.0
+    ink[116:284, 40:208] = big
+    right = 40 + 168 - 24 + gap  # the 7's right-most ink is about 24 px inside its box
+    finger = ((cols - 300) / (300 - right)) ** 2 + ((rows - 330) / 70) ** 2 <= 1.0
+    gray = 225 - 20 * cols / 300 - 190 * ink
+    gray[finger] = 70 + 10 * rows[finger] / 400
+    photo = np.clip(gray + rng.normal(0, 3, gray.shape), 0, 255).astype(np.uint8)
+    out = preprocess(photo)
+    _assert_mnist_layout(out)
+    assert _similarity(out, original) > 0.85
