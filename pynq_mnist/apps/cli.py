@@ -149,7 +149,7 @@ def _configure_logging(verbosity: int) -> None:
         level = logging.INFO if verbosity == 1 else logging.DEBUG
         logging.getLogger(__package__).setLevel(level)
     # Progress of long one-off steps (building the simulator), plain lines on stderr.
-    progress = logging.getLogger(f"{__package__}.progress")
+    progress = logging.getLogger("pynq_mnist.progress")  # what the library reports as progress
     if not progress.handlers:
         progress.addHandler(_ProgressLines())
     progress.setLevel(logging.INFO)
