@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pynq_mnist.apps import serve_abuse
+from pynq_mnist.apps.serve import abuse as serve_abuse
 from pynq_mnist.contract import exact_logits as forward_logits
 from pynq_mnist.data import load_test_set
 from pynq_mnist.model import load_model

@@ -18,6 +18,7 @@ import pytest
 
 import pynq_mnist
 from pynq_mnist.apps import cli, serve
+from pynq_mnist.apps.serve.addresses import reachable_addresses
 from pynq_mnist.errors import ImageError
 from pynq_mnist.model import default_model_path
 
@@ -72,7 +73,7 @@ def test_help_and_start_up_say_it_is_unauthenticated(
     assert "Unauthenticated by default: it listens on every network interface (0.0.0.0)" in text
     assert "--host 127.0.0.1 (this machine only) or --token" in text
     lines = serve.startup_lines(server, "0.0.0.0")
-    addresses = serve.http_limits.reachable_addresses("0.0.0.0")
+    addresses = reachable_addresses("0.0.0.0")
     assert "127.0.0.1" in addresses
     assert lines[1 : 1 + len(addresses)] == [f"  http://{a}:{server.port}/" for a in addresses]
     assert lines[-2] == (

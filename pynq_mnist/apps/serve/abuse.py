@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PynqMnistError
-from ..model import N_IN
+from ...errors import PynqMnistError
+from ...model import N_IN
 
 __all__ = [
     "MALFORMED",
@@ -437,9 +437,9 @@ def passed(report: dict[str, Any], rss_limit_mb: float) -> bool:
 def main_abuse(backend: str, slow: int, rss_limit_mb: float, server_from: str | None = None) -> int:
     """``serve --abuse-test``: start (from the tree ``server_from`` if given), abuse, print,
     stop; 0 when everything passed."""
-    from ..contract import exact_logits
-    from ..data import load_test_set
-    from ..model import load_model
+    from ...contract import exact_logits
+    from ...data import load_test_set
+    from ...model import load_model
 
     test = load_test_set()
     images = test.images[:500].reshape(-1, N_IN)

@@ -1,4 +1,4 @@
-"""Limits and checks for a small HTTP server on a shared network (standard library only).
+"""Connection and memory limits for a small HTTP server on a shared network (standard library only).
 
 - :class:`ConnectionTable`: at most ``limit`` open connections. A newcomer over
   the limit takes the place of the connection that has waited longest for its
@@ -7,32 +7,26 @@
 - :class:`DeadlineReader`: a socket reader with one deadline for a whole
   request (request line, headers and body), not a timeout per read.
 - :class:`ByteBudget`: bytes of request bodies held in memory at once.
-- :class:`BoundedHTTPServer`: a threading HTTP server using the three, with a
+- :class:`HeadGate`: holds new connections in one selector until their request
+  head is complete.
+- :class:`BoundedHTTPServer`: a threading HTTP server using these, with a
   listen backlog of :data:`LISTEN_BACKLOG` and one counted log line instead of
-  a traceback per client that went away.
-- :func:`content_length`, :class:`HostPolicy`, :func:`same_origin`,
-  :func:`reachable_addresses`: request checks and the start-up address list.
+  a traceback per client that went away; :func:`json_reply` builds its refusal.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import http.server
 import io
-import ipaddress
 import json
 import logging
 import math
-import re
 import selectors
 import socket
 import socketserver
-import struct
 import threading
 import time
-import urllib.parse
-from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -41,11 +35,8 @@ __all__ = [
     "ByteBudget",
     "ConnectionTable",
     "DeadlineReader",
-    "HostPolicy",
-    "content_length",
-    "host_name",
-    "reachable_addresses",
-    "same_origin",
+    "HeadGate",
+    "json_reply",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,8 +47,6 @@ LINGER_BYTES = 1 << 20  # and read at most this much of what it still sends
 DROPPED_LOG_PERIOD_S = 10.0
 MAX_HEAD_BYTES = 66 * 1024  # request line + headers held before a thread takes over
 GATE_TICK_S = 0.1  # how often waiting connections are checked against their deadline
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
-_SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
 
 
 class ConnectionTable:
@@ -158,100 +147,6 @@ class ByteBudget:
         with self._free:
             self.used -= n
             self._free.notify_all()
-
-
-def content_length(values: list[str]) -> int | None:
-    """The Content-Length of a request's header values, or None if absent.
-
-    Raises
-    ------
-    ValueError
-        Several values, or one that is not plain ASCII digits (``²`` is not a number here).
-    """
-    if not values:
-        return None
-    if len(values) > 1:
-        raise ValueError("more than one Content-Length header")
-    text = values[0].strip(" \t")
-    if not _CONTENT_LENGTH.fullmatch(text):
-        raise ValueError(f"Content-Length {values[0][:20]!r} is not a number of bytes")
-    return int(text)
-
-
-def host_name(value: str) -> str:
-    """``host`` of ``host[:port]`` or ``[v6]:port``, lower case, without a final dot."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    if value.count(":") == 1:
-        value = value.split(":")[0]
-    return value.rstrip(".")
-
-
-class HostPolicy:
-    """Which Host header values name this server: IP literals, localhost, the machine's
-    names (with and without ``.local``) and extra names."""
-
-    def __init__(self, extra: Iterable[str] = ()) -> None:
-        name = socket.gethostname().lower()
-        short = name.split(".")[0]
-        names = {"localhost", name, short, f"{short}.local", f"{name}.local"}
-        self.names = frozenset(names | {host_name(e) for e in extra if e.strip()})
-
-    def allows(self, host_header: str | None) -> bool:
-        """True for a Host that names this server; an absent Host (HTTP/1.0) is allowed."""
-        if host_header is None:
-            return True
-        host = host_name(host_header)
-        if host in self.names or host.endswith(".localhost"):
-            return True
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return True
-
-
-def same_origin(origin: str | None, host_header: str | None) -> bool:
-    """True without an Origin header (not a browser) or when Origin's host:port is Host's."""
-    if origin is None:
-        return True
-    parts = urllib.parse.urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or host_header is None:
-        return False  # includes "null": a sandboxed frame or a file: page
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return False
-    tail = host_header.strip().rsplit("]", 1)[-1]
-    given = tail.rsplit(":", 1)[1] if ":" in tail else ""
-    host_port = int(given) if given.isdigit() else 80
-    return parts.hostname.lower().rstrip(".") == host_name(host_header) and port == host_port
-
-
-def reachable_addresses(bound_host: str) -> list[str]:
-    """IPv4 addresses a server bound to ``bound_host`` answers on (all interfaces' for 0.0.0.0)."""
-    if bound_host not in ("0.0.0.0", ""):
-        return [bound_host]
-    found: list[str] = []
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        for _, name in socket.if_nameindex():
-            request = struct.pack("256s", name.encode()[:15])
-            try:
-                reply = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, request)
-            except OSError:  # no IPv4 address on this interface
-                continue
-            address = socket.inet_ntoa(reply[20:24])
-            if address not in found:
-                found.append(address)
-    except OSError:
-        pass
-    finally:
-        probe.close()
-    if "127.0.0.1" not in found:
-        found.insert(0, "127.0.0.1")
-    return found
 
 
 def json_reply(status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> bytes:
