@@ -52,6 +52,7 @@ FRAC_BITS = 16  # K: fraction bits of the shear and the column position
 _ONE = 1 << FRAC_BITS
 _HALF = 1 << (FRAC_BITS - 1)
 _CENTER2 = SIDE - 1  # twice the image centre, 2 * 13.5
+CHUNK = 256  # images per vectorised step (about 3 MB of int64 indices)
 
 
 def check_transform(name: object, source: str = "model") -> str | None:
@@ -100,7 +101,15 @@ def deskew(images: np.ndarray) -> np.ndarray:
         raise ValueError(f"deskew needs uint8 pixels, got dtype {array.dtype}")
     if array.ndim < 1 or array.size % (SIDE * SIDE) or array.shape[-1] not in (SIDE, SIDE * SIDE):
         raise ValueError(f"deskew needs images of 784 pixels, got shape {array.shape}")
-    x = array.reshape(-1, SIDE, SIDE)
+    flat_images = array.reshape(-1, SIDE, SIDE)
+    out = np.empty(flat_images.shape, dtype=np.uint8)
+    for start in range(0, len(flat_images), CHUNK):  # bounded memory, cache-sized work
+        out[start : start + CHUNK] = _deskew_chunk(flat_images[start : start + CHUNK])
+    return out.reshape(array.shape)
+
+
+def _deskew_chunk(x: np.ndarray) -> np.ndarray:
+    """Deskew uint8 images [n, 28, 28] into uint8 [n, 28, 28]."""
     n = x.shape[0]
     idx = np.arange(SIDE, dtype=np.int64)
     rows = x.sum(axis=2, dtype=np.int64)  # [N, 28]: ink per row
@@ -142,18 +151,25 @@ def deskew(images: np.ndarray) -> np.ndarray:
     right = flat[left_at + 1].astype(np.int32)
     out = ((_ONE - frac) * left + frac * right + _HALF) >> FRAC_BITS  # fits int32: < 2**24
     out[blank] = 0
-    return out.astype(np.uint8).reshape(array.shape)
+    return out.astype(np.uint8)
 
 
 def bench(images: np.ndarray, repeats: int = 3) -> dict[str, float]:
-    """Best-of-``repeats`` wall time of ``deskew(images)``: total and per image."""
-    best = float("inf")
+    """Best-of-``repeats`` wall and process CPU time of ``deskew(images)``, total and per image.
+
+    CPU time is the figure to compare on a shared machine: wall time includes waiting.
+    """
+    wall = cpu = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         deskew(images)
-        best = min(best, time.perf_counter() - start)
+        wall = min(wall, time.perf_counter() - start)
+        cpu = min(cpu, time.process_time() - start_cpu)
+    count = max(1, len(images))
     return {
         "images": float(len(images)),
-        "total[s]": best,
-        "per_image[us]": best / len(images) * 1e6,
+        "total[s]": wall,
+        "per_image[us]": wall / count * 1e6,
+        "cpu_total[s]": cpu,
+        "cpu_per_image[us]": cpu / count * 1e6,
     }

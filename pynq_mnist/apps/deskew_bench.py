@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     images, _ = load_mnist("test", args.data)
     result = bench(images[: args.images].reshape(-1, SIDE * SIDE), args.repeats)
     print(
-        f"deskew: {int(result['images'])} images in {result['total[s]'] * 1e3:.1f} ms "
-        f"(best of {args.repeats}), {result['per_image[us]']:.2f} us per image"
+        f"deskew: {int(result['images'])} images, best of {args.repeats}: "
+        f"{result['total[s]'] * 1e3:.1f} ms wall ({result['per_image[us]']:.2f} us per image), "
+        f"{result['cpu_total[s]'] * 1e3:.1f} ms CPU "
+        f"({result['cpu_per_image[us]']:.2f} us per image)"
     )
     return 0
 

@@ -200,3 +200,10 @@ def test_model_key_rejects_unknown(tmp_path: Path, value: object, message: str) 
     assert "\n" not in str(info.value)
     with pytest.raises(ModelFormatError):
         _model(str(value))
+
+
+def test_batch_equals_one_image_at_a_time(mnist_dir: Path) -> None:
+    images, _ = load_mnist("test", mnist_dir)
+    batch = images[: deskew.CHUNK + 44].reshape(-1, 784)  # crosses a chunk boundary
+    one_by_one = np.concatenate([deskew.deskew(image[None]) for image in batch])
+    assert np.array_equal(deskew.deskew(batch), one_by_one)
