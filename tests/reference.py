@@ -7,6 +7,9 @@ in here too.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 
@@ -43,3 +46,51 @@ def reference_seed_digits(logits: np.ndarray, s2: int) -> np.ndarray:
     """Seed digit: argmax(min(255, max(0, logits >> s2))), lowest index on ties."""
     rows = [[min(255, max(0, int(v) >> s2)) for v in row] for row in np.asarray(logits)]
     return np.array([_first_argmax(row) for row in rows], dtype=np.int64)
+
+
+# The integer deskew (a model input transform), written from its definition in
+# pynq_mnist/deskew.py one image and one pixel at a time, with exact fractions.
+ONE = 2**16
+HALF = Fraction(1, 2)
+
+
+def _round_half_up(q: Fraction) -> int:
+    return math.floor(q + HALF)
+
+
+def reference_deskew(image: np.ndarray, pixel_rounding: Fraction = HALF) -> np.ndarray:
+    """One 28x28 uint8 image, deskewed per the written definition.
+
+    ``pixel_rounding`` is added before the interpolated value is floored (1/2:
+    half up, as specified); the negative test changes it.
+    """
+    px = [[int(v) for v in row] for row in image.reshape(28, 28)]
+    m = sum(sum(row) for row in px)
+    if m == 0:
+        return image.reshape(28, 28).copy()
+    s_r = sum(r * px[r][c] for r in range(28) for c in range(28))
+    s_c = sum(c * px[r][c] for r in range(28) for c in range(28))
+    s_rr = sum(r * r * px[r][c] for r in range(28) for c in range(28))
+    s_rc = sum(r * c * px[r][c] for r in range(28) for c in range(28))
+    den = m * s_rr - s_r * s_r
+    num = m * s_rc - s_r * s_c
+    shear = 0 if den == 0 else min(ONE, max(-ONE, _round_half_up(Fraction(num * ONE, den))))
+    dr = _round_half_up(Fraction(s_r, m) - Fraction(27, 2))
+
+    def pixel(row: int, col: int) -> int:
+        return px[row][col] if 0 <= row < 28 and 0 <= col < 28 else 0
+
+    out = np.zeros((28, 28), dtype=np.uint8)
+    for r in range(28):
+        src = r + dr
+        offset = _round_half_up(
+            Fraction(shear * (src * m - s_r), m) + (Fraction(s_c, m) - Fraction(27, 2)) * ONE
+        )
+        for c in range(28):
+            p = c * ONE + offset
+            i, f = divmod(p, ONE)
+            value = math.floor(
+                Fraction((ONE - f) * pixel(src, i) + f * pixel(src, i + 1), ONE) + pixel_rounding
+            )
+            out[r, c] = value
+    return out

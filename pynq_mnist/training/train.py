@@ -28,7 +28,6 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from .. import contract, deskew
 from ..data import load_mnist, resolve_data_dir, sha256_of_files
 from ..errors import PynqMnistError
 from ..model import N_HID, N_IN, N_OUT, Model, save_model
-from . import quant
+from . import quant, torch_ops
 
 __all__ = ["RECIPES", "Recipe", "add_arguments", "main", "run", "train"]
 
@@ -52,7 +51,6 @@ logger = logging.getLogger(__name__)
 SEED_LOGIT_SCALE = 10.0 / 127.0
 # Held-out training images for choosing shifts (the last ones of the training file).
 HOLDOUT_IMAGES = 5000
-EVAL_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -106,96 +104,6 @@ RECIPES: dict[str, Recipe] = {
         label_smoothing=0.0,
     ),
 }
-
-
-class _DeterministicTorch:
-    """Seeded, single-configuration torch for the duration of a run; restores the old state."""
-
-    def __init__(self, seed: int, threads: int) -> None:
-        self.seed = seed
-        self.threads = threads
-
-    def __enter__(self) -> torch.Generator:
-        self._old = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
-        torch.set_num_threads(self.threads)
-        torch.use_deterministic_algorithms(True)
-        torch.manual_seed(self.seed)
-        return torch.Generator().manual_seed(self.seed)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self._old[0])
-        torch.use_deterministic_algorithms(self._old[1])
-
-
-def _ste(x: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
-    """``quantized`` in the forward pass, identity gradient to ``x`` (straight-through)."""
-    return x + (quantized - x).detach()
-
-
-def _int8_ste(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Max-abs int8 values of ``w`` (as float, STE) and the detached scale."""
-    scale = w.detach().abs().max().clamp_min(1e-12) / quant.INT8_MAX
-    q = torch.round(w / scale).clamp(-quant.INT8_MAX, quant.INT8_MAX)
-    return _ste(w / scale, q), scale
-
-
-def _float_logits(w1: torch.Tensor, w2: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Float MLP on pixels 0..255: relu(x/255 W1^T) W2^T."""
-    return F.relu(x * quant.INPUT_SCALE @ w1.t()) @ w2.t()
-
-
-def _integer_logits(
-    w1: torch.Tensor, w2: torch.Tensor, x: torch.Tensor, shift_l1: int
-) -> torch.Tensor:
-    """The contract's integer pipeline in float ops, dequantized to float logits.
-
-    x holds integer pixels 0..255. The result is int_logits * logit_scale, so
-    cross-entropy sees the same temperature the exported model reports.
-    """
-    w1q, s_w1 = _int8_ste(w1)
-    w2q, s_w2 = _int8_ste(w2)
-    acc1 = (x @ w1q.t()) * 2.0**-shift_l1
-    hidden = _ste(acc1, torch.floor(acc1)).clamp(0, 255)
-    return (hidden @ w2q.t()) * (quant.INPUT_SCALE * s_w1 * 2.0**shift_l1 * s_w2)
-
-
-def _augment(x: torch.Tensor, recipe: Recipe, gen: torch.Generator) -> torch.Tensor:
-    """Random rotation, zoom and translation of uint8 [B,28,28]; integer pixels as float [B,784]."""
-    b = x.shape[0]
-    xf = x.to(torch.float32).unsqueeze(1)
-    if recipe.rotation_deg == 0 and recipe.translate_px == 0 and recipe.scale == 0:
-        return xf.reshape(b, N_IN)
-
-    def uniform(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=gen) * 2.0 - 1.0
-
-    angle = uniform(b) * math.radians(recipe.rotation_deg)
-    zoom = 1.0 + uniform(b) * recipe.scale
-    # affine_grid works in [-1, 1] coordinates: one pixel is 2/28.
-    shift = uniform(b, 2) * recipe.translate_px * 2.0 / 28.0
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )
-    grid = F.affine_grid(theta, [b, 1, 28, 28], align_corners=False)
-    out = F.grid_sample(xf, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    # The accelerator sees uint8 pixels, so train on exactly those.
-    return torch.round(out).clamp(0, 255).reshape(b, N_IN)
-
-
-def _accuracy(
-    logits_fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, labels: np.ndarray
-) -> float:
-    """Argmax accuracy of ``logits_fn`` on uint8 images [N,28,28]."""
-    if len(images) == 0:
-        return float("nan")
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(images), EVAL_BATCH):
-            x = torch.from_numpy(images[start : start + EVAL_BATCH].reshape(-1, N_IN)).float()
-            pred = logits_fn(x).argmax(1).numpy()
-            correct += int((pred == labels[start : start + EVAL_BATCH]).sum())
-    return correct / len(images)
 
 
 def _seed_shifts(w1: np.ndarray, w2: np.ndarray, calib: np.ndarray) -> tuple[int, int, float]:
@@ -281,7 +189,7 @@ def train(
     if cfg.deskew == "before":
         fit_x = deskew.deskew(fit_x)
 
-    with _DeterministicTorch(seed, threads) as gen:
+    with torch_ops.DeterministicTorch(seed, threads) as gen:
         layer1 = torch.nn.Linear(N_IN, N_HID, bias=False)
         layer2 = torch.nn.Linear(N_HID, N_OUT, bias=False)
         w1, w2 = layer1.weight, layer2.weight
@@ -317,13 +225,13 @@ def train(
                         w1.detach().double().numpy(), w2.detach().double().numpy(), hold_x, hold_y
                     )
                 batch = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                x = _augment(fit_images[batch], cfg, gen)
+                x = torch_ops.augment(fit_images[batch], cfg, gen)
                 if cfg.deskew == "after":
-                    x = _deskew_batch(x)
+                    x = torch_ops.deskew_batch(x)
                 if shift_l1 is not None:
-                    logits = _integer_logits(w1, w2, x, shift_l1)
+                    logits = torch_ops.integer_logits(w1, w2, x, shift_l1)
                 else:
-                    logits = _float_logits(w1, w2, x)
+                    logits = torch_ops.float_logits(w1, w2, x)
                 loss = F.cross_entropy(
                     logits, fit_labels[batch], label_smoothing=cfg.label_smoothing
                 )
@@ -342,7 +250,9 @@ def train(
             calib = deskew.deskew(calib)
         w1_f = w1.detach().double().numpy()
         w2_f = w2.detach().double().numpy()
-        float_acc = _accuracy(lambda x: _float_logits(w1.detach(), w2.detach(), x), test_x, test_y)
+        float_acc = torch_ops.accuracy(
+            lambda x: torch_ops.float_logits(w1.detach(), w2.detach(), x), test_x, test_y
+        )
 
     extra: dict[str, Any] = {"seed": seed, "epochs": cfg.epochs}
     if shift_l1 is None:  # seed recipe, or qat that never left float training
@@ -397,12 +307,6 @@ def train(
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     logger.info("wrote %s and %s", out, report_path)
     return report
-
-
-def _deskew_batch(x: torch.Tensor) -> torch.Tensor:
-    """Deskew a batch of integer pixels (float [B,784], as ``_augment`` returns them)."""
-    pixels = x.numpy().astype(np.uint8)  # exact: the values are integers 0..255
-    return torch.from_numpy(deskew.deskew(pixels)).to(torch.float32)
 
 
 def _holdout_accuracy(model: Model, images: np.ndarray, labels: np.ndarray) -> float | None:

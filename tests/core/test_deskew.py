@@ -1,68 +1,19 @@
-"""The integer deskew (pynq_mnist.deskew), the model key that asks for it, and training with it.
-
-The reference below is written from the definition in the module docstring, one
-image and one pixel at a time, with Python integers and exact fractions; it
-shares no code with the vectorised implementation.
-"""
+"""The integer deskew (pynq_mnist.deskew) against ``reference.reference_deskew``, and the
+model key that asks for it."""
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from reference import reference_deskew
 
 from pynq_mnist import deskew
 from pynq_mnist.data import load_mnist
 from pynq_mnist.errors import ModelFormatError
 from pynq_mnist.model import Model, load_model, save_model
-
-ONE = 2**16
-HALF = Fraction(1, 2)
-
-
-def _round_half_up(q: Fraction) -> int:
-    return math.floor(q + HALF)
-
-
-def reference_deskew(image: np.ndarray, pixel_rounding: Fraction = HALF) -> np.ndarray:
-    """One 28x28 uint8 image, deskewed per the written definition.
-
-    ``pixel_rounding`` is added before the interpolated value is floored (1/2:
-    half up, as specified); the negative test changes it.
-    """
-    px = [[int(v) for v in row] for row in image.reshape(28, 28)]
-    m = sum(sum(row) for row in px)
-    if m == 0:
-        return image.reshape(28, 28).copy()
-    s_r = sum(r * px[r][c] for r in range(28) for c in range(28))
-    s_c = sum(c * px[r][c] for r in range(28) for c in range(28))
-    s_rr = sum(r * r * px[r][c] for r in range(28) for c in range(28))
-    s_rc = sum(r * c * px[r][c] for r in range(28) for c in range(28))
-    den = m * s_rr - s_r * s_r
-    num = m * s_rc - s_r * s_c
-    shear = 0 if den == 0 else min(ONE, max(-ONE, _round_half_up(Fraction(num * ONE, den))))
-    dr = _round_half_up(Fraction(s_r, m) - Fraction(27, 2))
-
-    def pixel(row: int, col: int) -> int:
-        return px[row][col] if 0 <= row < 28 and 0 <= col < 28 else 0
-
-    out = np.zeros((28, 28), dtype=np.uint8)
-    for r in range(28):
-        src = r + dr
-        offset = _round_half_up(
-            Fraction(shear * (src * m - s_r), m) + (Fraction(s_c, m) - Fraction(27, 2)) * ONE
-        )
-        for c in range(28):
-            p = c * ONE + offset
-            i, f = divmod(p, ONE)
-            value = math.floor(
-                Fraction((ONE - f) * pixel(src, i) + f * pixel(src, i + 1), ONE) + pixel_rounding
-            )
-            out[r, c] = value
-    return out
 
 
 def _synthetic(rng: np.random.Generator) -> np.ndarray:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reference import reference_digits, reference_logits
-from test_deskew import reference_deskew
+from reference import reference_deskew, reference_digits, reference_logits
 
 from pynq_mnist.data import load_mnist
 from pynq_mnist.model import load_model
