@@ -219,15 +219,25 @@ def benchmark(
 
 
 def _transform_line(report: dict[str, Any]) -> str:
-    """The input transform's host time per image and its share of each backend's batch time."""
-    n, seconds = report["n"], report["input_transform_s"]
-    shares = ", ".join(
-        f"{seconds / (seconds + r['wall_s']) * 100:.1f} % of {name}'s"
-        for name, r in report["backends"].items()
-    )
+    """The input transform's host time per image and its share of each backend's time per image.
+
+    On sim/fabric the share is of the accelerator's own time at its clock
+    (CYCLES / fclk), which is what a board spends, not the simulator's wall time.
+    """
+    n = report["n"]
+    per_image = report["input_transform_s"] / n
+    shares = []
+    for name, r in report["backends"].items():
+        if r.get("cycles_per_image"):
+            engine = r["cycles_per_image"] / (r["fclk_mhz"] * 1e6)
+            where = f"{name} at {r['fclk_mhz']:g} MHz"
+        else:
+            engine, where = r["wall_s"] / n, name
+        shares.append(f"{per_image / (per_image + engine) * 100:.1f} % on {where}")
     return (
-        f"input transform {report['input_transform']}: {seconds * 1e3:.1f} ms for {n} images "
-        f"({seconds / n * 1e6:.2f} us/image) on the host; {shares} time per batch with it"
+        f"input transform {report['input_transform']} on this host: {per_image * 1e6:.2f} us/image "
+        f"({report['input_transform_s'] * 1e3:.1f} ms for {n}); its share of the time per "
+        f"image: {', '.join(shares)}"
     )
 
 

@@ -125,3 +125,26 @@ def test_module_entry_point(mnist_dir: Path, model_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "| cpu |" in proc.stdout and "20/20" in proc.stdout
+
+
+def test_a_deskew_model_is_measured_on_deskewed_pixels(
+    mnist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench runs the model's input transform once, before every backend, and says its cost."""
+    from reference import reference_deskew, reference_digits, reference_logits
+
+    from pynq_mnist.data import load_mnist
+    from pynq_mnist.model import load_model
+
+    model = load_model(Path(bench.__file__).resolve().parents[1] / "models" / "deskew.npz")
+    assert model.input_transform == "deskew"
+    images, labels = load_mnist("test", mnist_dir)
+    images, labels = images[:60], labels[:60]
+    report = bench.benchmark(["cpu"], images, labels, model, batch=25, latency_calls=1)
+    pixels = np.stack([reference_deskew(image) for image in images]).reshape(60, -1)
+    want = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, pixels)
+    assert report["input_transform"] == "deskew" and report["input_transform_s"] > 0
+    assert report["backends"]["cpu"]["accuracy"] == np.mean(reference_digits(want) == labels)
+    line = bench._transform_line(report)
+    assert line.startswith("input transform deskew on this host: ") and "% on cpu" in line
+    assert capsys.readouterr().out == ""
