@@ -249,18 +249,6 @@ def test_serve_setup_errors_exit_2(
 
 # ---- end to end in a real browser (Debian's chromium + chromium-driver, driven by selenium) ----
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=960,760",
-)
 # Indices into the shipped sample: one test image of every class (the 3 last, for the
 # screenshot). The model classifies each correctly as drawn by stroke_runs below.
 DRAWN = (0, 1, 2, 3, 4, 7, 8, 11, 61, 18)
@@ -281,22 +269,6 @@ def stroke_runs(image: np.ndarray) -> list[tuple[int, int, int]]:
             ends = np.concatenate((ink[breaks], [ink[-1]]))
             runs += [(row, int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
     return runs
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _draw(driver: Any, pad: Any, image: np.ndarray) -> int:
@@ -341,7 +313,7 @@ def _answer(driver: Any, strokes: int) -> dict[str, Any]:
 
 
 @pytest.mark.sim
-def test_browser_draws_digits_on_sim(browser: Any) -> None:
+def test_browser_draws_digits_on_sim(chromium: Any) -> None:
     """Real MNIST digits drawn as strokes in headless Chromium, answered by the virtual board."""
     from selenium.webdriver.common.by import By
 
@@ -349,12 +321,12 @@ def test_browser_draws_digits_on_sim(browser: Any) -> None:
     model = load_model(None)
     lines = []
     with serve.DigitServer(backend="sim").start() as server:
-        browser.get(server.url)
-        pad = browser.find_element(By.ID, "pad")
+        chromium.get(server.url)
+        pad = chromium.find_element(By.ID, "pad")
         for index in DRAWN:
-            browser.find_element(By.ID, "clear").click()
-            strokes = _draw(browser, pad, images[index])
-            shown = _answer(browser, strokes)
+            chromium.find_element(By.ID, "clear").click()
+            strokes = _draw(chromium, pad, images[index])
+            shown = _answer(chromium, strokes)
             reply, label = shown["reply"], int(labels[index])
             seen = np.array(reply["image"], dtype=np.uint8).reshape(1, 784)
             logits = reference_logits(model.w1, model.w2, model.shift_l1, model.shift_l2, seen)
@@ -370,16 +342,16 @@ def test_browser_draws_digits_on_sim(browser: Any) -> None:
         # A photo goes through the same preprocessing as 'pynq-mnist infer'; the page
         # counts it as one more stroke.
         photo = SAMPLES / "photo_3_mnist18.jpg"
-        browser.find_element(By.ID, "photo").send_keys(str(photo))
-        shown = _answer(browser, strokes + 1)
+        chromium.find_element(By.ID, "photo").send_keys(str(photo))
+        shown = _answer(chromium, strokes + 1)
         assert shown["reply"]["image"] == load_image(photo).ravel().tolist()
         assert shown["digit"] == "3"
         lines.append(f"photo {photo.name}: page shows {shown['digit']}")
 
-        browser.find_element(By.ID, "clear").click()
-        _answer(browser, _draw(browser, pad, images[DRAWN[-1]]))
+        chromium.find_element(By.ID, "clear").click()
+        _answer(chromium, _draw(chromium, pad, images[DRAWN[-1]]))
         ARTIFACTS.mkdir(exist_ok=True)
         screenshot = ARTIFACTS / "serve-sim.png"
-        assert browser.save_screenshot(str(screenshot))
+        assert chromium.save_screenshot(str(screenshot))
         (ARTIFACTS / "serve-sim.txt").write_text("\n".join(lines) + "\n")
         print("\n".join(lines) + f"\nscreenshot: {screenshot}")

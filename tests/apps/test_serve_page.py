@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_serve import ARTIFACTS, CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
+from test_serve import ARTIFACTS
 
 from pynq_mnist.apps import serve
 
@@ -44,23 +44,6 @@ STROKE_ONE = [(90.0 + 2 * k, 60.0 + 4 * k) for k in range(40)]  # a slanted line
 def server() -> Iterator[serve.DigitServer]:
     with serve.DigitServer(backend="cpu").start() as running:
         yield running
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def open_page(driver: Any, server: serve.DigitServer, width: int, height: int) -> None:
