@@ -812,6 +812,58 @@ async def race_soft_reset_mid_packet(dut):
     assert mon.outstanding() == {"read": 0, "write_aw": 0, "write_w": 0}
 
 
+@cocotb.test()
+async def race_stalled_sink_recovery(dut):
+    """m_axis stalled across SOFT_RESET, the IDLE poll and START (S2MM reset, not re-armed).
+
+    The aborted packet's beat stays on offer until it is withdrawn after 512
+    cycles; STATUS never reads IDLE while it is still on offer (so no START can
+    meet it), and the next batch, its sink still stalled for a while after
+    START, delivers exactly its own words (those of a clean repeat).
+    """
+    tb = await setup(dut)
+    rng = np.random.default_rng(79)
+    _, _, s1, s2 = default_model()
+    tb.sink.pause = True
+    await tb.start_batch(2, s1, s2)
+    await tb.source.send(AxiStreamFrame(tdata=rand_images(rng, 2).tobytes()))
+
+    async def beat_on_offer() -> None:
+        while not dut.m_axis_tvalid.value:
+            await RisingEdge(dut.aclk)
+
+    await with_timeout(beat_on_offer(), tb.batch_timeout_us(1), "us")
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_SOFT_RESET)
+    polls = 0
+
+    async def poll_idle() -> None:
+        nonlocal polls
+        while True:
+            status = await tb.read_reg(rm.REG_STATUS)
+            polls += 1
+            if status & rm.STATUS_IDLE:
+                # TVALID only falls after an abort: 0 now means 0 when STATUS was sampled
+                assert not dut.m_axis_tvalid.value, f"IDLE read with a beat on offer ({polls})"
+                return
+            assert status & rm.STATUS_DRAINING, f"STATUS {status:#x}: neither IDLE nor DRAINING"
+            await ClockCycles(dut.aclk, 16)
+
+    await with_timeout(poll_idle(), 50, "us")
+    assert polls > 10, f"IDLE after {polls} polls: the stalled beat was not waited for"
+    await with_timeout(tb.source.wait(), 100, "us")
+    tb.reset_stream_models(source=False)  # the S2MM was reset: the aborted packet is gone
+    image = rand_images(rng, 1)
+    await tb.start_batch(1, s1, s2)
+    await tb.source.send(AxiStreamFrame(tdata=image.tobytes()))
+    await ClockCycles(dut.aclk, 300)
+    tb.sink.pause = False
+    words = await tb.recv_words(tb.batch_timeout_us(1))
+    status = await tb.wait_done(tb.batch_timeout_us(1))
+    assert not status & rm.STATUS_ERROR, f"STATUS {status:#x}"
+    clean, _ = await tb.run_batch(image, s1, s2)
+    assert words == clean, describe_mismatch(words, clean)
+
+
 # ----------------------------------------------------------------------------- pytest
 
 ALL_TESTS = [
@@ -831,6 +883,7 @@ RACE_TESTS = [
     "race_start_window_read",
     "race_start_busy_falls",
     "race_soft_reset_mid_packet",
+    "race_stalled_sink_recovery",
 ]
 CASES = {
     128: ALL_TESTS,
