@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OUT = REPO / "hw" / "build" / "mutate"
+OUT_DEFAULT = REPO / "hw" / "build" / "mutate"
+OUT = OUT_DEFAULT
 CHECK_TIMEOUT_S = 1500
 README_BEGIN = "<!-- mutation table: begin (hw/scripts/mutate.py --readme) -->"
 README_END = "<!-- mutation table: end -->"
@@ -329,7 +330,9 @@ def _apply(path: Path, mutant: Mutant) -> str:
     return text
 
 
-def run_mutant(work: Path, mutant: Mutant, all_checks: bool, whole: bool) -> Result:
+def run_mutant(
+    work: Path, mutant: Mutant, all_checks: bool, whole: bool, levels: tuple[str, ...]
+) -> Result:
     """Apply one mutant to the copy, run its checks, restore the file."""
     res = Result(mutant.name, mutant.block, mutant.what)
     path = work / "hw" / "rtl" / mutant.file
@@ -346,6 +349,7 @@ def run_mutant(work: Path, mutant: Mutant, all_checks: bool, whole: bool) -> Res
                 fh.write(lint_log)
             return res
         stages = [("proof", PROOFS[mutant.block]), ("bench", BENCHES[mutant.block])]
+        stages = [s for s in stages if s[0] in levels]
         if whole:
             stages.append(("whole", [n for n in WHOLE if n not in BENCHES[mutant.block]]))
         for level, nodes in stages:
@@ -421,6 +425,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-checks", action="store_true", help="do not stop at the first kill")
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-design stage")
     ap.add_argument(
+        "--only",
+        choices=("proof", "bench"),
+        help="run only this level of the own-block checks (shows what it catches alone)",
+    )
+    ap.add_argument("--out", type=Path, default=OUT_DEFAULT, help="results directory")
+    ap.add_argument(
         "--merge",
         action="store_true",
         help="update the rows of the last results.json instead of replacing it",
@@ -438,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(chosen)} mutants")
         return 0
 
+    global OUT
+    OUT = args.out.resolve()
     OUT.mkdir(parents=True, exist_ok=True)
+    levels = (args.only,) if args.only else ("proof", "bench")
     results_path = OUT / "results.json"
     previous: dict[str, Result] = {}
     if args.merge and results_path.exists():
@@ -448,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp) / "repo"
         _copy_repo(work)
         for i, m in enumerate(chosen, 1):
-            r = run_mutant(work, m, args.all_checks, not args.no_whole)
+            r = run_mutant(work, m, args.all_checks, not args.no_whole, levels)
             previous[m.name] = r
             print(
                 f"[{i}/{len(chosen)}] {m.name:30} {r.status:8} {_short(r.killed_by) or '-':28} "
