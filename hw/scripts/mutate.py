@@ -59,8 +59,9 @@ BENCHES = {
     ],
 }
 # the whole design, for mutants that survive their own block's checks
+STRESS = "tests/hw/test_mnist_stress.py::test_mnist_stress[32]"
 WHOLE = [
-    "tests/hw/test_mnist_stress.py::test_mnist_stress[32]",
+    STRESS,
     "tests/hw/test_mnist_top.py::test_mnist_top_races",
     "tests/hw/test_mnist_top.py::test_mnist_top[32]",
 ]
@@ -348,7 +349,11 @@ def run_mutant(
             with log.open("a") as fh:
                 fh.write(lint_log)
             return res
-        stages = [("proof", PROOFS[mutant.block]), ("bench", BENCHES[mutant.block])]
+        stages = [
+            ("proof", PROOFS[mutant.block]),
+            ("bench", BENCHES[mutant.block]),
+            ("stress", [STRESS]),
+        ]
         stages = [s for s in stages if s[0] in levels]
         if whole:
             stages.append(("whole", [n for n in WHOLE if n not in BENCHES[mutant.block]]))
@@ -396,7 +401,7 @@ def table(results: list[Result]) -> str:
     for b in [*blocks, "all"]:
         rs = [r for r in results if b in ("all", r.block) and r.status != "invalid"]
         n = len(rs)
-        by = {lv: sum(r.level == lv for r in rs) for lv in ("proof", "bench", "whole")}
+        by = {lv: sum(r.level == lv for r in rs) for lv in ("proof", "bench", "whole", "stress")}
         own = by["proof"] + by["bench"]
         rate = f"{100 * own / n:.0f} %" if n else "-"
         rows.append(
@@ -426,8 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-design stage")
     ap.add_argument(
         "--only",
-        choices=("proof", "bench"),
-        help="run only this level of the own-block checks (shows what it catches alone)",
+        choices=("proof", "bench", "stress"),
+        help="run only this level of checks (what it catches alone); stress: the stress test",
     )
     ap.add_argument("--out", type=Path, default=OUT_DEFAULT, help="results directory")
     ap.add_argument(
@@ -452,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     OUT = args.out.resolve()
     OUT.mkdir(parents=True, exist_ok=True)
     levels = (args.only,) if args.only else ("proof", "bench")
+    if args.only == "stress":
+        args.no_whole = True
     results_path = OUT / "results.json"
     previous: dict[str, Result] = {}
     if args.merge and results_path.exists():
