@@ -406,7 +406,7 @@ def table(results: list[Result]) -> str:
         rate = f"{100 * own / n:.0f} %" if n else "-"
         rows.append(
             f"| {b} | {n} | {by['proof']} | {by['bench']} | {by['whole']} | "
-            f"{n - own - by['whole']} | {rate} |"
+            f"{n - sum(by.values())} | {rate} |"
         )
     return "\n".join(rows)
 
