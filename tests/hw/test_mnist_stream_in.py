@@ -68,6 +68,8 @@ class TB:
         self.source.log.setLevel(logging.WARNING)
         self.rng = random.Random(7)
         self.consumer_delay = 0  # max random cycles before the consumer takes an image
+        self.consumer_hold = 0  # fixed cycles before the consumer takes an image
+        self.held_off = 0  # cycles the source offered a beat that TREADY refused
         self.images: list[bytes] = []
         self.err_causes = 0
         self.slot = 0
@@ -96,6 +98,7 @@ class TB:
             await ReadOnly()
             self.err_causes |= int(dut.err_set.value)
             self.in_beats += int(dut.s_axis_tvalid.value and dut.s_axis_tready.value)
+            self.held_off += int(dut.s_axis_tvalid.value and not dut.s_axis_tready.value)
             if dut.in_done.value and dut.s_axis_tready.value:
                 self.tready_while_idle += 1
 
@@ -108,6 +111,8 @@ class TB:
             if not dut.img_avail.value:
                 continue
             await RisingEdge(dut.clk)
+            if self.consumer_hold:
+                await ClockCycles(dut.clk, self.consumer_hold)
             if self.consumer_delay:
                 await ClockCycles(dut.clk, self.rng.randint(0, self.consumer_delay))
             # one word per cycle, read data one cycle after its address
@@ -177,7 +182,7 @@ async def run_case(
     dut = tb.dut
     good = n if n_good is None else n_good
     # the consumer drains the slots; then nothing more may come
-    per_image = tb.consumer_delay + BEATS + 10
+    per_image = tb.consumer_delay + tb.consumer_hold + BEATS + 10
     for _ in range(3 * per_image):
         if len(tb.images) >= good:
             break
@@ -214,6 +219,16 @@ async def good_batches(dut, idle, consumer_delay):
     tb = await setup(dut, idle, consumer_delay)
     for n in (1, 3):
         await run_case(tb, n, n * BEATS, [n * BEATS - 1], None, f"good N={n}")
+
+
+@cocotb.test()
+async def slots_full(dut):
+    """A consumer that holds each image 600 cycles: both slots fill, TREADY holds the source off
+    (a beat taken then would overwrite an image not yet read)."""
+    tb = await setup(dut)
+    tb.consumer_hold = 600
+    await run_case(tb, 4, 4 * BEATS, [4 * BEATS - 1], None, "slots full")
+    assert tb.held_off > 300, f"the source was held off for only {tb.held_off} cycles"
 
 
 @cocotb.test()
