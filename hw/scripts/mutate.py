@@ -493,7 +493,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"\n{len(chosen)} mutants run in {elapsed / 60:.1f} min; results in {OUT}")
     if args.readme:
-        _write_readme(text)
+        cmd = " ".join(["python", "hw/scripts/mutate.py", *sys.argv[1:]])
+        _write_readme(
+            f"{text}\n\nThis run: {len(chosen)} mutants in {elapsed / 60:.1f} min (`{cmd}`)."
+        )
     return 0
 
 
