@@ -134,6 +134,11 @@ class Stress:
         if kind != "framing":
             return data, None, n, 0
         how = self.rng.choice(("short", "long", "hole"))
+        if self.stats["framing"] == 0 and n > 1:
+            # the first framing batch ends exactly at an image boundary: image m < N-1 is
+            # complete and good, EARLY_TLAST is set and m+1.. are error records
+            cut = self.rng.randrange(1, n) * N_IN
+            return data[:cut], None, cut // N_IN, rm.ERR_EARLY_TLAST
         if how == "short":
             cut = self.rng.randrange(1, n * IMAGE_BEATS) * BEAT_BYTES
             return data[:cut], None, cut // N_IN, rm.ERR_EARLY_TLAST
@@ -157,8 +162,8 @@ class Stress:
             if self.rng.random() < 0.3:
                 self.s1 = self.rng.choice((self.s1, 6, 7, 8, 9))
                 self.s2 = self.rng.randrange(32)
-            n = self.rng.randint(1, 3)
             kind = BATCH_KINDS[self.stats["batches"] % len(BATCH_KINDS)]
+            n = self.rng.randint(2 if kind == "framing" else 1, 3)
             images = rand_images(self.nprng, n)
             data, tkeep, n_good, cause = self.payload(images, kind)
             await tb.start_batch(n, self.s1, self.s2)
