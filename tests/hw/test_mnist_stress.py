@@ -74,6 +74,14 @@ BEAT_BYTES = 4
 IMAGE_BEATS = N_IN // BEAT_BYTES
 
 
+def seed_shift(w1: np.ndarray, w2: np.ndarray, s1: int, images: np.ndarray) -> int:
+    """SHIFT_L2 that puts the largest logit's seed value in 256..511, where the clamp decides."""
+    from reference import reference_logits
+
+    top = int(reference_logits(w1, w2, s1, 0, images).max())
+    return min(31, max(0, top.bit_length() - 9))
+
+
 def check_status(status: int, what: str) -> None:
     """STATUS combinations that must never be seen."""
     for a, b in STATUS_ALLOWED_FORBIDDEN:
@@ -165,6 +173,8 @@ class Stress:
             kind = BATCH_KINDS[self.stats["batches"] % len(BATCH_KINDS)]
             n = self.rng.randint(2 if kind == "framing" else 1, 3)
             images = rand_images(self.nprng, n)
+            if kind == "good" and self.stats["good"] % 2 == 0:
+                self.s2 = seed_shift(self.w1, self.w2, self.s1, images)
             data, tkeep, n_good, cause = self.payload(images, kind)
             await tb.start_batch(n, self.s1, self.s2)
             want = expected_words(self.w1, self.w2, self.s1, self.s2, images, n, n_good)
