@@ -176,7 +176,7 @@ class Stress:
             if kind == "good" and self.stats["good"] % 2 == 0:
                 self.s2 = seed_shift(self.w1, self.w2, self.s1, images)
             data, tkeep, n_good, cause = self.payload(images, kind)
-            await tb.start_batch(n, self.s1, self.s2)
+            await self.start_with_racing_read(n)
             want = expected_words(self.w1, self.w2, self.s1, self.s2, images, n, n_good)
             what = f"batch {self.stats['batches']} ({kind}, n={n})"
             if self.stats["batches"] % 3 == 1:
@@ -202,6 +202,25 @@ class Stress:
             self.stats["batches"] += 1
             self.stats["images"] += n
         self.stop = True
+
+    async def start_with_racing_read(self, n: int) -> None:
+        """START with a window read issued 0..3 cycles after it: the word or SLVERR, never stale."""
+        tb = self.tb
+        await tb.write_reg(rm.REG_SHIFT_L1, self.s1)
+        await tb.write_reg(rm.REG_SHIFT_L2, self.s2)
+        await tb.write_reg(rm.REG_N_IMAGES, n)
+        k = self.rng.choice(NOISE_WORDS)
+        skew = self.rng.randrange(4)
+
+        async def racing_read() -> None:
+            await ClockCycles(tb.dut.aclk, skew)
+            got = await tb.read(WIN + 4 * k)
+            allowed = ((int(self.window[k]), RESP_OKAY), (0, RESP_SLVERR))
+            assert got in allowed, f"window read {skew} cycles after START: word {k} {got}"
+
+        task = cocotb.start_soon(racing_read())
+        await tb.write_reg(rm.REG_CTRL, rm.CTRL_START)
+        await with_timeout(task, 100, "us")
 
     async def abort(self, want: list[int], delay: int, what: str) -> None:
         """SOFT_RESET after ``delay`` cycles; maybe a DMA reset; check the packet and IDLE."""
