@@ -39,7 +39,7 @@ import pytest
 from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import AxiStreamFrame
 from tb_common import RESP_OKAY, RESP_SLVERR, random_pause
-from test_mnist_top import (
+from top_tb import (
     N_HID,
     N_IN,
     N_OUT,
