@@ -6,8 +6,11 @@ backpressure and the AXI4-Lite channels pause at random:
 - the batch agent runs short batches one after the other: good ones, ones with
   a framing error (early TLAST, extra beats, a TKEEP hole) and ones aborted by
   SOFT_RESET at a random moment (then, half of the time, the DMA is reset too:
-  the image stream stops without TLAST). It also changes a few weights and the
-  shifts between batches and sends a START while busy now and then;
+  the image stream stops without TLAST). The first framing error is an early
+  TLAST exactly at an image boundary. It also changes a few weights and the
+  shifts between batches (every other good batch with a SHIFT_L2 that puts the
+  largest seed value in 256..511, where the clamp decides), sends a START
+  while busy now and then, and races a window read against every START;
 - the register agent reads every register, writes OWNER_TAG, read-only and
   undefined addresses;
 - the window agent reads and rewrites (same value, random WSTRB) a set of
