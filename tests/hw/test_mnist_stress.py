@@ -6,8 +6,12 @@ backpressure and the AXI4-Lite channels pause at random:
 - the batch agent runs short batches one after the other: good ones, ones with
   a framing error (early TLAST, extra beats, a TKEEP hole) and ones aborted by
   SOFT_RESET at a random moment (then, half of the time, the DMA is reset too:
-  the image stream stops without TLAST). It also changes a few weights and the
-  shifts between batches and sends a START while busy now and then;
+  the image stream stops without TLAST). The first framing error is an early
+  TLAST exactly at an image boundary. It also changes a few weights and the
+  shifts between batches (every other good batch with a SHIFT_L2 that puts the
+  largest seed value in 256..511, where the clamp decides), sends a START
+  while busy now and then, races a window read against every START and
+  writes START together with every other SOFT_RESET (SOFT_RESET wins);
 - the register agent reads every register, writes OWNER_TAG, read-only and
   undefined addresses;
 - the window agent reads and rewrites (same value, random WSTRB) a set of
@@ -19,7 +23,8 @@ contract allows; every result record is exact against tests/reference.py or
 flagged as an error record (an aborted packet is an exact prefix, closed by an
 error-flagged terminator); STATUS never shows BUSY with DONE or IDLE with
 BUSY/DRAINING; after every batch the engine is IDLE again; m_axis never drops
-TVALID or changes its payload before TREADY.
+TVALID or changes its payload before TREADY; a final aresetn clears every
+control register.
 
 ``MNIST_STRESS_TRANSACTIONS`` (default 10,000) sets the number of AXI4-Lite
 transactions of the random phase, not counting the weight load.
@@ -226,7 +231,9 @@ class Stress:
         """SOFT_RESET after ``delay`` cycles; maybe a DMA reset; check the packet and IDLE."""
         tb = self.tb
         await ClockCycles(tb.dut.aclk, delay)
-        await tb.write_reg(rm.REG_CTRL, rm.CTRL_SOFT_RESET)
+        # every other abort also sets START in the same write: SOFT_RESET wins, no START
+        both = rm.CTRL_START if self.stats["aborted"] % 2 == 0 else 0
+        await tb.write_reg(rm.REG_CTRL, rm.CTRL_SOFT_RESET | both)
         dma_reset = self.stats["aborted"] % 2 == 1
         if dma_reset:
             tb.reset_stream_models(sink=False)  # MM2S stops mid-packet: no TLAST ever
@@ -346,6 +353,13 @@ async def random_stress(dut):
     assert status & rm.STATUS_IDLE and not status & (rm.STATUS_BUSY | rm.STATUS_DRAINING)
     transactions = mon.count["ar"] + mon.count["aw"] - stress.base
     assert transactions >= target
+    # aresetn at the end clears every control register, whatever the traffic left in them
+    for reg, value in ((rm.REG_N_IMAGES, 5), (rm.REG_SHIFT_L1, 7), (rm.REG_OWNER_TAG, 0x5A5A)):
+        await tb.write_reg(reg, value)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_IRQ_EN)
+    await tb.reset()
+    for reg in (rm.REG_N_IMAGES, rm.REG_SHIFT_L1, rm.REG_SHIFT_L2, rm.REG_OWNER_TAG, rm.REG_CTRL):
+        assert await tb.read_reg(reg) == 0, f"{reg:#x} survived aresetn"
     summary = (
         f"NUM_BANKS={tb.nb}: {transactions} AXI4-Lite transactions in the random phase "
         f"({time.perf_counter() - t0 - t_load:.1f} s, + {t_load:.1f} s weight load, "
