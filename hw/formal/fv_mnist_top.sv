@@ -220,6 +220,37 @@ always @(posedge aclk) begin
 end
 `endif
 
+// ---------------------------------------------------------------- covers
+// The scenarios the properties above are about are reachable within the depth.
+`ifdef CHECK_COVER
+localparam [AW-1:0] CTRL = `MNIST_REG_CTRL;
+localparam [31:0] WIN_LO = `MNIST_WEIGHT_WINDOW_OFFSET;
+localparam [31:0] WIN_HI = `MNIST_WEIGHT_WINDOW_OFFSET + `MNIST_WEIGHT_WINDOW_BYTES;
+wire [31:0] araddr32 = {{(32-AW){1'b0}}, s_axi_ctrl_araddr};
+wire ar_window = araddr32 >= WIN_LO && araddr32 < WIN_HI;
+wire wr_ctrl = aw_fire && s_axi_ctrl_awaddr == CTRL && s_axi_ctrl_wstrb[0];
+wire wr_start = wr_ctrl && s_axi_ctrl_wdata[`MNIST_CTRL_START_BIT]
+                && !s_axi_ctrl_wdata[`MNIST_CTRL_SOFT_RESET_BIT];
+wire wr_soft_reset = wr_ctrl && s_axi_ctrl_wdata[`MNIST_CTRL_SOFT_RESET_BIT];
+wire status_read = r_fire && ar_addr == STATUS && s_axi_ctrl_rresp == 2'b00;
+reg wr_start_prev = 1'b0;
+always @(posedge aclk) wr_start_prev <= wr_start && s_axi_ctrl_bresp == 2'b00;
+
+always @(posedge aclk) begin
+    if (past_valid && aresetn) begin
+        // SOFT_RESET while a result beat waits for TREADY
+        cover(wr_soft_reset && m_axis_tvalid && !m_axis_tready);
+        // a window read whose AR lands in the cycle after a START's handshake
+        cover(ar_fire && ar_window && wr_start_prev);
+        // a batch that ends: its TLAST beat, then DONE read back
+        cover(m_axis_tvalid && m_axis_tready && m_axis_tlast);
+        cover(status_read && s_axi_ctrl_rdata[`MNIST_STATUS_DONE_BIT]);
+        // DRAINING read back after a SOFT_RESET
+        cover(status_read && s_axi_ctrl_rdata[`MNIST_STATUS_DRAINING_BIT]);
+    end
+end
+`endif
+
 endmodule
 
 `default_nettype wire

@@ -5,7 +5,7 @@
 `include "mnist_regmap.vh"
 
 // AXI4-Lite register file and weight-window port of mnist_accel.
-// Registers 0x000-0x0FF follow pynq_mnist/regmap.py; 0x20000-0x3FFFF is the
+// Registers 0x000-0x0FF follow pynq_mnist/hardware/regmap.py; 0x20000-0x3FFFF is the
 // weight window, forwarded word by word to the banks (win_*). Undefined
 // addresses, and window accesses while busy, answer SLVERR (reads return 0).
 //
@@ -575,6 +575,120 @@ always @* begin
             assert(f_r_age == (f_win_pipe[0] ? 4'd1 : f_win_pipe[1] ? 4'd2 : f_win_pipe[2] ? 4'd3
                                : f_win_pipe[3] ? 4'd4 : 4'd0));
         end
+    end
+end
+
+// Register semantics, stated at the bus (hw/README.md, "Registers"): the
+// written address and data of the previous cycle's AW/W handshake against
+// what STATUS, ERROR_CAUSE and OWNER_TAG hold now.
+localparam [31:0] F_WIN_LO = `MNIST_WEIGHT_WINDOW_OFFSET;
+localparam [31:0] F_WIN_HI = `MNIST_WEIGHT_WINDOW_OFFSET + `MNIST_WEIGHT_WINDOW_BYTES;
+wire [31:0] f_awaddr = {{(32-ADDR_WIDTH){1'b0}}, s_axi_awaddr[ADDR_WIDTH-1:2], 2'b00};
+wire [31:0] f_araddr = {{(32-ADDR_WIDTH){1'b0}}, s_axi_araddr[ADDR_WIDTH-1:2], 2'b00};
+wire f_aw_window = f_awaddr >= F_WIN_LO && f_awaddr < F_WIN_HI;
+wire f_ar_window = f_araddr >= F_WIN_LO && f_araddr < F_WIN_HI;
+wire f_clear = start || start_empty || soft_reset;  // an accepted START or SOFT_RESET, last cycle
+reg f_wr_prev = 1'b0;                 // an AW/W handshake in the previous cycle ...
+reg [31:0] f_wa_prev = 32'd0;         // ... its address, data and byte 0 strobe
+reg [31:0] f_wd_prev = 32'd0;
+reg f_ws0_prev = 1'b0;
+reg f_busy_wr_prev = 1'b0;            // busy during that handshake
+reg f_done_set_prev = 1'b0;
+reg [3:0] f_error_set_prev = 4'd0;
+reg f_done_prev = 1'b0, f_error_prev = 1'b0, f_rejected_prev = 1'b0;
+reg [3:0] f_cause_prev = 4'd0;
+reg [31:0] f_owner_prev = 32'd0;
+reg f_ar_window_prev = 1'b0;          // a window AR handshake in the previous cycle
+reg f_racing = 1'b0;                  // the open read's AR came the cycle after START's
+reg f_rd_lost = 1'b0;                 // the open window read's answer was lost to the engine reset
+
+always @(posedge clk) begin
+    f_wr_prev <= f_aw_fire;
+    f_wa_prev <= f_awaddr;
+    f_wd_prev <= s_axi_wdata;
+    f_ws0_prev <= s_axi_wstrb[0];
+    f_busy_wr_prev <= busy;
+    f_done_set_prev <= done_set;
+    f_error_set_prev <= error_set;
+    f_done_prev <= done_reg;
+    f_error_prev <= error_reg;
+    f_rejected_prev <= start_rejected_reg;
+    f_cause_prev <= cause_reg;
+    f_owner_prev <= owner_tag_reg;
+    f_ar_window_prev <= f_ar_fire && f_ar_window;
+    // start: START was accepted in the previous cycle; a window AR now races it
+    if (start && f_ar_fire && f_ar_window) f_racing <= 1'b1;
+    else if (f_r_fire) f_racing <= 1'b0;
+    if (rd_wait_reg && eng_reset && !win_rd_valid) f_rd_lost <= 1'b1;
+    else if (f_r_fire) f_rd_lost <= 1'b0;
+    if (!rst_n) begin
+        f_wr_prev <= 1'b0;
+        f_ar_window_prev <= 1'b0;
+        f_racing <= 1'b0;
+        f_rd_lost <= 1'b0;
+    end
+end
+
+wire f_w1c = f_wr_prev && f_wa_prev == `MNIST_REG_STATUS && f_ws0_prev;
+wire f_w1c_done = f_w1c && f_wd_prev[`MNIST_STATUS_DONE_BIT];
+wire f_w1c_error = f_w1c && f_wd_prev[`MNIST_STATUS_ERROR_BIT];
+wire f_w1c_rejected = f_w1c && f_wd_prev[`MNIST_STATUS_START_REJECTED_BIT];
+wire f_owner_void = f_wr_prev && (f_wa_prev >= F_WIN_LO && f_wa_prev < F_WIN_HI
+                    || f_wa_prev == `MNIST_REG_SHIFT_L1 || f_wa_prev == `MNIST_REG_SHIFT_L2);
+
+always @* begin
+    if (f_past_valid && rst_n) begin
+        // START and SOFT_RESET clear DONE, ERROR, START_REJECTED and ERROR_CAUSE
+        if (f_clear) assert(!done_reg && !error_reg && !start_rejected_reg && cause_reg == 4'd0);
+        // W1C: a 1 clears its bit (unless the engine sets it in the same cycle) ...
+        if (f_w1c_done && !f_done_set_prev) assert(!done_reg);
+        if (f_w1c_error && f_error_set_prev == 4'd0) assert(!error_reg);
+        if (f_w1c_rejected) assert(!start_rejected_reg);
+        // ... and nothing else does: the sticky bits hold, ERROR_CAUSE only gains bits
+        if (!f_clear) begin
+            if (f_done_prev && !f_w1c_done) assert(done_reg);
+            if (f_error_prev && !f_w1c_error) assert(error_reg);
+            if (f_rejected_prev && !f_w1c_rejected) assert(start_rejected_reg);
+            assert((cause_reg & f_cause_prev) == f_cause_prev);
+        end
+        // OWNER_TAG: voided by any window write (even one refused while busy) and by
+        // SHIFT_L1/SHIFT_L2 writes; changed by nothing but writes (not START, not SOFT_RESET)
+        if (f_owner_void) assert(owner_tag_reg == 32'd0);
+        else if (!(f_wr_prev && f_wa_prev == `MNIST_REG_OWNER_TAG)) begin
+            assert(owner_tag_reg == f_owner_prev);
+        end
+        // a window read whose AR lands in the cycle of an accepted START (answered
+        // in the next), or in the cycle after, or lost to the engine reset: SLVERR, 0
+        if ((start && f_ar_window_prev) || f_racing || f_rd_lost) begin
+            assert(s_axi_rvalid && s_axi_rresp == RESP_SLVERR
+                   && s_axi_rdata == {DATA_WIDTH{1'b0}});
+        end
+        // invariants
+        if (f_racing || f_rd_lost) assert(rvalid_reg && !rd_wait_reg);
+        assert(!(f_racing && f_rd_lost));
+    end
+end
+
+// the scenarios this harness is about are reachable (ctrl_axil.sby, task cover)
+always @(posedge clk) begin
+    if (f_past_valid && rst_n && $past(rst_n)) begin
+        // W after AW, and W before AW, both accepted together
+        cover(f_aw_fire && $past(s_axi_awvalid && !s_axi_wvalid, 2));
+        cover(f_aw_fire && $past(s_axi_wvalid && !s_axi_awvalid, 2));
+        // window reads whose AR lands in the cycle of START's handshake, or the next
+        cover(start && f_ar_window_prev);
+        cover(f_racing);
+        // a window read lost to the engine reset
+        cover(s_axi_rvalid && f_rd_lost);
+        // START refused while draining; a batch ending in the cycle START is accepted
+        cover(start_rejected_reg && !f_rejected_prev && draining && !busy);
+        cover(start && $past(done_set));
+        // W1C of DONE and of ERROR; OWNER_TAG voided by a window write refused while busy
+        cover(f_w1c_done && f_done_prev && !done_reg && error_reg);
+        cover(f_w1c_error && f_error_prev && !error_reg);
+        cover(f_owner_void && f_busy_wr_prev && f_owner_prev != 32'd0 && f_wa_prev >= F_WIN_LO);
+        // SOFT_RESET clearing a DONE
+        cover(soft_reset && f_done_prev);
     end
 end
 `endif

@@ -308,6 +308,18 @@ always @* begin
         assert(f_h_held - f_h_ready == {2'd0, run_reg || release_reg});
     end
 end
+
+// the scenarios this harness is about are reachable (layer2.sby, task cover)
+always @(posedge clk) begin
+    if (f_past_valid && rst_n && $past(rst_n)) begin
+        // an image waiting for res_room, then started when room comes
+        cover(can_start && $past(!res_room && havail_reg != 2'd0 && !run_reg && !pend_reg));
+        // two h images held by layer 1 while one record is computed
+        cover(f_h_held == 3'd2 && run_reg);
+        // the first logit of a record leaves
+        cover(res_valid && f_word == 4'd0);
+    end
+end
 `endif
 
 endmodule

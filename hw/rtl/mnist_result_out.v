@@ -291,8 +291,10 @@ wire [3:0] f_pop_word = f_err_region ? 4'd0 : ld_word_reg;
 wire [31:0] f_fifo_recs = f_prod_rec - f_pop_rec;
 wire [7:0] f_fifo_words = {4'd0, f_fifo_recs[3:0]} * WORDS + {4'd0, f_prod_word} - {4'd0, f_pop_word};
 wire f_last_rec = f_rec == f_n - 32'd1;
-// the documented withdrawal: FLUSH_IDLE_CYCLES without TREADY since the last abort
-wire f_withdraw = aborted_reg && wait_reg == WAIT_LAST && !abort;
+// the documented withdrawal: FLUSH_IDLE_CYCLES cycles after an abort without a beat
+// accepted (counted at the port from the abort or the last beat taken)
+reg [15:0] f_quiet = 16'd0;           // cycles since the last beat accepted or abort (saturating)
+wire f_withdraw = f_aborted && f_quiet == FLUSH_IDLE_CYCLES - 1 && !abort;
 
 // the producer's records so far, a started one included, are at most `limit`
 function automatic f_prod_within(input [31:0] limit);
@@ -302,6 +304,8 @@ endfunction
 always @(posedge clk) begin
     f_past_valid <= 1'b1;
     f_err_prev <= err_flag;
+    if (abort || beat_fire) f_quiet <= 16'd0;
+    else if (f_quiet != 16'hFFFF) f_quiet <= f_quiet + 16'd1;
     if (beat_fire) begin
         if (f_word == LAST_WORD) begin
             f_word <= 4'd0;
@@ -383,10 +387,14 @@ always @* begin
         // FIFO never overflows (nor underflows)
         assert(count_reg <= FIFO_DEPTH);
         assert(wr_ptr_reg - rd_ptr_reg == count_reg[PTR_WIDTH-1:0]);
-        if (room_reg) assert(count_reg <= ROOM_LIMIT);
+        // res_room promises room for a whole record, counting a word written in
+        // the cycle it was sampled (the producer may start right after its word 10)
+        if (room_reg) assert({{(31-PTR_WIDTH){1'b0}}, count_reg} + WORDS <= FIFO_DEPTH);
         // nothing after TLAST until the next START
         if (f_tlast_seen) assert(!m_axis_tvalid && !term_reg);
         assert(aborted_reg == f_aborted);
+        if (f_quiet < FLUSH_IDLE_CYCLES) assert({{(16-WAIT_WIDTH){1'b0}}, wait_reg} == f_quiet);
+        if (f_aborted && (m_axis_tvalid || term_reg)) assert(f_quiet < FLUSH_IDLE_CYCLES);
         if (f_aborted) begin
             // SOFT_RESET: the beat on offer, then at most one terminator with TLAST
             assert(!active_reg && count_reg == 0 && !open_reg);
@@ -424,7 +432,10 @@ always @* begin
             assert(f_pop_rec <= f_prod_rec && f_fifo_recs <= 32'd3);
             assert({{(7-PTR_WIDTH){1'b0}}, count_reg} == f_fifo_words);
             if (f_fifo_recs == 32'd0) assert(f_pop_word <= f_prod_word);
-            if (f_grant) assert(count_reg <= ROOM_LIMIT && f_prod_word == 4'd0);
+            if (f_grant) begin
+                assert({{(31-PTR_WIDTH){1'b0}}, count_reg} + WORDS <= FIFO_DEPTH);
+                assert(f_prod_word == 4'd0);
+            end
             if (f_prod_word != 4'd0) begin
                 assert({{(31-PTR_WIDTH){1'b0}}, count_reg} + WORDS - {28'd0, f_prod_word} <= FIFO_DEPTH);
             end
@@ -436,6 +447,25 @@ end
 // the fan-out copy of ld_w10 (induction needs it stated)
 always @* begin
     assert(ld_w10_rem_reg == ld_w10 && active_data_reg == active_reg);
+end
+
+// the scenarios this harness is about are reachable (result_out.sby, task cover)
+always @(posedge clk) begin
+    if (f_past_valid && $past(rst_n)) begin
+        // a full FIFO, and the producer held off by res_room with a record waiting
+        cover(count_reg == FIFO_DEPTH);
+        cover(!res_room && f_prod_word == 4'd0 && count_reg != 0 && !m_axis_tready);
+        // a record boundary (word 10) and the packet's TLAST accepted
+        cover(beat_fire && tw10_reg && !tlast_reg && f_rec == 32'd0);
+        cover(beat_fire && tlast_reg && f_n == 32'd2 && !f_aborted);
+        // error records generated after err_flag, from a record boundary on
+        cover(beat_fire && use_err_reg && tw10_reg && f_rec != 32'd0);
+        // SOFT_RESET mid-packet with a beat on offer: that beat, then the terminator
+        cover(abort && open_reg && m_axis_tvalid && !m_axis_tready && !m_axis_tlast);
+        cover(beat_fire && f_aborted && f_after_abort == 2'd1 && m_axis_tlast);
+        // a beat withdrawn after FLUSH_IDLE_CYCLES without TREADY
+        cover($past(f_withdraw && m_axis_tvalid) && !m_axis_tvalid);
+    end
 end
 `endif
 

@@ -20,6 +20,8 @@
 // DMA that was reset sends no TLAST).
 module mnist_stream_in #(
     parameter FLUSH_IDLE_CYCLES = 512,
+    // beats per image: N_IN / 4 = 196; 2..196, fewer only to shorten formal traces
+    parameter IMAGE_BEATS = `MNIST_N_IN / (`MNIST_AXIS_DATA_WIDTH / 8),
     // copies of the start pulse (1 to 4): control, img, n_good, rem
     parameter START_COPIES = 1,
     // copies of the abort pulse (1 to 4), the same split
@@ -53,7 +55,7 @@ module mnist_stream_in #(
 
 localparam DATA_WIDTH = `MNIST_AXIS_DATA_WIDTH;
 localparam KEEP_WIDTH = DATA_WIDTH / 8;
-localparam BEATS = `MNIST_N_IN / KEEP_WIDTH;            // 196 beats per image
+localparam BEATS = IMAGE_BEATS;                         // 196 beats per image
 localparam BEAT_WIDTH = $clog2(BEATS);
 localparam integer LAST_BEAT_INT = BEATS - 1;
 localparam [BEAT_WIDTH-1:0] LAST_BEAT = LAST_BEAT_INT[BEAT_WIDTH-1:0];
@@ -65,6 +67,13 @@ localparam [1:0] ST_FLUSH = 2'd3;
 localparam IDLE_WIDTH = $clog2(FLUSH_IDLE_CYCLES);
 localparam integer IDLE_LAST_INT = FLUSH_IDLE_CYCLES - 1;
 localparam [IDLE_WIDTH-1:0] IDLE_LAST = IDLE_LAST_INT[IDLE_WIDTH-1:0];
+
+initial begin
+    if (IMAGE_BEATS < 2 || IMAGE_BEATS > `MNIST_N_IN / KEEP_WIDTH) begin
+        $error("%m: IMAGE_BEATS=%0d must be 2..%0d", IMAGE_BEATS, `MNIST_N_IN / KEEP_WIDTH);
+        $finish;
+    end
+end
 
 (* ram_style = "block" *)
 reg [DATA_WIDTH-1:0] mem [0:2*(1<<BEAT_WIDTH)-1];
@@ -286,6 +295,52 @@ always @* begin
         end else begin
             assert(state_reg == ST_IDLE && !err_flag && full_reg == 2'd0);
         end
+    end
+end
+
+// SOFT_RESET flush, from the port: it ends at TLAST or after exactly
+// FLUSH_IDLE_CYCLES cycles without a beat (counted from the abort or the last
+// beat), and an abort landing on a TLAST beat leaves nothing to flush.
+reg [15:0] f_quiet = 16'd0;           // cycles since the last beat or abort (saturating)
+always @(posedge clk) begin
+    if (abort || beat_fire) f_quiet <= 16'd0;
+    else if (f_quiet != 16'hFFFF) f_quiet <= f_quiet + 16'd1;
+end
+
+always @(posedge clk) begin
+    if (f_past_valid && $past(rst_n) && rst_n) begin
+        if ($past(abort && beat_fire && s_axis_tlast)) assert(!flushing);
+        if ($past(flushing) && !flushing && !$past(abort) && !$past(beat_fire && s_axis_tlast)) begin
+            assert($past(f_quiet) == FLUSH_IDLE_CYCLES - 1);
+        end
+    end
+end
+
+always @* begin
+    if (f_past_valid && flushing) begin
+        assert(f_quiet < FLUSH_IDLE_CYCLES);
+        assert({{(16-IDLE_WIDTH){1'b0}}, idle_reg} == f_quiet);  // invariant
+    end
+end
+
+// the scenarios this harness is about are reachable (stream_in.sby, task cover)
+always @* begin
+    if (f_past_valid && rst_n) begin
+        // both slots full: the source is held off
+        cover(full_reg == 2'd2 && s_axis_tvalid && !s_axis_tready && state_reg == ST_RECV);
+        // an image boundary inside the batch, and a clean batch of two complete
+        cover(recv_beat && img_end && rem_reg != 32'd0 && !img_release);
+        cover(in_done && f_started && !f_aborted && !err_flag && f_n == 32'd2 && f_images == 32'd2);
+        // each framing error
+        cover(recv_beat && s_axis_tlast && end_of_img && rem_reg != 32'd0);  // EARLY_TLAST
+        cover(err_set[`MNIST_ERR_EARLY_TLAST_BIT] && !err_set[`MNIST_ERR_BAD_TKEEP_BIT]);
+        cover(err_set[`MNIST_ERR_MISSING_TLAST_BIT]);
+        cover(err_set[`MNIST_ERR_BAD_TKEEP_BIT] && !s_axis_tlast);
+        // SOFT_RESET mid-packet: flushed to TLAST, or ended by the idle timeout
+        cover(state_reg == ST_FLUSH && beat_fire && s_axis_tlast && f_images != 32'd0);
+        cover(state_reg == ST_FLUSH && idle_reg == IDLE_LAST && !beat_fire);
+        // SOFT_RESET in the cycle of the TLAST beat: nothing to flush
+        cover(abort && recv_beat && s_axis_tlast);
     end
 end
 `endif

@@ -19,6 +19,11 @@ def cycle_pause() -> Iterator[int]:
     return itertools.cycle([1, 1, 1, 0])
 
 
+def stall_pause(cycles: int) -> Iterator[int]:
+    """``cycles`` paused cycles, then one free, forever (a slow channel)."""
+    return itertools.cycle([1] * cycles + [0])
+
+
 def random_pause(seed: int) -> Iterator[bool]:
     """Seeded random pauses, about a third of the cycles."""
     r = random.Random(seed)

@@ -15,7 +15,15 @@ import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
-from tb_common import RESP_OKAY, RESP_SLVERR, AxiLiteAccess, cycle_pause, random_pause
+from tb_common import (
+    RESP_OKAY,
+    RESP_SLVERR,
+    AxiLiteAccess,
+    BusMonitor,
+    cycle_pause,
+    random_pause,
+    stall_pause,
+)
 
 from pynq_mnist.hardware import regmap as rm
 
@@ -92,19 +100,21 @@ class TB(AxiLiteAccess):
         await RisingEdge(self.dut.clk)
         signal.value = 0
 
-    def set_pauses(self, idle, backpressure) -> None:
-        """Pause the request channels (idle) and the response channels (backpressure)."""
+    def set_pauses(self, idle, backpressure, w_idle=None) -> None:
+        """Pause the request channels (idle) and the response channels (backpressure).
+
+        ``w_idle`` gives W a generator of its own (AW keeps ``idle``), so that W
+        reaches the slave before, with and after AW.
+        """
         chans = (
-            self.axil.write_if.aw_channel,
-            self.axil.write_if.w_channel,
-            self.axil.read_if.ar_channel,
+            (self.axil.write_if.aw_channel, idle),
+            (self.axil.write_if.w_channel, w_idle or idle),
+            (self.axil.read_if.ar_channel, idle),
+            (self.axil.write_if.b_channel, backpressure),
+            (self.axil.read_if.r_channel, backpressure),
         )
-        resp = (self.axil.write_if.b_channel, self.axil.read_if.r_channel)
-        for ch in chans:
-            ch.set_pause_generator(idle() if idle else None)
-            ch.pause = False
-        for ch in resp:
-            ch.set_pause_generator(backpressure() if backpressure else None)
+        for ch, gen in chans:
+            ch.set_pause_generator(gen() if gen else None)
             ch.pause = False
 
 
@@ -202,10 +212,31 @@ async def register_file(dut):
         assert await tb.read(addr) == (0, RESP_SLVERR), f"{addr:#x}"
         assert await tb.write(addr, 0xFFFFFFFF) == RESP_SLVERR, f"{addr:#x}"
     assert not tb.win_writes and tb.win_reads == 0
-    # aresetn clears the registers
+    # aresetn clears every control register, whatever it held
+    for reg, value in ((rm.REG_N_IMAGES, 0x80000003), (rm.REG_SHIFT_L1, 9), (rm.REG_SHIFT_L2, 11)):
+        await tb.write_reg(reg, value)
+    await tb.write_reg(rm.REG_OWNER_TAG, 0x0BADCAFE)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_IRQ_EN)
+    await tb.pulse(dut.error_set, rm.ERR_BAD_TKEEP)
+    await tb.pulse(dut.done_set)
+    dut.busy.value = 1
+    assert await tb.write(rm.REG_CTRL, rm.CTRL_START) == RESP_SLVERR
+    dut.busy.value = 0
+    await ClockCycles(dut.clk, 2)
+    assert dut.interrupt.value == 1
+    sticky = rm.STATUS_DONE | rm.STATUS_ERROR | rm.STATUS_START_REJECTED
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_IDLE | sticky
     await tb.reset()
-    assert await tb.read_reg(rm.REG_N_IMAGES) == 0
-    assert await tb.read_reg(rm.REG_CTRL) == 0
+    for reg in (rm.REG_N_IMAGES, rm.REG_SHIFT_L1, rm.REG_SHIFT_L2, rm.REG_OWNER_TAG, rm.REG_CTRL):
+        assert await tb.read_reg(reg) == 0, f"{reg:#x} survived aresetn"
+    assert await tb.read_reg(rm.REG_STATUS) == rm.STATUS_IDLE
+    assert await tb.read_reg(rm.REG_ERROR_CAUSE) == 0
+    assert dut.interrupt.value == 0
+    # and N_IMAGES reads 0 to the engine too: START is an empty batch
+    starts = tb.starts, tb.empty_starts
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_START)
+    await ClockCycles(dut.clk, 3)
+    assert (tb.starts, tb.empty_starts) == (starts[0] + 1, starts[1] + 1)
 
 
 @cocotb.test()
@@ -330,11 +361,16 @@ async def owner_tag(dut):
         (cycle_pause, None),
         (None, cycle_pause),
         (lambda: random_pause(3), lambda: random_pause(4)),
+        # AW and W paused independently: W before, with and after AW
+        (lambda: random_pause(5), None, lambda: random_pause(6)),
+        (None, lambda: random_pause(7), cycle_pause),
+        (cycle_pause, None, lambda: stall_pause(3)),
     ],
 )
 async def concurrent_stress(dut, pauses):
     """16 workers of back-to-back window and register accesses under channel pauses."""
     tb = await setup(dut)
+    mon = BusMonitor(dut.clk, "s_axi", dut)
     tb.set_pauses(*pauses)
     rng = random.Random(42)
     shadow: dict[int, int] = {}
@@ -359,6 +395,38 @@ async def concurrent_stress(dut, pauses):
     for w in rng.sample(sorted(shadow), 10):
         assert await tb.read_reg(WIN + 4 * w) == shadow[w]
     tb.set_pauses(None, None)
+    # AW and W handshake together (the slave's rule), whatever order they came in
+    assert mon.cycles["aw"] == mon.cycles["w"], "AW and W accepted in different cycles"
+    assert mon.outstanding() == {"read": 0, "write_aw": 0, "write_w": 0}
+
+
+@cocotb.test()
+async def read_racing_start(dut):
+    """A window read whose AR handshake is in the cycle of an accepted START, or the next,
+    answers SLVERR with 0 (layer 1 skips a bank read then); earlier and later ones the word.
+    """
+    tb = await setup(dut)
+    mon = BusMonitor(dut.clk, "s_axi", dut)
+    word, value = 9, 0x5EED0009
+    await tb.write_reg(WIN + 4 * word, value)
+    await tb.write_reg(rm.REG_N_IMAGES, 1)  # a real batch start, not an empty one
+    skews: set[int] = set()
+    for offset in range(-5, 6):
+        starts = tb.starts
+        read = tb.read(WIN + 4 * word)
+        write = tb.write(rm.REG_CTRL, rm.CTRL_START)
+        first, second = (write, read) if offset >= 0 else (read, write)
+        task = cocotb.start_soon(first)
+        await ClockCycles(dut.clk, abs(offset))
+        other = cocotb.start_soon(second)
+        results = await with_timeout(task, 5, "us"), await with_timeout(other, 5, "us")
+        got, wresp = (results[1], results[0]) if offset >= 0 else results
+        assert wresp == RESP_OKAY and tb.starts == starts + 1
+        skew = mon.cycles["ar"][-1] - mon.cycles["aw"][-1]
+        skews.add(skew)
+        want = (0, RESP_SLVERR) if skew in (0, 1) else (value, RESP_OKAY)
+        assert got == want, f"AR {skew} cycles after START's AW: {got}, expected {want}"
+    assert {-1, 0, 1, 2} <= skews, f"skews covered: {sorted(skews)}"
 
 
 @pytest.mark.sim

@@ -204,6 +204,36 @@ async def extreme_models(dut):
     await tb.batch(expected, np.vstack([h_max[0], np.arange(N_HID)]), 4)
 
 
+def seed_digits_clamped_at_511(logits: np.ndarray, s2: int) -> np.ndarray:
+    """Seed digits of a wrong clamp that passes 256..511 through modulo 256 (the negative case)."""
+    shifted = np.asarray(logits, np.int64) >> s2
+    vals = np.where(shifted < 0, 0, np.where(shifted < 512, shifted & 0xFF, 255))
+    return np.argmax(vals, axis=1)  # first index on ties
+
+
+@cocotb.test()
+async def seed_values(dut):
+    """Seed values before the clamp across 0..511 and beyond: 256..511 must clamp to 255."""
+    tb = await setup(dut, lambda: random_pause(9))
+    rng = np.random.default_rng(23)
+    w2 = rng.integers(-128, 128, (N_OUT, N_HID))
+    await tb.load_w2(w2)
+    bins: set[int] = set()
+    differs = 0
+    for s2 in (8, 9, 10):
+        hidden = rng.integers(0, 256, (8, N_HID))
+        logits = hidden.astype(np.int64) @ w2.T
+        shifted = logits >> s2
+        bins |= {int(v) // 64 for v in shifted.ravel() if 0 <= v < 512}
+        differs += int(
+            np.sum(reference_seed_digits(logits, s2) != seed_digits_clamped_at_511(logits, s2))
+        )
+        await tb.batch(w2, hidden, s2)
+    # the stimulus reaches every 64-wide bin of 0..511, and a clamp at 511 changes digits
+    assert bins == set(range(8)), f"seed value bins reached: {sorted(bins)}"
+    assert differs >= 3, f"only {differs} seed digits depend on the 255 clamp"
+
+
 @pytest.mark.sim
 def test_mnist_layer2() -> None:
     """Build mnist_layer2 and run its cocotb tests."""

@@ -10,6 +10,7 @@ hw/README.md) as one packet, i.e. TLAST on the last word only.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 
@@ -79,14 +80,19 @@ class TB:
             assert self.written - self.accepted_good <= FIFO_DEPTH + 1, "FIFO overflow"
 
     async def produce(self, records: list[list[int]]) -> None:
-        """Write each record after a cycle with res_room, word by word with gaps."""
+        """Write each record after a cycle with res_room, word by word with gaps.
+
+        Timed like layer 2 at its earliest: res_room is looked at already in the
+        cycle after the previous record's last word (when the FIFO's registered
+        count does not hold that word yet), and the record starts the cycle after.
+        """
         dut = self.dut
         for record in records:
             while True:
-                await RisingEdge(dut.clk)
                 await ReadOnly()
                 if dut.res_room.value:
                     break
+                await RisingEdge(dut.clk)
             await RisingEdge(dut.clk)
             for word in record:
                 if self.gap:
@@ -185,8 +191,11 @@ async def stalled_sink(dut):
         tb.sink.set_pause_generator(stall_after(tb, beats))
         tb.stalling = True
         task = cocotb.start_soon(tb.batch(6))
-        await ClockCycles(dut.clk, 300)
+        # longer than FLUSH_IDLE_CYCLES: a live batch's beat is never withdrawn
+        await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES + 100)
         assert not dut.res_room.value, f"res_room with a full FIFO (stall after {beats})"
+        if beats:
+            assert dut.m_axis_tvalid.value, f"beat {beats} withdrawn from a live batch"
         tb.stalling = False
         await with_timeout(task, TIMEOUT_US, "us")
 
@@ -195,7 +204,8 @@ async def aborted_batch(tb: TB, n: int, pending: int | None, how: str | None = N
     """Abort with beat ``pending`` on offer (None: before any beat); check the closed packet.
 
     ``how``: None (the consumer takes the rest), "second" (a second abort 400
-    cycles later restarts the wait, then the consumer takes the rest) or
+    cycles later restarts the wait, then the consumer takes the rest), "late"
+    (the pending beat is taken 400 cycles in, the terminator 300 after that) or
     "timeout" (no TREADY for FLUSH_IDLE_CYCLES: the pending beat is withdrawn).
     """
     dut = tb.dut
@@ -221,6 +231,15 @@ async def aborted_batch(tb: TB, n: int, pending: int | None, how: str | None = N
         await tb.abort()
         await ClockCycles(dut.clk, 400)
         assert dut.m_axis_tvalid.value and dut.flushing.value, "a second abort withdrew the beat"
+    if how == "late":
+        # the consumer takes the pending beat 400 cycles after the abort, then stalls again:
+        # the terminator stays until FLUSH_IDLE_CYCLES pass without TREADY after that beat
+        await ClockCycles(dut.clk, 400)
+        tb.sink.set_pause_generator(itertools.chain([False], itertools.repeat(True)))
+        await ClockCycles(dut.clk, 300)
+        assert tb.beats == pending + 1, f"{tb.beats} beats taken, wanted {pending + 1}"
+        assert dut.m_axis_tvalid.value and dut.m_axis_tlast.value, "terminator withdrawn early"
+        tb.sink.set_pause_generator(stall_after(tb, 0))  # released below
     if how == "timeout":
         await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES - 4)
         assert dut.m_axis_tvalid.value, "withdrawn before FLUSH_IDLE_CYCLES"
@@ -264,6 +283,8 @@ async def soft_reset(dut):
     await aborted_batch(tb, 2, None)  # before any beat: nothing at all
     await tb.batch(2)
     await aborted_batch(tb, 3, 5, how="second")
+    await tb.batch(2)
+    await aborted_batch(tb, 3, 7, how="late")
     await tb.batch(2)
     await aborted_batch(tb, 3, 5, how="timeout")
     await tb.batch(3)

@@ -68,6 +68,8 @@ class TB:
         self.source.log.setLevel(logging.WARNING)
         self.rng = random.Random(7)
         self.consumer_delay = 0  # max random cycles before the consumer takes an image
+        self.consumer_hold = 0  # fixed cycles before the consumer takes an image
+        self.held_off = 0  # cycles the source offered a beat that TREADY refused
         self.images: list[bytes] = []
         self.err_causes = 0
         self.slot = 0
@@ -96,6 +98,7 @@ class TB:
             await ReadOnly()
             self.err_causes |= int(dut.err_set.value)
             self.in_beats += int(dut.s_axis_tvalid.value and dut.s_axis_tready.value)
+            self.held_off += int(dut.s_axis_tvalid.value and not dut.s_axis_tready.value)
             if dut.in_done.value and dut.s_axis_tready.value:
                 self.tready_while_idle += 1
 
@@ -108,6 +111,8 @@ class TB:
             if not dut.img_avail.value:
                 continue
             await RisingEdge(dut.clk)
+            if self.consumer_hold:
+                await ClockCycles(dut.clk, self.consumer_hold)
             if self.consumer_delay:
                 await ClockCycles(dut.clk, self.rng.randint(0, self.consumer_delay))
             # one word per cycle, read data one cycle after its address
@@ -177,7 +182,7 @@ async def run_case(
     dut = tb.dut
     good = n if n_good is None else n_good
     # the consumer drains the slots; then nothing more may come
-    per_image = tb.consumer_delay + BEATS + 10
+    per_image = tb.consumer_delay + tb.consumer_hold + BEATS + 10
     for _ in range(3 * per_image):
         if len(tb.images) >= good:
             break
@@ -217,6 +222,16 @@ async def good_batches(dut, idle, consumer_delay):
 
 
 @cocotb.test()
+async def slots_full(dut):
+    """A consumer that holds each image 600 cycles: both slots fill, TREADY holds the source off
+    (a beat taken then would overwrite an image not yet read)."""
+    tb = await setup(dut)
+    tb.consumer_hold = 600
+    await run_case(tb, 4, 4 * BEATS, [4 * BEATS - 1], None, "slots full")
+    assert tb.held_off > 300, f"the source was held off for only {tb.held_off} cycles"
+
+
+@cocotb.test()
 async def framing_errors(dut):
     """Each framing rule of hw/README.md, each followed by a clean batch."""
     tb = await setup(dut, lambda: random_pause(11), consumer_delay=50)
@@ -242,6 +257,55 @@ def stall_after(tb: TB, beats: int):
     start = tb.in_beats
     while True:
         yield tb.source_stalled and tb.in_beats - start >= beats
+
+
+async def flushing_cycles(tb: TB) -> int:
+    """Cycles ``flushing`` stays high, counting the current one (call in ReadOnly).
+
+    Returns after the next clock edge, out of the ReadOnly phase.
+    """
+    high = 0
+    while tb.dut.flushing.value and high <= 2 * FLUSH_IDLE_CYCLES:
+        high += 1
+        await RisingEdge(tb.dut.clk)
+        await ReadOnly()
+    await RisingEdge(tb.dut.clk)
+    return high
+
+
+async def abort_on_tlast_beat(tb: TB) -> None:
+    """An abort in the very cycle a packet's TLAST beat is accepted: nothing is left to flush.
+
+    The packet ends early (TLAST on beat 50 of image 0), so no image reaches the consumer.
+    """
+    dut = tb.dut
+    beats = 51
+    tb.images = []
+    await RisingEdge(dut.clk)
+    dut.n_images.value = 2
+    dut.start.value = 1
+    await RisingEdge(dut.clk)
+    dut.start.value = 0
+    await tb.source.send(AxiStreamFrame(tdata=bytes(4 * beats)))
+    taken = 0
+    while taken < beats - 1:  # count handshakes up to the one before TLAST
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        taken += int(dut.s_axis_tvalid.value and dut.s_axis_tready.value)
+    await RisingEdge(dut.clk)
+    dut.abort.value = 1
+    await ReadOnly()
+    hit = dut.s_axis_tvalid.value and dut.s_axis_tready.value and dut.s_axis_tlast.value
+    assert hit, "the TLAST beat is not accepted in the abort cycle (stimulus timing)"
+    await RisingEdge(dut.clk)
+    dut.abort.value = 0
+    await ReadOnly()
+    assert dut.in_done.value and not dut.flushing.value, "flushing after the packet's TLAST"
+    await RisingEdge(dut.clk)
+    await ReadOnly()
+    assert not dut.s_axis_tready.value, "TREADY after an abort on the TLAST beat"
+    await with_timeout(tb.source.wait(), TIMEOUT_US, "us")
+    await ClockCycles(dut.clk, 2 * (tb.consumer_delay + BEATS + 10))
 
 
 async def aborted_packet(tb: TB, sent: int, end: str) -> None:
@@ -278,17 +342,16 @@ async def aborted_packet(tb: TB, sent: int, end: str) -> None:
         await ClockCycles(dut.clk, 2)
         assert tb.in_beats - first == 300, "beats of the aborted packet left over"
     elif end == "idle":
-        await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES - 4)
-        assert dut.flushing.value, "the flush ended before FLUSH_IDLE_CYCLES"
-        await ClockCycles(dut.clk, 8)
+        high = await flushing_cycles(tb)
+        assert high == FLUSH_IDLE_CYCLES, f"flush ended {high} cycles after the abort"
     else:
         await ClockCycles(dut.clk, 300)
         dut.abort.value = 1
         await RisingEdge(dut.clk)
         dut.abort.value = 0
-        await ClockCycles(dut.clk, FLUSH_IDLE_CYCLES - 4)
-        assert dut.flushing.value, "the second abort did not restart the wait"
-        await ClockCycles(dut.clk, 8)
+        await ReadOnly()
+        high = await flushing_cycles(tb)
+        assert high == FLUSH_IDLE_CYCLES, f"second abort: flush ended after {high} cycles"
     assert dut.in_done.value and not dut.flushing.value and not dut.s_axis_tready.value, end
     assert not dut.img_avail.value and not tb.images and not dut.err_flag.value
     assert tb.err_causes == 0, "an aborted packet is not checked"
@@ -304,7 +367,8 @@ async def aborted_packet(tb: TB, sent: int, end: str) -> None:
 
 @cocotb.test()
 async def soft_reset(dut):
-    """abort: the open packet is flushed to TLAST or 512 idle cycles (a second abort restarts)."""
+    """abort: the open packet is flushed to TLAST or exactly 512 idle cycles (a second abort
+    restarts them); an abort on the TLAST beat itself flushes nothing."""
     tb = await setup(dut, consumer_delay=20)
     dut.abort.value = 1  # while idle: nothing to flush
     await RisingEdge(dut.clk)
@@ -314,6 +378,8 @@ async def soft_reset(dut):
     for sent, end in ((50, "tlast"), (190, "tlast"), (30, "idle"), (60, "second")):
         await aborted_packet(tb, sent, end)
         await run_case(tb, 2, 2 * BEATS, [2 * BEATS - 1], None, f"clean batch after {end}")
+    await abort_on_tlast_beat(tb)
+    await run_case(tb, 2, 2 * BEATS, [2 * BEATS - 1], None, "clean batch after abort on TLAST")
 
 
 @pytest.mark.sim

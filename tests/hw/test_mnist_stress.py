@@ -6,8 +6,12 @@ backpressure and the AXI4-Lite channels pause at random:
 - the batch agent runs short batches one after the other: good ones, ones with
   a framing error (early TLAST, extra beats, a TKEEP hole) and ones aborted by
   SOFT_RESET at a random moment (then, half of the time, the DMA is reset too:
-  the image stream stops without TLAST). It also changes a few weights and the
-  shifts between batches and sends a START while busy now and then;
+  the image stream stops without TLAST). The first framing error is an early
+  TLAST exactly at an image boundary. It also changes a few weights and the
+  shifts between batches (every other good batch with a SHIFT_L2 that puts the
+  largest seed value in 256..511, where the clamp decides), sends a START
+  while busy now and then, races a window read against every START and
+  writes START together with every other SOFT_RESET (SOFT_RESET wins);
 - the register agent reads every register, writes OWNER_TAG, read-only and
   undefined addresses;
 - the window agent reads and rewrites (same value, random WSTRB) a set of
@@ -19,7 +23,8 @@ contract allows; every result record is exact against tests/reference.py or
 flagged as an error record (an aborted packet is an exact prefix, closed by an
 error-flagged terminator); STATUS never shows BUSY with DONE or IDLE with
 BUSY/DRAINING; after every batch the engine is IDLE again; m_axis never drops
-TVALID or changes its payload before TREADY.
+TVALID or changes its payload before TREADY; a final aresetn clears every
+control register.
 
 ``MNIST_STRESS_TRANSACTIONS`` (default 10,000) sets the number of AXI4-Lite
 transactions of the random phase, not counting the weight load.
@@ -39,7 +44,7 @@ import pytest
 from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import AxiStreamFrame
 from tb_common import RESP_OKAY, RESP_SLVERR, random_pause
-from test_mnist_top import (
+from top_tb import (
     N_HID,
     N_IN,
     N_OUT,
@@ -72,6 +77,14 @@ TERMINATOR = (
 BATCH_KINDS = ("good", "abort", "framing", "good", "abort")
 BEAT_BYTES = 4
 IMAGE_BEATS = N_IN // BEAT_BYTES
+
+
+def seed_shift(w1: np.ndarray, w2: np.ndarray, s1: int, images: np.ndarray) -> int:
+    """SHIFT_L2 that puts the largest logit's seed value in 256..511, where the clamp decides."""
+    from reference import reference_logits
+
+    top = int(reference_logits(w1, w2, s1, 0, images).max())
+    return min(31, max(0, top.bit_length() - 9))
 
 
 def check_status(status: int, what: str) -> None:
@@ -134,6 +147,11 @@ class Stress:
         if kind != "framing":
             return data, None, n, 0
         how = self.rng.choice(("short", "long", "hole"))
+        if self.stats["framing"] == 0 and n > 1:
+            # the first framing batch ends exactly at an image boundary: image m < N-1 is
+            # complete and good, EARLY_TLAST is set and m+1.. are error records
+            cut = self.rng.randrange(1, n) * N_IN
+            return data[:cut], None, cut // N_IN, rm.ERR_EARLY_TLAST
         if how == "short":
             cut = self.rng.randrange(1, n * IMAGE_BEATS) * BEAT_BYTES
             return data[:cut], None, cut // N_IN, rm.ERR_EARLY_TLAST
@@ -157,11 +175,13 @@ class Stress:
             if self.rng.random() < 0.3:
                 self.s1 = self.rng.choice((self.s1, 6, 7, 8, 9))
                 self.s2 = self.rng.randrange(32)
-            n = self.rng.randint(1, 3)
             kind = BATCH_KINDS[self.stats["batches"] % len(BATCH_KINDS)]
+            n = self.rng.randint(2 if kind == "framing" else 1, 3)
             images = rand_images(self.nprng, n)
+            if kind == "good" and self.stats["good"] % 2 == 0:
+                self.s2 = seed_shift(self.w1, self.w2, self.s1, images)
             data, tkeep, n_good, cause = self.payload(images, kind)
-            await tb.start_batch(n, self.s1, self.s2)
+            await self.start_with_racing_read(n)
             want = expected_words(self.w1, self.w2, self.s1, self.s2, images, n, n_good)
             what = f"batch {self.stats['batches']} ({kind}, n={n})"
             if self.stats["batches"] % 3 == 1:
@@ -188,11 +208,32 @@ class Stress:
             self.stats["images"] += n
         self.stop = True
 
+    async def start_with_racing_read(self, n: int) -> None:
+        """START with a window read issued 0..3 cycles after it: the word or SLVERR, never stale."""
+        tb = self.tb
+        await tb.write_reg(rm.REG_SHIFT_L1, self.s1)
+        await tb.write_reg(rm.REG_SHIFT_L2, self.s2)
+        await tb.write_reg(rm.REG_N_IMAGES, n)
+        k = self.rng.choice(NOISE_WORDS)
+        skew = self.rng.randrange(4)
+
+        async def racing_read() -> None:
+            await ClockCycles(tb.dut.aclk, skew)
+            got = await tb.read(WIN + 4 * k)
+            allowed = ((int(self.window[k]), RESP_OKAY), (0, RESP_SLVERR))
+            assert got in allowed, f"window read {skew} cycles after START: word {k} {got}"
+
+        task = cocotb.start_soon(racing_read())
+        await tb.write_reg(rm.REG_CTRL, rm.CTRL_START)
+        await with_timeout(task, 100, "us")
+
     async def abort(self, want: list[int], delay: int, what: str) -> None:
         """SOFT_RESET after ``delay`` cycles; maybe a DMA reset; check the packet and IDLE."""
         tb = self.tb
         await ClockCycles(tb.dut.aclk, delay)
-        await tb.write_reg(rm.REG_CTRL, rm.CTRL_SOFT_RESET)
+        # every other abort also sets START in the same write: SOFT_RESET wins, no START
+        both = rm.CTRL_START if self.stats["aborted"] % 2 == 0 else 0
+        await tb.write_reg(rm.REG_CTRL, rm.CTRL_SOFT_RESET | both)
         dma_reset = self.stats["aborted"] % 2 == 1
         if dma_reset:
             tb.reset_stream_models(sink=False)  # MM2S stops mid-packet: no TLAST ever
@@ -312,6 +353,13 @@ async def random_stress(dut):
     assert status & rm.STATUS_IDLE and not status & (rm.STATUS_BUSY | rm.STATUS_DRAINING)
     transactions = mon.count["ar"] + mon.count["aw"] - stress.base
     assert transactions >= target
+    # aresetn at the end clears every control register, whatever the traffic left in them
+    for reg, value in ((rm.REG_N_IMAGES, 5), (rm.REG_SHIFT_L1, 7), (rm.REG_OWNER_TAG, 0x5A5A)):
+        await tb.write_reg(reg, value)
+    await tb.write_reg(rm.REG_CTRL, rm.CTRL_IRQ_EN)
+    await tb.reset()
+    for reg in (rm.REG_N_IMAGES, rm.REG_SHIFT_L1, rm.REG_SHIFT_L2, rm.REG_OWNER_TAG, rm.REG_CTRL):
+        assert await tb.read_reg(reg) == 0, f"{reg:#x} survived aresetn"
     summary = (
         f"NUM_BANKS={tb.nb}: {transactions} AXI4-Lite transactions in the random phase "
         f"({time.perf_counter() - t0 - t_load:.1f} s, + {t_load:.1f} s weight load, "
