@@ -43,11 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="generator seed (0)")
     parser.add_argument("--data", metavar="DIR", help="MNIST directory (default: as 'data')")
     parser.add_argument("--backend", default="cpu", help="backend for the accuracy run (cpu)")
+    parser.add_argument("--model", metavar="NPZ", help="model file (default: the bundled one)")
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the 12 MP / largest-photo measurements"
     )
     parser.add_argument(
-        "--save", metavar="DIR", help="also write the generated photos there as JPEG files"
+        "--save",
+        metavar="DIR",
+        help="also write the generated photos there as JPEG files, each with the 28x28 "
+        "the network saw beside it (NAME.seen.png, after the model's input transform)",
     )
 
 
@@ -72,7 +76,7 @@ def accuracy_table(
     and the mean time to decode and preprocess one photo, in seconds."""
     digits, labels = load_mnist("train", args.data)
     results: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    pixels, truth, variations, picks = [], [], [], []
+    pixels, truth, variations, picks, saved = [], [], [], [], []
     seconds = 0.0
     for photo in photo_synth.generate(
         digits, labels, per_variation=args.per_variation, seed=args.seed
@@ -94,11 +98,16 @@ def accuracy_table(
             seconds += time.perf_counter() - start
         results[photo.variation][3] += doubt is not None
         pixels.append(image)
+        saved.append(Path(args.save) / photo_synth.file_name(photo) if args.save else None)
         truth.append(photo.label)
         variations.append(photo.variation)
-    with Classifier(backend=args.backend) as classifier:
-        predicted = classifier.classify(np.stack(pixels)).digits
+    with Classifier(args.model, backend=args.backend) as classifier:
+        result = classifier.classify(np.stack(pixels))
+        predicted = result.digits
         clean = classifier.classify(digits[np.array(picks)]).digits
+    if args.save and result.network_input is not None:
+        for path, seen in zip(saved, result.network_input, strict=True):
+            Image.fromarray(seen.reshape(28, 28)).save(path.with_suffix(".seen.png"))
     for digit, label, variation in zip(predicted.tolist(), truth, variations, strict=True):
         results[variation][0] += digit == label
     total = sum(r[1] for r in results.values())

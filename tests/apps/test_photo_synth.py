@@ -63,3 +63,24 @@ def test_variations_do_what_they_say(digits: tuple[np.ndarray, np.ndarray]) -> N
     blue = np.asarray(Image.open(io.BytesIO(photos["blue ink"].jpeg)).convert("RGB"), float)
     darkest = blue[np.unravel_index(np.argmin(blue.sum(axis=2)), blue.shape[:2])]
     assert darkest[2] > darkest[0] + 40, "blue ink is blue"
+
+
+def test_saved_photos_come_with_what_the_network_saw(mnist_dir: Path, tmp_path: Path) -> None:
+    """--save writes each photo and, beside it, the 28x28 after the model's input transform."""
+    from reference import reference_deskew
+
+    from pynq_mnist.preprocess import read_digit_bytes
+
+    deskew_model = Path(pynq_mnist.__file__).resolve().parent / "models" / "deskew.npz"
+    args = argparse.Namespace(
+        per_variation=1, seed=3, data=str(mnist_dir), backend="cpu", model=str(deskew_model),
+        save=str(tmp_path),
+    )  # fmt: skip
+    table, _, _, _ = photo_bench.accuracy_table(args)
+    seen = sorted(tmp_path.glob("*.seen.png"))
+    assert len(seen) == sum(row[1] - row[2] for row in table.values()) >= 19
+    for path in seen[:3]:
+        photo = path.with_name(path.name.replace(".seen.png", ".jpg"))
+        pixels = read_digit_bytes(photo.read_bytes(), name=photo.name).pixels
+        want = reference_deskew(pixels)
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), want)
