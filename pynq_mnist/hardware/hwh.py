@@ -51,9 +51,6 @@ __all__ = [
 
 REFERENCE_PATH = Path(__file__).resolve().parents[2] / "overlay" / "reference.hwh"
 
-# The overlay tests compare bd.tcl's clock and reset nets with these.
-_scalar_nets = netlist.scalar_nets
-
 # --- XML -------------------------------------------------------------------------
 
 

@@ -223,10 +223,10 @@ def test_error_texts_have_one_prefix_in_plain_words(
 ) -> None:
     import pynq_mnist.preprocess as preprocess
 
-    def failing(path: Any) -> np.ndarray:
-        raise ImageError(f"{path}: cannot read image: {path}: broken data stream")
+    def failing(data: bytes, *, name: str) -> np.ndarray:
+        raise ImageError(f"{name}: cannot read image: {name}: broken data stream")
 
-    monkeypatch.setattr(preprocess, "load_image", failing)
+    monkeypatch.setattr(preprocess, "load_image_bytes", failing)
     status, _, body = post(server, b"\x89PNG....", {"Content-Type": "image/png"})
     assert (status, json.loads(body)) == (
         400,

@@ -32,7 +32,7 @@ from pynq_mnist.backends.sim import SimBackend
 from pynq_mnist.board import detect, overlay
 from pynq_mnist.data import load_mnist
 from pynq_mnist.errors import AcceleratorError, BackendUnavailable, ConfigError
-from pynq_mnist.hardware import hwh, regmap
+from pynq_mnist.hardware import hwh, netlist, regmap
 from pynq_mnist.model import load_model
 from pynq_mnist.sim.bitstream import STANDIN_MAGIC, standin_bitstream
 from pynq_mnist.sim.device import MappedWindow, VirtualDevice
@@ -95,7 +95,7 @@ def test_wiring_is_bd_tcl_s() -> None:
     pairs = _tcl_pin_list(text, "foreach {from to} [list")
     nets = [(m, mi, s, si) for (m, mi), (s, si) in zip(pairs[::2], pairs[1::2], strict=True)]
     assert nets == hwh.interface_nets()
-    scalar = dict(hwh._scalar_nets())
+    scalar = dict(netlist.scalar_nets())
     assert _tcl_pin_list(text, "set clock_pins [list") == scalar[("ps7", "FCLK_CLK0")]
     assert _tcl_pin_list(text, "set reset_pins [list") == scalar[("reset", "peripheral_aresetn")]
 

@@ -9,7 +9,6 @@ lock (two DMA transfers never interleave). Also the model's identity for
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import threading
 import time
 from importlib import resources
@@ -38,7 +37,8 @@ __all__ = [
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a phone photo is 2-8 MB
 RAW_TYPE = "application/octet-stream"
-UPLOAD_PREFIX = "uploaded image: "
+UPLOAD_NAME = "uploaded image"
+UPLOAD_PREFIX = UPLOAD_NAME + ": "
 
 
 class BadRequest(PynqMnistError):
@@ -80,16 +80,13 @@ class DigitService(Closing):
             return np.frombuffer(body, dtype=np.uint8).reshape(28, 28).copy()
         if not body:
             raise BadRequest("empty body: send an image file or 784 raw bytes")
-        from ...preprocess import load_image
+        from ...preprocess import load_image_bytes
 
-        # load_image reads files: the same code path as 'pynq-mnist infer'.
-        with tempfile.TemporaryDirectory(prefix="pynq-mnist-serve-") as tmp:
-            path = Path(tmp) / "upload"
-            path.write_bytes(body)
-            try:
-                return load_image(path)
-            except ImageError as exc:
-                raise BadRequest(user_message(str(exc), str(path))) from None
+        # Decoded from memory with the same bounds and steps as 'pynq-mnist infer'.
+        try:
+            return load_image_bytes(body, name=UPLOAD_NAME)
+        except ImageError as exc:
+            raise BadRequest(user_message(str(exc))) from None
 
     def classify(self, image: np.ndarray) -> dict[str, Any]:
         """Classify one uint8 [28, 28]; the reply dict of ``POST /api/classify``."""
@@ -153,20 +150,16 @@ def page_html() -> bytes:
     return resources.files("pynq_mnist.apps").joinpath("web", "index.html").read_bytes()
 
 
-def user_message(text: str, path: str) -> str:
-    """One line for the user from a preprocessing error about the temporary file ``path``.
+def user_message(text: str) -> str:
+    """One line for the user from a preprocessing error about the upload.
 
-    The file name becomes ``uploaded image`` once (never twice), and internal
-    figures become plain words.
+    The upload is named ``uploaded image`` once (a decoder may repeat the name),
+    and internal figures become plain words.
     """
-    text = " ".join(text.replace(path, "uploaded image").split())
+    text = " ".join(text.split())
     while text.startswith(UPLOAD_PREFIX):
         text = text[len(UPLOAD_PREFIX) :]
     text = text.replace(UPLOAD_PREFIX, "")
-    if text.startswith("no digit found: blank image") or (
-        text.startswith("no digit found: ink is")
-    ):
+    if text.startswith(("no digit found: blank image", "no digit found: ink is")):
         text = "no digit found: the image is blank or too faint; draw or photograph a darker digit"
-    elif text.startswith("not an image format PIL can read"):
-        text = "not an image in a format we read (PNG, JPEG, GIF, BMP, WebP or TIFF)"
     return UPLOAD_PREFIX + text
