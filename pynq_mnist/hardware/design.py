@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import boards
+from .boards import DEFAULT_BOARD, ZYNQ7000, PsFamily
+
 __all__ = [
     "ACCEL_ADDRESS_BLOCK",
     "ACCEL_BASE",
@@ -26,6 +29,7 @@ __all__ = [
     "DMA_REGISTER_BYTES",
     "DMA_VLNV",
     "FCLK_MHZ",
+    "HP_DATA_WIDTHS",
     "IO_PLL_FBDIV",
     "PART",
     "PLATFORM",
@@ -89,25 +93,38 @@ PLATFORM = {
 # PS7 clocking of the PYNQ-Z1/Z2 images: 50 MHz crystal, IO PLL x20 = 1000 MHz.
 CRYSTAL_MHZ = 50
 IO_PLL_FBDIV = 20
-FCLK_MHZ = 100  # FCLK_CLK0 default
+FCLK_MHZ = 100  # FCLK_CLK0 default of the Zynq-7000 boards (boards.BOARDS: each board's)
+HP_DATA_WIDTHS = (32, 64, 128)  # HP port widths pynq can set (ZU_AXIFM_VALUE)
 DDR_ADDRESS_BLOCK = ("S_AXI_HP0", "HP0_DDR_LOWOCM", 0x0000_0000, 0x2000_0000)
 
 
-def fclk_divisors(mhz: float) -> tuple[int, int]:
-    """(DIVISOR0, DIVISOR1) of the IO PLL for an exact ``mhz`` (as the PS7 wizard picks them).
+def fclk_divisors(mhz: float, family: PsFamily = ZYNQ7000) -> tuple[int, int]:
+    """(DIVISOR0, DIVISOR1) of the PL clock's PLL for ``mhz`` (as the PS wizards pick them).
+
+    Exact on Zynq-7000 (IO PLL 1000 MHz); within 0.01 % on Zynq UltraScale+,
+    whose IOPLL runs at 33.333 MHz x 90 / 2 = 1499.985 MHz (150 MHz asked:
+    149.9985 MHz, as Vivado's ``ACT_FREQMHZ``).
 
     Raises
     ------
     ValueError
-        No pair of 6-bit divisors gives exactly ``mhz``.
+        No pair of 6-bit divisors gives ``mhz``.
     """
-    pll = CRYSTAL_MHZ * IO_PLL_FBDIV
+    pll = family.pll_mhz
     pairs = [
-        (d0, d1) for d0 in range(1, 64) for d1 in range(1, 64) if abs(pll / (d0 * d1) - mhz) < 1e-9
+        (d0, d1)
+        for d0 in range(1, 64)
+        for d1 in range(1, 64)
+        if abs(pll / (d0 * d1) - mhz) <= 1e-4 * mhz
     ]
     if not pairs:
-        raise ValueError(f"FCLK0 {mhz} MHz is not {pll} MHz divided by two 6-bit divisors")
-    return min(pairs, key=lambda p: (max(p), -p[0]))
+        raise ValueError(
+            f"PL clock {mhz} MHz is not the {family.pll_name} ({pll:g} MHz) "
+            "divided by two 6-bit divisors"
+        )
+    if family.pl_divisor1_is_one:  # the ZynqMP wizard: DIVISOR0 alone where it can
+        return min(pairs, key=lambda p: (abs(pll / (p[0] * p[1]) - mhz), p[1], p[0]))
+    return min(pairs, key=lambda p: (abs(pll / (p[0] * p[1]) - mhz), max(p), -p[0]))
 
 
 @dataclass(frozen=True)
@@ -121,12 +138,26 @@ class BlockDesign:
     accel: str = ACCEL_INSTANCE
     dma: str = DMA_INSTANCE
     num_banks: int = DEFAULT_NUM_BANKS
-    fclk_mhz: float = FCLK_MHZ
+    fclk_mhz: float | None = None  # None: the board's
     name: str = "mnist"
     vivado_version: str = VIVADO_VERSION
     dma_parameters: tuple[tuple[str, str], ...] = ()  # overrides of DMA_PARAMETERS
+    board: str = DEFAULT_BOARD
+    hp_data_width: int | None = None  # the DMA's HP port; None: the family's
 
     def __post_init__(self) -> None:
+        platform = boards.board(self.board)
+        if self.fclk_mhz is None:
+            object.__setattr__(self, "fclk_mhz", platform.fclk_mhz)
+        if self.hp_data_width is None:
+            object.__setattr__(self, "hp_data_width", platform.family.default_hp_width)
+        if self.hp_data_width not in HP_DATA_WIDTHS:
+            raise ValueError(f"hp_data_width={self.hp_data_width}: not one of {HP_DATA_WIDTHS}")
+        if not 0 < self.fclk_mhz <= platform.family.max_fclk_mhz:
+            raise ValueError(
+                f"PL clock {self.fclk_mhz} MHz: {platform.family.title} allows "
+                f"up to {platform.family.max_fclk_mhz:g} MHz"
+            )
         unknown = {key for key, _ in self.dma_parameters} - set(DMA_PARAMETERS)
         if unknown:
             raise ValueError(f"unknown AXI DMA parameters {sorted(unknown)}")
@@ -137,9 +168,26 @@ class BlockDesign:
                 raise ValueError(f"instance path {path!r} is not of the form [hier/]cell")
         if self.accel == self.dma:
             raise ValueError(f"accelerator and DMA cannot both be {self.accel!r}")
-        fclk_divisors(self.fclk_mhz)
+        fclk_divisors(self.fclk_mhz, platform.family)
+
+    @property
+    def platform(self) -> boards.Board:
+        """The board this design is built for."""
+        return boards.board(self.board)
+
+    @property
+    def family(self) -> boards.PsFamily:
+        """The board's PS family."""
+        return self.platform.family
+
+    @property
+    def fclk(self) -> float:
+        """The PL clock in MHz (``fclk_mhz`` resolved)."""
+        assert self.fclk_mhz is not None
+        return float(self.fclk_mhz)
 
     @property
     def dma_config(self) -> dict[str, str]:
-        """DMA_PARAMETERS with this design's overrides."""
-        return {**DMA_PARAMETERS, **dict(self.dma_parameters)}
+        """DMA_PARAMETERS for the board's family (address width), with this design's overrides."""
+        family = {"c_addr_width": str(self.family.dma_addr_width)}
+        return {**DMA_PARAMETERS, **family, **dict(self.dma_parameters)}
