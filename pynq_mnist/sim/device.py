@@ -1,36 +1,43 @@
 """The virtual board: a ``pynq.Device`` backed by the Verilated RTL and an AXI DMA model.
 
-``VirtualDevice`` is what ``pynq.Overlay`` needs of a Zynq-7000 board: it
+``VirtualDevice`` is what ``pynq.Overlay`` needs of a Zynq-7000 or Zynq
+UltraScale+ board (``board=``, a key of ``hardware.boards.BOARDS``): it
 parses the ``.hwh`` beside a bitstream with pynq's own parser (pynqmetadata, as
 ``EmbeddedDevice`` does), "downloads" the stand-in ``.bit`` that
-``pynq_mnist.hwh`` writes (resetting the fabric and mapping the design's
-address windows by VLNV), and has a PS7 SLCR register window (``ps7.Slcr``) on
-which pynq's own ``Clocks`` code sets FCLK0 from the ``.hwh`` divisors. MMIO
+``pynq_mnist.hwh`` writes (resetting the fabric, mapping the design's address
+windows by VLNV and, as ``EmbeddedDevice.download`` does, calling pynq's own
+``set_axi_port_width`` on it), and has the PS register blocks of its family
+(``ps7.Ps7``: the SLCR; ``psu.Psu``: CRL_APB, CRF_APB, AXI_FS, AFIFMn) on which
+pynq's own ``Clocks`` code reads and sets the PL clocks. MMIO
 is either ``REGISTER_RW`` (``read_registers``/``write_registers``) or, with
 ``memory_mapped=True``, ``MEMORY_MAPPED`` as on a board: ``mmap`` returns a
 ``window.MappedWindow`` whose element reads/writes are the bus transactions.
-``allocate`` hands out buffers at fake physical addresses (``memory``). So the
+``allocate`` hands out buffers at fake physical addresses in the board's DDR
+(``memory``: above 4 GiB on the KV260). So the
 unmodified ``pynq.Overlay``, ``MMIO``, ``DefaultIP``, ``allocate`` and
 ``pynq.lib.dma.DMA`` run on it. Register accesses in the accelerator window
 become AXI4-Lite transactions on the RTL; the DMA window is served by
 ``dma.AxiDmaModel``, a behavioural model of the Xilinx AXI DMA in direct
-register (simple) mode per PG021, whose stream datapath (bytes between host
-buffers and the RTL) runs in C++. ``inject`` arms the faults of ``faults``.
+register (simple) mode per PG021 with the design's ``c_addr_width``, whose
+stream datapath (bytes between host buffers and the RTL) runs in C++, through
+the PS's HP port (``hp_port``: a port set to another width than the design's
+corrupts the data, as on a board). ``inject`` arms the faults of ``faults``.
 
 Simulated time advances lazily: before every register read, the model is
-clocked until no DMA channel is busy (and no DMA soft reset is in progress)
-or no stream beat has moved for a while
-(``idle_limit`` cycles while the engine owes results, ``starve_limit`` while
-it waits for input), then ``settle_cycles`` more, standing for the latency of
-the processor's read. A correct batch is thus complete by the first poll, and
-a stalled one leaves the DMA not idle.
+clocked until no DMA channel is busy (nor a DMA soft reset under way) or no
+stream beat has moved for ``idle_limit`` cycles while the engine owes results
+(``starve_limit`` while it waits for input), then ``settle_cycles`` more, the
+latency of the processor's read. A correct batch is complete by the first
+poll; a stalled one leaves the DMA not idle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +47,15 @@ from pynq.buffer import PynqBuffer
 
 from ..closing import Closing
 from ..errors import AcceleratorError
-from ..hardware import hwh, regmap
+from ..hardware import boards, hwh, regmap
 from .bitstream import STANDIN_MAGIC, standin_bitstream, standin_digest
 from .dma import AxiDmaModel
 from .faults import FAULTS, inject
-from .memory import BufferPool
-from .ps7 import SLCR_BASE, SLCR_SPAN, ClockBinding, Slcr
+from .hp_port import HpPort
+from .memory import BufferPool, pool_span
+from .ps import ClockBinding, PsRegisters
+from .ps7 import Ps7
+from .psu import Psu
 from .verilator import AXI_OKAY, RunReason, RunResult, SimModel
 from .window import MappedWindow
 
@@ -56,7 +66,7 @@ log = logging.getLogger(__name__)
 
 ACCEL_ROLE = regmap.ACCEL_INSTANCE  # register_accesses keys, whatever the instance names
 DMA_ROLE = regmap.DMA_INSTANCE
-_SLCR_ROLE = "slcr"
+_PS_ROLE = "ps"
 
 
 @functools.lru_cache(maxsize=8)
@@ -96,6 +106,9 @@ class VirtualDevice(Closing, pynq.Device):
     memory_mapped : bool
         Offer ``MEMORY_MAPPED`` (pynq's MMIO then uses ``mmap``/``MMIO.array``,
         as on a board) instead of ``REGISTER_RW``.
+    board : str
+        The board (``hardware.boards.BOARDS`` key): its PS family's registers,
+        its memory map, the design it boots with.
 
     Attributes
     ----------
@@ -104,13 +117,12 @@ class VirtualDevice(Closing, pynq.Device):
         keyed by role (``mnist_accel``, ``axi_dma``) whatever the instance
         names of the design; the ``sim`` backend reports what it served.
 
-    The board boots with the default design (``hwh.BlockDesign(num_banks)``)
-    programmed, as a PYNQ image boots with a bitstream loaded;
-    ``pynq.Overlay(bitfile, device=...)`` downloads another one.
+    The board boots with the default design of its board
+    (``hwh.BlockDesign(board=..., num_banks=...)``) programmed, as a PYNQ image
+    boots with a bitstream loaded; ``pynq.Overlay(bitfile, device=...)``
+    downloads another one. ``arch`` is the board's ``uname -m``, by which
+    pynq >= 3.1 picks its clock code.
     """
-
-    # pynq >= 3.1 picks its Zynq-7000 clock code by the device's arch.
-    arch = "armv7l"
 
     def __init__(
         self,
@@ -123,9 +135,12 @@ class VirtualDevice(Closing, pynq.Device):
         max_cycles_per_access: int = 1 << 34,
         strict_bus: bool = True,
         memory_mapped: bool = False,
+        board: str = boards.DEFAULT_BOARD,
         tag: str = "pynq_mnist_virtual_board",
     ) -> None:
+        self.board = boards.board(board)
         super().__init__(tag)
+        self.arch = self.board.family.machine
         self.capabilities = (
             {"MEMORY_MAPPED": True, "REGISTER_RW": False}
             if memory_mapped
@@ -138,19 +153,19 @@ class VirtualDevice(Closing, pynq.Device):
         self.max_cycles_per_access = max_cycles_per_access
         self.strict_bus = strict_bus
         self.model: SimModel | None = SimModel(num_banks)
-        self._pool = BufferPool()
+        self._pool = BufferPool(*pool_span(self.board))
         self.dma = AxiDmaModel(self._model, self._pool.lookup)
         self.register_accesses: dict[str, int] = {ACCEL_ROLE: 0, DMA_ROLE: 0}
         self.last_run: RunResult | None = None
         self._stuck = False  # the last run found nothing moving, and nothing was written since
-        self._slcr = Slcr()
+        self.ps: PsRegisters = Ps7() if self.board.family is boards.ZYNQ7000 else Psu()
         self._windows: list[tuple[int, int, str]] = []
         self._restore_active: tuple[bool, Any] | None = None
         self._clocks = ClockBinding()
-        boot = str(standin_bitstream(hwh.BlockDesign(num_banks=num_banks)))
+        boot = str(standin_bitstream(hwh.BlockDesign(board=board, num_banks=num_banks)))
         parser = self.get_bitfile_metadata(boot)
         self._map_design(parser)
-        self._slcr.set_fclks(parser.clock_dict)
+        self.ps.boot(parser)
         self.reset(parser, "", boot)  # booted: loaded, no download timestamp
         if activate:
             self.make_active()
@@ -164,7 +179,12 @@ class VirtualDevice(Closing, pynq.Device):
             had = "_active_device" in pynq.Device.__dict__
             self._restore_active = (had, pynq.Device.__dict__.get("_active_device"))
         pynq.Device.active_device = self
-        self._clocks.bind(self)
+        self._clocks.bind(self, self.ps.clocks_class)
+
+    @property
+    def env_name(self) -> str:
+        """``$BOARD`` as this board's PYNQ image sets it (e.g. ``Pynq-Z2``, ``KV260``)."""
+        return self.board.env_name
 
     # --- the programmed design: metadata, download ----------------------------
 
@@ -197,12 +217,30 @@ class VirtualDevice(Closing, pynq.Device):
             Not a stand-in for the .hwh beside it (a real bitstream cannot be
             programmed into the Verilated RTL), or a design this board cannot be.
         """
+        from pynq.pl_server.embedded_device import EmbeddedDevice
+
         if parser is None:
             parser = self.get_bitfile_metadata(bitstream.bitfile_name)
         self._check_standin(Path(bitstream.bitfile_name))
         self._map_design(parser)
         self.reset_board()
+        # pynq's own port-width code, unmodified; pynq 3.0.1's writes through the active device.
+        with self._active():
+            EmbeddedDevice.set_axi_port_width(self, parser)
         self.post_download(bitstream, parser, self.tag)
+
+    @contextlib.contextmanager
+    def _active(self) -> Iterator[None]:
+        had = "_active_device" in pynq.Device.__dict__
+        previous = pynq.Device.__dict__.get("_active_device")
+        pynq.Device.active_device = self
+        try:
+            yield
+        finally:
+            if had:
+                pynq.Device.active_device = previous
+            else:
+                del pynq.Device._active_device
 
     @staticmethod
     def _check_standin(bit: Path) -> None:
@@ -221,7 +259,15 @@ class VirtualDevice(Closing, pynq.Device):
             )
 
     def _map_design(self, parser: Any) -> None:
-        """Route the design's address windows to the RTL and the DMA model, by VLNV."""
+        """Route the design's address windows to the RTL and the DMA model, by VLNV;
+        give the DMA model the design's address width and HP port."""
+        family = self.board.family
+        ps_type = str(parser.ip_dict.get(getattr(parser, "ps_name", ""), {}).get("type", ""))
+        if ps_type.rsplit(":", 1)[0] != family.ps_vlnv.rsplit(":", 1)[0]:
+            raise AcceleratorError(
+                f"sim: the design's PS is {ps_type or 'missing'}; this virtual "
+                f"{self.board.title} has a {family.title} PS ({family.ps_vlnv})"
+            )
         found: dict[str, list[tuple[str, dict[str, Any]]]] = {ACCEL_ROLE: [], DMA_ROLE: []}
         for name, desc in parser.ip_dict.items():
             role = {regmap.VLNV: ACCEL_ROLE, regmap.DMA_VLNV: DMA_ROLE}.get(desc.get("type"))
@@ -240,10 +286,18 @@ class VirtualDevice(Closing, pynq.Device):
                 f"sim: the design's accelerator has NUM_BANKS={banks}, this virtual board's "
                 f"RTL {self.num_banks}: use VirtualDevice(num_banks={banks})"
             )
-        windows = [(SLCR_BASE, SLCR_BASE + SLCR_SPAN, _SLCR_ROLE)]
+        windows = [(lo, hi, _PS_ROLE) for lo, hi in self.ps.windows()]
         for role, ((_, desc),) in found.items():
             windows.append((desc["phys_addr"], desc["phys_addr"] + desc["addr_range"], role))
         self._windows = sorted(windows)
+        dma_parameters = found[DMA_ROLE][0][1]["parameters"]
+        self.dma.addr_width = int(dma_parameters.get("c_addr_width", 32))
+        ps_parameters = parser.ip_dict[parser.ps_name]["parameters"]
+        built = int(ps_parameters.get(family.hp_width_parameter, family.default_hp_width))
+        widths = None
+        if isinstance(self.ps, Psu):
+            widths = functools.partial(self.ps.port_widths, family.hp_width_parameter)
+        self.dma.port = HpPort(built, widths)
 
     def description(self, name: str) -> dict[str, Any]:
         """The ip_dict entry of instance ``name`` (a copy), ready for ``DefaultIP``/``DMA``.
@@ -367,10 +421,10 @@ class VirtualDevice(Closing, pynq.Device):
         )
 
     def read_registers(self, address: int, length: int) -> bytes:
-        """Serve a register read (pynq REGISTER_RW): accelerator, DMA or SLCR window."""
+        """Serve a register read (pynq REGISTER_RW): accelerator, DMA or PS registers."""
         name, offset = self._decode(address, length, "read")
-        if name == _SLCR_ROLE:
-            return self._slcr.read(offset, length)
+        if name == _PS_ROLE:
+            return self.ps.read(address, length)
         self.advance()
         if name == DMA_ROLE:
             return b"".join(
@@ -391,8 +445,8 @@ class VirtualDevice(Closing, pynq.Device):
         data = bytes(data)
         self._stuck = False
         name, offset = self._decode(address, len(data), "write")
-        if name == _SLCR_ROLE:
-            self._slcr.write(offset, data)
+        if name == _PS_ROLE:
+            self.ps.write(address, data)
             return
         if name == DMA_ROLE:
             for i in range(0, len(data), 4):

@@ -25,6 +25,16 @@ Modelled behaviour, and where PG021 says so:
   on the S2MM AXI4 interface is updated to the S2MM_LENGTH register"; a
   packet longer than the buffer is "undefined behavior", modelled as
   DMAIntErr (as is LENGTH = 0).
+- Address width (``c_addr_width``, PG021 "Register Space"): the MSB
+  registers MM2S_SA_MSB 1Ch and S2MM_DA_MSB 4Ch exist only when the DMA is
+  built with more than 32 address bits; otherwise they read 0, writes are
+  ignored and the DMA drives the 32-bit address alone. With more, the
+  address is MSB:LSB cut to ``c_addr_width`` bits. An address with no buffer
+  (e.g. a buffer above 4 GiB given to a 32-bit DMA: only its low 32 bits
+  reach the bus) is a decode error, never other memory.
+- The memory side goes through the PS's HP port (``hp_port.HpPort``); a port
+  set to another width than the design's corrupts the data (the model is
+  in ``hp_port``).
 - Errors (DMASR DMAIntErr bit 4, DMASlvErr bit 5, DMADecErr bit 6, Err_Irq
   bit 14): a decode error (an address with no memory, or an injected DECERR)
   or a slave error (injected SLVERR) on either channel's memory side sets
@@ -56,6 +66,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..hardware import regmap
+from .hp_port import HpPort, read_through, write_through
 from .verilator import AXI_DECERR, AXI_SLVERR, ChannelState, SimModel
 
 __all__ = ["CHANNELS", "AxiDmaModel"]
@@ -113,6 +124,15 @@ class _Channel:
     length: int = 0
     busy: bool = False
     keepalive: np.ndarray | None = field(default=None, repr=False)
+    # S2MM through a mismatched port: the written bytes go to keepalive, then here.
+    scatter: Callable[[int], None] | None = field(default=None, repr=False)
+
+    def settle(self, nbytes: int) -> None:
+        """The transfer ended after ``nbytes``: deliver what a mismatched port wrote."""
+        if self.scatter is not None:
+            self.scatter(nbytes)
+        self.scatter = None
+        self.keepalive = None
 
     def status(self) -> int:
         value = self.errors | self.irq
@@ -130,7 +150,6 @@ class _Channel:
         self.halted = True
         self.idle = False
         self.busy = False
-        self.keepalive = None
 
     @property
     def introut(self) -> bool:
@@ -154,6 +173,10 @@ class AxiDmaModel:
         Cycles a soft reset takes at least.
     quiet_cycles : int
         A soft reset lasts until neither stream has moved for this many cycles.
+    addr_width : int
+        ``c_addr_width`` of the DMA build (32: no MSB registers).
+    port : HpPort, optional
+        The PS port the memory side goes through (None: a matched port).
     """
 
     def __init__(
@@ -163,9 +186,13 @@ class AxiDmaModel:
         *,
         reset_cycles: int = 64,
         quiet_cycles: int = 256,
+        addr_width: int = 32,
+        port: HpPort | None = None,
     ) -> None:
         self._model = model
         self._memory = memory
+        self.addr_width = addr_width
+        self.port = port
         self.reset_cycles = reset_cycles
         self.quiet_cycles = quiet_cycles
         self.channels = {name: _Channel(name) for name in CHANNELS}
@@ -191,6 +218,7 @@ class AxiDmaModel:
         """Drop references to host buffers (the board is closing)."""
         for ch in self.channels.values():
             ch.keepalive = None
+            ch.scatter = None
 
     # --- faults ----------------------------------------------------------------
 
@@ -222,6 +250,8 @@ class AxiDmaModel:
             return 0
         channel, role = _DECODE[offset]
         ch = self.channels[channel]
+        if role == "hi" and self.addr_width <= 32:
+            return 0  # PG021: no MSB register below 33 address bits
         if role == "cr":
             return ch.dmacr | (_DMACR_RESET if self.resetting else 0)
         if role == "sr":
@@ -245,7 +275,8 @@ class AxiDmaModel:
         elif role == "lo":
             ch.addr_lo = value
         elif role == "hi":
-            ch.addr_hi = value
+            if self.addr_width > 32:
+                ch.addr_hi = value
         else:
             self._write_length(ch, value)
 
@@ -260,11 +291,12 @@ class AxiDmaModel:
             if not ch.busy:
                 continue
             state, nbytes = model.mm2s_state() if name == "mm2s" else model.s2mm_state()
+            if state in (ChannelState.DONE, ChannelState.OVERFLOW, *_STATE_ERRORS):
+                ch.settle(nbytes)
             if state == ChannelState.DONE:
                 ch.busy = False
                 ch.idle = True
                 ch.irq |= _SR_IOC_IRQ
-                ch.keepalive = None
                 if name == "s2mm":
                     ch.length = nbytes  # PG021 S2MM_LENGTH: the bytes actually written
             elif state == ChannelState.OVERFLOW:
@@ -294,6 +326,9 @@ class AxiDmaModel:
 
     def _soft_reset(self) -> None:
         """PG021 DMACR.Reset: both channels, graceful, takes cycles (see the module doc)."""
+        s2mm = self.channels["s2mm"]
+        if s2mm.busy:
+            s2mm.settle(self._model().s2mm_state()[1])
         for ch in self.channels.values():
             ch.busy = False
             ch.dmacr &= ~_DMACR_RS
@@ -307,6 +342,7 @@ class AxiDmaModel:
         if ch.name == "mm2s":
             model.mm2s_halt()
         else:
+            ch.settle(model.s2mm_state()[1])
             model.s2mm_halt()
         ch.busy = False
         ch.keepalive = None
@@ -323,16 +359,40 @@ class AxiDmaModel:
         if nbytes == 0:
             ch.fail(_SR_INT_ERR)
             return
-        phys = (ch.addr_hi << 32) | ch.addr_lo
+        phys = ((ch.addr_hi << 32) | ch.addr_lo) & ((1 << self.addr_width) - 1)
         span = self._memory(phys, nbytes)
         if span is None:
             log.debug("sim: %s %d bytes at %#x: no buffer there (DMADecErr)", ch.name, nbytes, phys)
             ch.fail(_SR_DEC_ERR)
             return
         ch.keepalive, pointer = span
+        if self.port is not None:
+            pointer = self._through_port(ch, pointer, nbytes)
         ch.busy = True
         ch.idle = False
         if ch.name == "mm2s":
             self._model().mm2s_start(pointer, nbytes)
         else:
             self._model().s2mm_start(pointer, nbytes)
+
+    def _through_port(self, ch: _Channel, pointer: int, nbytes: int) -> int:
+        """The host pointer the datapath uses: the buffer, or a scratch copy if the port is
+        set to another width than built (see ``hp_port``)."""
+        assert self.port is not None and ch.keepalive is not None
+        built = self.port.built
+        width_set = self.port.read_width() if ch.name == "mm2s" else self.port.write_width()
+        if width_set == built:
+            return pointer
+        memory = ch.keepalive[pointer - ch.keepalive.ctypes.data :]
+        log.debug("sim: %s through a %d-bit port built for %d", ch.name, width_set, built)
+        if ch.name == "mm2s":
+            scratch = read_through(memory, nbytes, built // 8, width_set // 8)
+        else:
+            scratch = np.zeros(nbytes, np.uint8)
+
+            def scatter(received: int) -> None:
+                write_through(memory, scratch[:received], built // 8, width_set // 8)
+
+            ch.scatter = scatter
+        ch.keepalive = scratch
+        return int(scratch.ctypes.data)

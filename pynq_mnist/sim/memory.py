@@ -3,10 +3,15 @@
 On a board, ``pynq.allocate`` takes physically contiguous memory from the
 kernel's CMA pool (``pynq/buffer.py``, ``PynqBuffer.physical_address``) and
 the AXI DMA reaches it by physical address. Here each buffer is host memory
-given a unique, page-aligned address in a CMA-like pool below 4 GiB (the DMA
-is built with ``c_addr_width`` = 32, PG021), and :meth:`BufferPool.lookup`
-turns a (physical address, size) the DMA model was given back into host
-memory. A buffer's range is free again once nothing refers to its memory.
+given a unique, page-aligned address in a CMA-like pool, and
+:meth:`BufferPool.lookup` turns a (physical address, size) the DMA model was
+given back into host memory; an address in no live buffer has no memory (a
+decode error), so the DMA never reads or writes memory it was not given.
+The pool lies 256 MiB into the highest DDR block the board's HP port reaches
+(:func:`pool_span`): below 512 MiB on the PYNQ-Z1/Z2 (the DMA has 32-bit
+addresses there), in DDR_LOW on the ZCU104 and Ultra96-V2, and above 4 GiB in
+DDR_HIGH on the KV260 (0x8_1000_0000), so its buffers need the DMA's 64-bit
+addresses. A buffer's range is free again once nothing refers to its memory.
 """
 
 from __future__ import annotations
@@ -18,12 +23,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import AcceleratorError
+from ..hardware.boards import Board
 
-__all__ = ["PAGE", "POOL_BASE", "POOL_SIZE", "BufferPool"]
+__all__ = ["PAGE", "POOL_OFFSET", "POOL_SIZE", "BufferPool", "pool_span"]
 
-POOL_BASE = 0x1000_0000
+POOL_OFFSET = 0x1000_0000
 POOL_SIZE = 0x1000_0000
 PAGE = 4096
+
+
+def pool_span(board: Board) -> tuple[int, int]:
+    """(base, size) of the buffer pool: 256 MiB into the board's highest DDR block."""
+    block = max(board.memory, key=lambda b: b.base)
+    return block.base + POOL_OFFSET, min(POOL_SIZE, block.span - POOL_OFFSET)
 
 
 @dataclass
@@ -41,7 +53,9 @@ def _pages(nbytes: int) -> int:
 class BufferPool:
     """First-fit allocator of page-aligned physical ranges, each tied to a live host array."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: int = POOL_OFFSET, size: int = POOL_SIZE) -> None:
+        self.base = base
+        self.size = size
         self._regions: list[_Region] = []
 
     def reserve(self, nbytes: int, backing: np.ndarray) -> int:
@@ -54,15 +68,15 @@ class BufferPool:
         """
         self._regions = [r for r in self._regions if r.backing() is not None]
         span = _pages(nbytes)
-        start = POOL_BASE
+        start = self.base
         for region in self._regions:
             if region.phys - start >= span:
                 break
             start = max(start, region.phys + _pages(region.size))
-        if start + span > POOL_BASE + POOL_SIZE:
+        if start + span > self.base + self.size:
             raise AcceleratorError(
-                f"sim: cannot allocate {nbytes} bytes: the {POOL_SIZE >> 20} MiB "
-                f"buffer pool at {POOL_BASE:#x} is full"
+                f"sim: cannot allocate {nbytes} bytes: the {self.size >> 20} MiB "
+                f"buffer pool at {self.base:#x} is full"
             )
         region = _Region(phys=start, size=nbytes, backing=weakref.ref(backing))
         bisect.insort(self._regions, region, key=lambda r: r.phys)
