@@ -19,6 +19,10 @@ TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 sys.path.insert(0, str(TESTS_DIR))
 
+from sim_hooks import BOARD_KEYS  # noqa: E402 -- on the path from here
+
+from pynq_mnist.hardware.boards import DEFAULT_BOARD  # noqa: E402
+
 DEFAULT_SEED = 20261125
 log = logging.getLogger(__name__)
 
@@ -76,10 +80,18 @@ def memory_mapped(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
 
 
-@pytest.fixture(scope="module")
-def virtual_board() -> Iterator[VirtualDevice]:
-    """One virtual board (default banks) per test module, pynq's active device while it lives."""
+@pytest.fixture
+def board_key() -> str:
+    """The virtual board's board (a ``hardware.boards`` key); ``sim_hooks.both_boards``
+    runs a test on one board of each PS family."""
+    return DEFAULT_BOARD
+
+
+@pytest.fixture(scope="module", params=BOARD_KEYS)
+def virtual_board(request: pytest.FixtureRequest) -> Iterator[VirtualDevice]:
+    """One virtual board (default banks) per test module and PS family, pynq's active
+    device while it lives."""
     from pynq_mnist.sim.device import VirtualDevice
 
-    with VirtualDevice() as device:
+    with VirtualDevice(board=request.param) as device:
         yield device

@@ -40,7 +40,8 @@ class SimBackend(AcceleratorBackend):
         ``{"c_sg_length_width": "12"}`` for a shorter maximum transfer.
     design : hwh.BlockDesign, optional
         The block design to download (instance names, hierarchy, ...); its
-        NUM_BANKS must be the device's. Default: regmap's names.
+        NUM_BANKS and board must be the device's. Default: regmap's names on
+        the device's board.
     **device_kwargs
         Passed to ``VirtualDevice`` when ``device`` is None.
     """
@@ -60,6 +61,7 @@ class SimBackend(AcceleratorBackend):
         try:
             if design is None:
                 design = hwh.BlockDesign(
+                    board=self.device.board.key,
                     num_banks=self.device.num_banks,
                     dma_parameters=tuple(sorted((dma_parameters or {}).items())),
                 )

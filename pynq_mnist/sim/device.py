@@ -1,27 +1,27 @@
 """The virtual board: a ``pynq.Device`` backed by the Verilated RTL and an AXI DMA model.
 
 ``VirtualDevice`` is what ``pynq.Overlay`` needs of a Zynq-7000 or Zynq
-UltraScale+ board (``board=``, a key of ``hardware.boards.BOARDS``): it
-parses the ``.hwh`` beside a bitstream with pynq's own parser (pynqmetadata, as
+UltraScale+ board (``board=``, a key of ``hardware.boards.BOARDS``): it parses
+the ``.hwh`` beside a bitstream with pynq's own parser (pynqmetadata, as
 ``EmbeddedDevice`` does), "downloads" the stand-in ``.bit`` that
 ``pynq_mnist.hwh`` writes (resetting the fabric, mapping the design's address
 windows by VLNV and, as ``EmbeddedDevice.download`` does, calling pynq's own
 ``set_axi_port_width`` on it), and has the PS register blocks of its family
-(``ps7.Ps7``: the SLCR; ``psu.Psu``: CRL_APB, CRF_APB, AXI_FS, AFIFMn) on which
-pynq's own ``Clocks`` code reads and sets the PL clocks. MMIO
-is either ``REGISTER_RW`` (``read_registers``/``write_registers``) or, with
+(``ps7.Ps7``: the SLCR; ``psu.Psu``: CRL_APB, CRF_APB, AXI_FS, AFIFMn) on
+which pynq's own ``Clocks`` code reads and sets the PL clocks. MMIO is either
+``REGISTER_RW`` (``read_registers``/``write_registers``) or, with
 ``memory_mapped=True``, ``MEMORY_MAPPED`` as on a board: ``mmap`` returns a
 ``window.MappedWindow`` whose element reads/writes are the bus transactions.
 ``allocate`` hands out buffers at fake physical addresses in the board's DDR
-(``memory``: above 4 GiB on the KV260). So the
-unmodified ``pynq.Overlay``, ``MMIO``, ``DefaultIP``, ``allocate`` and
-``pynq.lib.dma.DMA`` run on it. Register accesses in the accelerator window
-become AXI4-Lite transactions on the RTL; the DMA window is served by
-``dma.AxiDmaModel``, a behavioural model of the Xilinx AXI DMA in direct
-register (simple) mode per PG021 with the design's ``c_addr_width``, whose
-stream datapath (bytes between host buffers and the RTL) runs in C++, through
-the PS's HP port (``hp_port``: a port set to another width than the design's
-corrupts the data, as on a board). ``inject`` arms the faults of ``faults``.
+(``memory``: above 4 GiB on the KV260). So the unmodified ``pynq.Overlay``,
+``MMIO``, ``DefaultIP``, ``allocate`` and ``pynq.lib.dma.DMA`` run on it.
+Register accesses in the accelerator window become AXI4-Lite transactions on
+the RTL; the DMA window is served by ``dma.AxiDmaModel``, a behavioural model
+of the Xilinx AXI DMA in direct register (simple) mode per PG021 with the
+design's ``c_addr_width``, whose stream datapath (bytes between host buffers
+and the RTL) runs in C++, through the PS's HP port (``hp_port``: a port set to
+another width than the design's corrupts the data, as on a board). ``inject``
+arms the faults of ``faults``.
 
 Simulated time advances lazily: before every register read, the model is
 clocked until no DMA channel is busy (nor a DMA soft reset under way) or no
@@ -51,7 +51,6 @@ from ..hardware import boards, hwh, regmap
 from .bitstream import STANDIN_MAGIC, standin_bitstream, standin_digest
 from .dma import AxiDmaModel
 from .faults import FAULTS, inject
-from .hp_port import HpPort
 from .memory import BufferPool, pool_span
 from .ps import ClockBinding, PsRegisters
 from .ps7 import Ps7
@@ -109,6 +108,10 @@ class VirtualDevice(Closing, pynq.Device):
     board : str
         The board (``hardware.boards.BOARDS`` key): its PS family's registers,
         its memory map, the design it boots with.
+    boot_design : hwh.BlockDesign, optional
+        The design the image loads at boot (default: the board's default
+        design). Loaded as a boot loads a PL, without pynq: the PS's port
+        widths stay at their reset values (128 bits on Zynq UltraScale+).
 
     Attributes
     ----------
@@ -136,6 +139,7 @@ class VirtualDevice(Closing, pynq.Device):
         strict_bus: bool = True,
         memory_mapped: bool = False,
         board: str = boards.DEFAULT_BOARD,
+        boot_design: hwh.BlockDesign | None = None,
         tag: str = "pynq_mnist_virtual_board",
     ) -> None:
         self.board = boards.board(board)
@@ -162,7 +166,8 @@ class VirtualDevice(Closing, pynq.Device):
         self._windows: list[tuple[int, int, str]] = []
         self._restore_active: tuple[bool, Any] | None = None
         self._clocks = ClockBinding()
-        boot = str(standin_bitstream(hwh.BlockDesign(board=board, num_banks=num_banks)))
+        boot_design = boot_design or hwh.BlockDesign(board=board, num_banks=num_banks)
+        boot = str(standin_bitstream(boot_design))
         parser = self.get_bitfile_metadata(boot)
         self._map_design(parser)
         self.ps.boot(parser)
@@ -261,13 +266,7 @@ class VirtualDevice(Closing, pynq.Device):
     def _map_design(self, parser: Any) -> None:
         """Route the design's address windows to the RTL and the DMA model, by VLNV;
         give the DMA model the design's address width and HP port."""
-        family = self.board.family
-        ps_type = str(parser.ip_dict.get(getattr(parser, "ps_name", ""), {}).get("type", ""))
-        if ps_type.rsplit(":", 1)[0] != family.ps_vlnv.rsplit(":", 1)[0]:
-            raise AcceleratorError(
-                f"sim: the design's PS is {ps_type or 'missing'}; this virtual "
-                f"{self.board.title} has a {family.title} PS ({family.ps_vlnv})"
-            )
+        self.ps.check_design(parser, self.board)
         found: dict[str, list[tuple[str, dict[str, Any]]]] = {ACCEL_ROLE: [], DMA_ROLE: []}
         for name, desc in parser.ip_dict.items():
             role = {regmap.VLNV: ACCEL_ROLE, regmap.DMA_VLNV: DMA_ROLE}.get(desc.get("type"))
@@ -292,12 +291,7 @@ class VirtualDevice(Closing, pynq.Device):
         self._windows = sorted(windows)
         dma_parameters = found[DMA_ROLE][0][1]["parameters"]
         self.dma.addr_width = int(dma_parameters.get("c_addr_width", 32))
-        ps_parameters = parser.ip_dict[parser.ps_name]["parameters"]
-        built = int(ps_parameters.get(family.hp_width_parameter, family.default_hp_width))
-        widths = None
-        if isinstance(self.ps, Psu):
-            widths = functools.partial(self.ps.port_widths, family.hp_width_parameter)
-        self.dma.port = HpPort(built, widths)
+        self.dma.port = self.ps.hp_port(parser, self.board.family)
 
     def description(self, name: str) -> dict[str, Any]:
         """The ip_dict entry of instance ``name`` (a copy), ready for ``DefaultIP``/``DMA``.

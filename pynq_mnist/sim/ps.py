@@ -16,6 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import AcceleratorError
+from ..hardware.boards import Board, PsFamily
+from .hp_port import HpPort
+
 __all__ = ["ClockBinding", "PsRegisters", "RegisterBlock", "field_value"]
 
 
@@ -92,6 +96,36 @@ class PsRegisters:
     def boot(self, parser: Any) -> None:
         """Program what the boot firmware sets from the booted design (pynq's parser of it)."""
         raise NotImplementedError
+
+    def port_widths(self, width_parameter: str) -> tuple[int, int] | None:
+        """(read, write) bits the PS takes the beats of a slave port at; None: no register
+        sets them (the port is as built)."""
+        return None
+
+    def check_design(self, parser: Any, board: Board) -> None:
+        """Refuse a design whose PS is not this family's (pynq's parser of its .hwh).
+
+        Raises
+        ------
+        AcceleratorError
+            The design was built for the other PS family (or has no PS).
+        """
+        family = board.family
+        ps_type = str(parser.ip_dict.get(getattr(parser, "ps_name", ""), {}).get("type", ""))
+        if ps_type.rsplit(":", 1)[0] != family.ps_vlnv.rsplit(":", 1)[0]:
+            raise AcceleratorError(
+                f"sim: the design's PS is {ps_type or 'missing'}; this virtual "
+                f"{board.title} has a {family.title} PS ({family.ps_vlnv})"
+            )
+
+    def hp_port(self, parser: Any, family: PsFamily) -> HpPort:
+        """The DMA's port: the width the design's .hwh states it was built for, and how
+        the PS takes it now."""
+        parameters = parser.ip_dict[parser.ps_name]["parameters"]
+        built = int(parameters.get(family.hp_width_parameter, family.default_hp_width))
+        if self.port_widths(family.hp_width_parameter) is None:
+            return HpPort(built)
+        return HpPort(built, lambda: self.port_widths(family.hp_width_parameter))
 
 
 class ClockBinding:

@@ -21,8 +21,10 @@ at the addresses of pynq's tables, with the values a PYNQ boot leaves:
   of UG1087's reset value.
 - AXI_FS and AFIFMn: 128 bits (DW_SSn_SEL 2, FABRIC_WIDTH 0: pynq's
   ``ZU_FPD_SLCR_VALUE``/``ZU_AXIFM_VALUE``), UG1087's reset values as we
-  believe them, then what the booted design states (psu_init's AFI setup).
-  The reserved FABRIC_WIDTH code 3 is taken as 32 bits (an assumption).
+  believe them; the boot leaves them there (the images' PS configuration is
+  128-bit; a PL design loaded at boot by anything but pynq does not change
+  them), so only a pynq download sets them to a design's widths. The
+  reserved FABRIC_WIDTH code 3 is taken as 32 bits (an assumption).
 
 Every other word of a block reads 0 and holds what is written (blocks are 64
 KiB, UG1085's address map granule).
@@ -107,14 +109,9 @@ class Psu(PsRegisters):
         super().__init__(_blocks())
 
     def boot(self, parser: Any) -> None:
-        """What psu_init programs from the booted design: PL clocks and AXI port widths."""
+        """The PL clocks of the booted design (psu_init programs them; the port widths stay
+        at the PS's reset values until pynq downloads a design)."""
         from pynq import ps
-        from pynq.pl_server.embedded_device import (
-            ZU_AXIFM_REG,
-            ZU_AXIFM_VALUE,
-            ZU_FPD_SLCR_REG,
-            ZU_FPD_SLCR_VALUE,
-        )
 
         for clk, clock in parser.clock_dict.items():
             if not clock.get("enable"):
@@ -129,19 +126,8 @@ class Psu(PsRegisters):
                 | field_value(fields, "DIVISOR1", int(clock["divisor1"]))
                 | field_value(fields, "SRCSEL", _PL_SOURCES[clock.get("src_sel") or "IOPLL"]),
             )
-        parameters = parser.ip_dict[parser.ps_name]["parameters"]
-        for table, values in ((ZU_FPD_SLCR_REG, ZU_FPD_SLCR_VALUE), (ZU_AXIFM_REG, ZU_AXIFM_VALUE)):
-            for parameter, registers in table.items():
-                if parameter not in parameters:
-                    continue
-                for reg in registers.values():
-                    high, low = reg["field"]
-                    mask = ((1 << (high - low + 1)) - 1) << low
-                    old = int.from_bytes(self.read(reg["addr"], 4), "little")
-                    new = (old & ~mask) | (values[parameters[parameter]] << low)
-                    self.write(reg["addr"], new.to_bytes(4, "little"))
 
-    def port_widths(self, width_parameter: str) -> tuple[int, int]:
+    def port_widths(self, width_parameter: str) -> tuple[int, int] | None:
         """(read, write) width in bits the PS takes a slave port's beats at.
 
         ``width_parameter`` is the port's ``.hwh`` parameter (e.g.

@@ -27,6 +27,11 @@ RS = dma_bit("MM2S_DMACR", "RS")
 SOFT_RESET = dma_bit("MM2S_DMACR", "Reset")
 
 
+def accel_base(dev: VirtualDevice) -> int:
+    """Where the programmed design put the accelerator (the PS family's master window)."""
+    return int(dev.description(regmap.ACCEL_INSTANCE)["phys_addr"])
+
+
 def dma_mmio(dev: VirtualDevice) -> pynq.MMIO:
     desc = dev.description(regmap.DMA_INSTANCE)
     return pynq.MMIO(desc["phys_addr"], desc["addr_range"], device=dev)

@@ -16,6 +16,7 @@ from sim_board import (
     IOC_IRQ,
     NUM_BANKS,
     WORDS,
+    accel_base,
     check_results,
     dma_mmio,
     dma_reg,
@@ -43,7 +44,7 @@ def test_id_and_sizes_through_defaultip(dev: VirtualDevice) -> None:
     assert ip.register_map.ID.MAGIC == regmap.ID_MAGIC
     assert ip.register_map.NUM_BANKS.NUM_BANKS == NUM_BANKS
     assert ip.read(regmap.REG_LAYER_SIZES) == regmap.LAYER_SIZES_VALUE
-    assert pynq.MMIO(regmap.ACCEL_BASE, 4).read(regmap.REG_ID) == regmap.ID_VALUE
+    assert pynq.MMIO(accel_base(dev), 4).read(regmap.REG_ID) == regmap.ID_VALUE
     assert dev.register_accesses[regmap.ACCEL_INSTANCE] == 5
     reset_counters(dev)
     assert dev.register_accesses == {regmap.ACCEL_INSTANCE: 0, regmap.DMA_INSTANCE: 0}
@@ -52,7 +53,8 @@ def test_id_and_sizes_through_defaultip(dev: VirtualDevice) -> None:
 def test_description_is_what_pynq_drivers_need(dev: VirtualDevice) -> None:
     accel = dev.description(regmap.ACCEL_INSTANCE)
     assert accel["type"] == regmap.VLNV
-    assert (accel["phys_addr"], accel["addr_range"]) == (regmap.ACCEL_BASE, regmap.ACCEL_RANGE)
+    base = dev.board.family.accel_base
+    assert (accel["phys_addr"], accel["addr_range"]) == (base, regmap.ACCEL_RANGE)
     assert accel["parameters"]["NUM_BANKS"] == str(NUM_BANKS)
     assert accel["registers"] == regmap.REGISTERS and accel["device"] is dev
     dma = dev.description(regmap.DMA_INSTANCE)
@@ -70,12 +72,12 @@ def test_unmapped_and_unaligned_accesses_raise(dev: VirtualDevice) -> None:
     with pytest.raises(AcceleratorError, match="hits no IP"):
         dev.read_registers(0x4000_0000, 4)
     with pytest.raises(ValueError, match="not word aligned"):
-        dev.read_registers(regmap.ACCEL_BASE + 2, 4)
+        dev.read_registers(accel_base(dev) + 2, 4)
 
 
 def test_undefined_register_is_slverr(dev: VirtualDevice) -> None:
     with pytest.raises(AcceleratorError, match="SLVERR"):
-        dev.read_registers(regmap.ACCEL_BASE + regmap.REG_SPACE_BYTES - 4, 4)
+        dev.read_registers(accel_base(dev) + regmap.REG_SPACE_BYTES - 4, 4)
 
 
 def test_weight_window_bulk_write_and_readback(
@@ -83,7 +85,7 @@ def test_weight_window_bulk_write_and_readback(
 ) -> None:
     w1, w2, _, _ = random_model_arrays(rng)
     window = regmap.pack_weights(w1, w2, NUM_BANKS).tobytes()
-    base = regmap.ACCEL_BASE + regmap.WEIGHT_WINDOW_OFFSET
+    base = accel_base(dev) + regmap.WEIGHT_WINDOW_OFFSET
     t0 = time.perf_counter()
     pynq.MMIO(base, regmap.WEIGHT_WINDOW_SPAN).write(0, window)
     back = dev.read_registers(base, len(window))
@@ -97,7 +99,7 @@ def test_corrupt_weight_write_flips_exactly_one_bit(
     dev: VirtualDevice, rng: np.random.Generator
 ) -> None:
     window = rng.integers(0, 256, regmap.WEIGHT_WINDOW_BYTES, dtype=np.uint8).tobytes()
-    base = regmap.ACCEL_BASE + regmap.WEIGHT_WINDOW_OFFSET
+    base = accel_base(dev) + regmap.WEIGHT_WINDOW_OFFSET
     dev.inject("corrupt_weight_write", bit=5)
     dev.write_registers(base, window)
     back = np.frombuffer(dev.read_registers(base, len(window)), np.uint8)
@@ -181,8 +183,8 @@ def test_random_idle_and_backpressure_keep_results_exact(
 
 def test_axi_lite_responses_follow_the_handshake(dev: VirtualDevice) -> None:
     before = dev.model.violations["axi_lite"]
-    dev.read_registers(regmap.ACCEL_BASE + regmap.REG_ID, 4)
-    dev.write_registers(regmap.ACCEL_BASE + regmap.REG_N_IMAGES, b"\x01\x00\x00\x00")
+    dev.read_registers(accel_base(dev) + regmap.REG_ID, 4)
+    dev.write_registers(accel_base(dev) + regmap.REG_N_IMAGES, b"\x01\x00\x00\x00")
     assert dev.model.violations["axi_lite"] == before
 
 
@@ -227,5 +229,5 @@ def test_closed_board_raises_and_restores_active_device() -> None:
     dev.close()
     assert pynq.Device.__dict__.get("_active_device") is before
     with pytest.raises(AcceleratorError, match="after close"):
-        dev.read_registers(regmap.ACCEL_BASE, 4)
+        dev.read_registers(accel_base(dev), 4)
     dev.close()  # idempotent
