@@ -83,3 +83,28 @@ def check_results(
     np.testing.assert_array_equal((info >> 4) & 0xF, reference_seed_digits(expected, s2))
     np.testing.assert_array_equal((info >> 8) & 0xFFFF, np.arange(len(images)))
     assert not (info >> 31).any()
+
+
+def fabric_reads(memory: bytes, nbytes: int, built: int, width_set: int) -> bytes:
+    """What a port built ``built`` bytes wide but set to ``width_set`` gives the fabric
+    (sim.hp_port's rule, byte by byte): fabric byte k*built+j is memory byte
+    k*width_set+j on the lanes both widths have, else 0; memory past the buffer reads 0."""
+    out = bytearray(nbytes)
+    for i in range(nbytes):
+        beat, lane = divmod(i, built)
+        source = beat * width_set + lane
+        if lane < width_set and source < len(memory):
+            out[i] = memory[source]
+    return bytes(out)
+
+
+def memory_after_write(memory: bytes, data: bytes, built: int, width_set: int) -> bytes:
+    """``memory`` after the fabric wrote ``data`` through such a port: memory byte
+    k*width_set+j takes fabric byte k*built+j on the shared lanes; the rest stays."""
+    out = bytearray(memory)
+    for i, value in enumerate(data):
+        beat, lane = divmod(i, built)
+        target = beat * width_set + lane
+        if lane < width_set and target < len(out):
+            out[target] = value
+    return bytes(out)
