@@ -119,8 +119,10 @@ def test_download_sets_the_port_width_the_hwh_states(kv260: VirtualDevice, width
 
 
 def test_a_zynq7000_design_is_refused(kv260: VirtualDevice) -> None:
-    with pytest.raises(AcceleratorError, match="Zynq UltraScale"):
-        overlay(kv260, BlockDesign(board="pynq-z2"))
+    from pynq_mnist.board.overlay import MnistOverlay
+
+    with pytest.raises(AcceleratorError, match="has a Zynq UltraScale"):
+        MnistOverlay(standin_bitstream(BlockDesign(board="pynq-z2")), device=kv260)
 
 
 # --- a port set to another width than built --------------------------------------------
