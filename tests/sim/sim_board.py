@@ -37,6 +37,13 @@ def dma_mmio(dev: VirtualDevice) -> pynq.MMIO:
     return pynq.MMIO(desc["phys_addr"], desc["addr_range"], device=dev)
 
 
+def set_address(mmio: pynq.MMIO, register: str, phys: int) -> None:
+    """Write a 64-bit address as pynq's DMA driver does: ``register`` (MM2S_SA / S2MM_DA)
+    and its _MSB (which a DMA built with 32 address bits does not have)."""
+    mmio.write(dma_reg(register), phys & 0xFFFF_FFFF)
+    mmio.write(dma_reg(f"{register}_MSB"), phys >> 32)
+
+
 def random_model_arrays(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Random full-range weights with shift_l1=14, shift_l2=9."""
     w1, w2 = random_weights(rng)

@@ -22,6 +22,7 @@ from sim_board import (
     dma_reg,
     load,
     random_model_arrays,
+    set_address,
     start_batch,
 )
 
@@ -72,7 +73,7 @@ def test_dma_length_zero_is_internal_error(dev: VirtualDevice) -> None:
     dma = DMA(dev.description(regmap.DMA_INSTANCE))
     buf = pynq.allocate((16,), np.uint32)
     mmio = dma_mmio(dev)
-    mmio.write(dma_reg("MM2S_SA"), buf.physical_address)
+    set_address(mmio, "MM2S_SA", buf.physical_address)
     mmio.write(dma_reg("MM2S_LENGTH"), 0)
     status = mmio.read(dma_reg("MM2S_DMASR"))
     assert status & (INT_ERR | ERR_IRQ | HALTED) == INT_ERR | ERR_IRQ | HALTED
@@ -93,7 +94,7 @@ def test_dma_decode_error(dev: VirtualDevice, where: str) -> None:
     buf = pynq.allocate((64,), np.uint8)
     mmio = dma_mmio(dev)
     address = 0x100 if where == "unmapped" else buf.physical_address
-    mmio.write(dma_reg("S2MM_DA"), address)
+    set_address(mmio, "S2MM_DA", address)
     mmio.write(dma_reg("S2MM_LENGTH"), 128)
     assert mmio.read(dma_reg("S2MM_DMASR")) & (DEC_ERR | HALTED) == DEC_ERR | HALTED
     assert dma.recvchannel.error
@@ -103,7 +104,7 @@ def test_dma_decode_error(dev: VirtualDevice, where: str) -> None:
 def test_dma_length_ignored_while_halted(dev: VirtualDevice) -> None:
     buf = pynq.allocate((784,), np.uint8)
     mmio = dma_mmio(dev)
-    mmio.write(dma_reg("MM2S_SA"), buf.physical_address)
+    set_address(mmio, "MM2S_SA", buf.physical_address)
     cycles = dev.cycles
     mmio.write(dma_reg("MM2S_LENGTH"), buf.nbytes)
     assert mmio.read(dma_reg("MM2S_DMASR")) == HALTED
@@ -142,7 +143,7 @@ def test_soft_reset_takes_cycles_and_restores_reset_values(dev: VirtualDevice) -
     mmio = dma_mmio(dev)
     buf = pynq.allocate((64,), np.uint8)
     mmio.write(dma_reg("S2MM_DMACR"), RS)
-    mmio.write(dma_reg("S2MM_DA"), buf.physical_address)
+    set_address(mmio, "S2MM_DA", buf.physical_address)
     mmio.write(dma_reg("S2MM_LENGTH"), 64)
     dev.inject("slow_reset", cycles=5000)
     cycles = dev.cycles
@@ -150,7 +151,7 @@ def test_soft_reset_takes_cycles_and_restores_reset_values(dev: VirtualDevice) -
     assert dev.model is not None and dev.model.dma_resetting  # not instantaneous
     assert mmio.read(dma_reg("MM2S_DMACR")) & SOFT_RESET == 0  # the read waits it out
     assert dev.cycles - cycles >= dev.dma.reset_cycles + 5000
-    for name in ("S2MM_DA", "S2MM_LENGTH", "MM2S_SA", "MM2S_LENGTH"):
+    for name in ("S2MM_DA", "S2MM_DA_MSB", "S2MM_LENGTH", "MM2S_SA", "MM2S_LENGTH"):
         assert mmio.read(dma_reg(name)) == 0, name
     assert mmio.read(dma_reg("S2MM_DMASR")) == HALTED  # Idle 0 again: no transfer yet
     assert not mmio.read(dma_reg("S2MM_DMACR")) & RS
