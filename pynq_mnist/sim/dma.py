@@ -197,6 +197,8 @@ class AxiDmaModel:
         self.quiet_cycles = quiet_cycles
         self.channels = {name: _Channel(name) for name in CHANNELS}
         self.resetting = False
+        # The address each channel's last transfer drove on its AXI bus (None: none yet).
+        self.addresses: dict[str, int | None] = dict.fromkeys(CHANNELS)
 
     # --- state seen by the device --------------------------------------------
 
@@ -360,6 +362,7 @@ class AxiDmaModel:
             ch.fail(_SR_INT_ERR)
             return
         phys = ((ch.addr_hi << 32) | ch.addr_lo) & ((1 << self.addr_width) - 1)
+        self.addresses[ch.name] = phys
         span = self._memory(phys, nbytes)
         if span is None:
             log.debug("sim: %s %d bytes at %#x: no buffer there (DMADecErr)", ch.name, nbytes, phys)

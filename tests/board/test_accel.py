@@ -16,7 +16,7 @@ import pytest
 from helpers import model_logits, random_images, random_model
 from pynq import MMIO
 from reference import reference_digits
-from sim_hooks import reset_counters
+from sim_hooks import both_boards, reset_counters
 
 from pynq_mnist.backends.cpu import CpuBackend
 from pynq_mnist.backends.sim import SimBackend
@@ -37,8 +37,10 @@ MAX_ACCESSES_PER_BATCH = 12
 
 
 @pytest.fixture
-def sim(rng: np.random.Generator, memory_mapped: bool) -> Iterator[tuple[SimBackend, Model]]:
-    backend = SimBackend(timeout_s=2.0, memory_mapped=memory_mapped)
+def sim(
+    rng: np.random.Generator, memory_mapped: bool, board_key: str
+) -> Iterator[tuple[SimBackend, Model]]:
+    backend = SimBackend(timeout_s=2.0, memory_mapped=memory_mapped, board=board_key)
     model = random_model(rng)
     backend.load(model)
     yield backend, model
@@ -86,9 +88,11 @@ def test_register_count_is_not_vacuous(sim: tuple[SimBackend, Model], rng) -> No
     assert sum(backend.device.register_accesses.values()) >= 7
 
 
+@both_boards
 def test_buffers_are_reused_between_batches(sim: tuple[SimBackend, Model], rng) -> None:
     backend, _ = sim
-    mmio = MMIO(regmap.DMA_BASE, regmap.DMA_RANGE, device=backend.device)
+    dma = backend.device.description(regmap.DMA_INSTANCE)
+    mmio = MMIO(dma["phys_addr"], dma["addr_range"], device=backend.device)
     sa = regmap.DMA_REGISTERS["MM2S_SA"]["address_offset"]
     da = regmap.DMA_REGISTERS["S2MM_DA"]["address_offset"]
     backend.accel.classify(random_images(rng, 20))
@@ -140,6 +144,7 @@ def test_other_bank_counts_are_exact(rng: np.random.Generator, num_banks: int) -
 # --- deadlines and recovery -------------------------------------------------------
 
 
+@both_boards
 def test_stall_times_out_with_decoded_status_then_recovers(
     sim: tuple[SimBackend, Model], rng: np.random.Generator
 ) -> None:
@@ -161,6 +166,7 @@ def test_stall_times_out_with_decoded_status_then_recovers(
     np.testing.assert_array_equal(logits, model_logits(model, images))
 
 
+@both_boards
 def test_interrupted_call_is_recovered_by_the_next(
     sim: tuple[SimBackend, Model],
     rng: np.random.Generator,
@@ -186,6 +192,7 @@ def test_interrupted_call_is_recovered_by_the_next(
     assert "did not finish" in caplog.text
 
 
+@both_boards
 def test_framing_error_is_decoded_then_recovers(
     sim: tuple[SimBackend, Model], rng: np.random.Generator
 ) -> None:
@@ -214,6 +221,7 @@ def test_random_stream_pauses_keep_results_exact(
 # --- weights -------------------------------------------------------------------------
 
 
+@both_boards
 @pytest.mark.parametrize("layer", [1, 2])
 def test_verify_names_the_corrupted_weight(
     sim: tuple[SimBackend, Model], rng: np.random.Generator, layer: int
@@ -247,14 +255,16 @@ def test_window_byte_name_formula_agrees_with_packing() -> None:
 # --- identification ------------------------------------------------------------------
 
 
+@both_boards
 def test_wrong_id_register_is_config_error(sim: tuple[SimBackend, Model], monkeypatch) -> None:
     backend, model = sim
     dev = backend.device
     real_read = dev.read_registers
     bad_id = regmap.ID_VALUE + (1 << 8)  # major version 2
+    id_address = dev.description(regmap.ACCEL_INSTANCE)["phys_addr"] + regmap.REG_ID
 
     def read(address: int, length: int) -> bytes:
-        if address == regmap.ACCEL_BASE + regmap.REG_ID and length == 4:
+        if address == id_address and length == 4:
             return bad_id.to_bytes(4, "little")
         return real_read(address, length)
 
@@ -313,6 +323,7 @@ def test_transfers_are_capped_at_16_mib_per_buffer(sim: tuple[SimBackend, Model]
     assert cap * regmap.N_IN <= 16 << 20 < (cap + 1) * regmap.N_IN
 
 
+@both_boards
 def test_allocation_failure_is_the_package_error_with_advice(
     sim: tuple[SimBackend, Model], rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -331,6 +342,7 @@ def test_allocation_failure_is_the_package_error_with_advice(
     np.testing.assert_array_equal(backend.accel.classify(images)[0], model_logits(model, images))
 
 
+@both_boards
 def test_output_buffer_is_poisoned_so_stale_records_cannot_pass(
     sim: tuple[SimBackend, Model], rng: np.random.Generator
 ) -> None:
@@ -346,11 +358,12 @@ def test_output_buffer_is_poisoned_so_stale_records_cannot_pass(
         backend.accel._decode(records)  # what would catch them if LENGTH were not read
 
 
+@both_boards
 def test_two_backends_on_one_board_never_give_a_silent_wrong_result(
-    rng: np.random.Generator,
+    rng: np.random.Generator, board_key: str
 ) -> None:
     """Ownership: a second backend downloading the overlay or loading weights is detected."""
-    first = SimBackend(timeout_s=2.0)
+    first = SimBackend(timeout_s=2.0, board=board_key)
     try:
         model_a, model_b = random_model(rng), random_model(rng)
         cpu_a, cpu_b = CpuBackend(), CpuBackend()

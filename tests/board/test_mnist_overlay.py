@@ -260,24 +260,44 @@ def test_download_needs_the_boards_num_banks(board: VirtualDevice) -> None:
         overlay.MnistOverlay(standin_bitstream(hwh.BlockDesign(num_banks=other)), device=board)
 
 
+def _all_10k_equal_the_reference(backend: SimBackend, test_images: np.ndarray) -> None:
+    model = load_model()
+    backend.load(model)
+    start = time.perf_counter()
+    run = backend.run(test_images)
+    logits, digits = run.logits, run.digits
+    rate = len(test_images) / (time.perf_counter() - start)
+    logging.getLogger(__name__).info("virtual %s: %.0f images/s", backend.device.board.key, rate)
+    want = model_logits(model, test_images)
+    np.testing.assert_array_equal(logits, want)
+    np.testing.assert_array_equal(digits, reference_digits(want))
+    cpu = get_backend("cpu")
+    cpu.load(model)
+    np.testing.assert_array_equal(logits, cpu.infer(test_images))
+
+
 @pytest.mark.sim
 def test_all_10k_test_images_equal_the_reference(test_images: np.ndarray) -> None:
     """The main lane's goal: every MNIST test image, through pynq.Overlay, == reference."""
     backend = SimBackend()
     try:
-        model = load_model()
-        backend.load(model)
-        start = time.perf_counter()
-        run = backend.run(test_images)
-        logits, digits = run.logits, run.digits
-        rate = len(test_images) / (time.perf_counter() - start)
-        logging.getLogger(__name__).info("virtual board: %.0f images/s", rate)
-        want = model_logits(model, test_images)
-        np.testing.assert_array_equal(logits, want)
-        np.testing.assert_array_equal(digits, reference_digits(want))
-        cpu = get_backend("cpu")
-        cpu.load(model)
-        np.testing.assert_array_equal(logits, cpu.infer(test_images))
+        _all_10k_equal_the_reference(backend, test_images)
+    finally:
+        backend.close()
+
+
+@pytest.mark.sim
+def test_all_10k_on_a_kv260_with_buffers_above_4_gib(
+    test_images: np.ndarray, memory_mapped: bool
+) -> None:
+    """The same on Zynq UltraScale+: the DMA was given 64-bit addresses in DDR_HIGH."""
+    backend = SimBackend(board="kv260", memory_mapped=memory_mapped)
+    try:
+        _all_10k_equal_the_reference(backend, test_images)
+        given = backend.device.dma.addresses
+        assert given["mm2s"] == backend.accel._buffers.src.physical_address
+        assert given["s2mm"] == backend.accel._out_buf.physical_address
+        assert all(0x8_0000_0000 <= address < 0x9_0000_0000 for address in given.values())
     finally:
         backend.close()
 
