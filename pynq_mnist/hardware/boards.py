@@ -171,7 +171,7 @@ class Board:
 
     @property
     def device(self) -> str:
-        """The part's device, e.g. ``xc7z020``, ``xck26`` (SYSTEMINFO DEVICE)."""
+        """The part's device as Vivado's SYSTEMINFO names it: ``7z020``, ``xck26``."""
         return self.systeminfo[0]
 
     @property
@@ -206,7 +206,7 @@ BOARDS: dict[str, Board] = {
             dsp=220,
             bram36=140,
             ram_bytes=512 << 20,
-            systeminfo=("xc7z020", "clg400", "-1"),
+            systeminfo=("7z020", "clg400", "-1"),
         ),
         Board(
             key="pynq-z2",
@@ -220,7 +220,7 @@ BOARDS: dict[str, Board] = {
             dsp=220,
             bram36=140,
             ram_bytes=512 << 20,
-            systeminfo=("xc7z020", "clg400", "-1"),
+            systeminfo=("7z020", "clg400", "-1"),
         ),
         Board(
             key="kv260",
