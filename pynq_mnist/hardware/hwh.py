@@ -7,7 +7,16 @@ schema of Vivado 2022.1/2024.1 (``EDKSYSTEM EDWVERSION="1.2"``), for the block
 design of ``overlay/bd.tcl`` (cells and nets from ``netlist``), from the same
 source as ``overlay/config.tcl``, so the virtual board and the Vivado build
 cannot disagree. ``overlay/reference.hwh`` is the committed output for the
-default design (``python -m pynq_mnist.hardware.generate``).
+default design, ``overlay/reference-kv260.hwh`` for the same design on the
+KV260 (``python -m pynq_mnist.hardware.generate``).
+
+Every board of ``boards.BOARDS`` renders: a Zynq-7000 board gets the
+``processing_system7`` cell, a Zynq UltraScale+ board the ``zynq_ultra_ps_e``
+cell with the parameter names and value formats of Vivado's own ZCU104
+``base.hwh`` (``tests/hardware/test_hwh_vivado.py`` compares them), its
+accelerator and DMA on M_AXI_HPM0_FPD and the DMA's memory side on
+S_AXI_HP0_FPD (address blocks HP0_DDR_LOW, HP0_DDR_HIGH where the board has
+it, HP0_QSPI, HP0_LPS_OCM).
 
 Instance names and hierarchy are parameters (``BlockDesign``), so the tests
 can build what the Vivado GUI would name ``mnist_accel_0``/``axi_dma_0`` or

@@ -135,3 +135,23 @@ def test_num_banks_and_names_reach_pynq_on_zynqmp(tmp_path: Path) -> None:
     parser = runtime_parser(write(tmp_path, design))
     assert parser.ip_dict["accel/mnist_accel_0"]["parameters"]["NUM_BANKS"] == "32"
     assert parser.ip_dict["accel/mnist_accel_0"]["phys_addr"] == 0xA000_0000
+
+
+# SYSTEMINFO (DS891/DS987 part names, split the way Vivado's .hwh splits them).
+SYSTEMINFO = {
+    "pynq-z1": ("zynq", "7z020", "clg400", "-1"),
+    "pynq-z2": ("zynq", "7z020", "clg400", "-1"),
+    "kv260": ("zynquplus", "xck26", "sfvc784", "-2LV"),
+    "zcu104": ("zynquplus", "xczu7ev", "ffvc1156", "-2"),
+    "ultra96v2": ("zynquplus", "xczu3eg", "sbva484", "-1"),
+}
+
+
+@pytest.mark.parametrize("board", sorted(SYSTEMINFO))
+def test_systeminfo_names_the_boards_part(board: str) -> None:
+    text = hwh.render(hwh.BlockDesign(board=board))
+    arch, device, package, speed = SYSTEMINFO[board]
+    assert (
+        f'<SYSTEMINFO ARCH="{arch}" DEVICE="{device}" NAME="mnist" PACKAGE="{package}" '
+        f'SPEEDGRADE="{speed}" />'
+    ) in text
