@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from . import netlist, pg021, regmap
+from . import netlist, pg021, ps_parameters, regmap
 from .boards import ZYNQ7000, MemoryBlock
 from .design import (
     ACCEL_ADDRESS_BLOCK,
@@ -196,7 +196,7 @@ def render(design: BlockDesign | None = None) -> str:
     design = design or BlockDesign()
     family = design.family
     cells = netlist.cells(design)
-    clk_hz = netlist.pl_clock_hz(design)
+    clk_hz = ps_parameters.pl_clock_hz(design)
     device, package, speed = design.platform.systeminfo
     root = ET.Element(
         "EDKSYSTEM",
