@@ -21,6 +21,9 @@ def ps7_parameters(design: BlockDesign) -> dict[str, str]:
     div0, div1 = fclk_divisors(design.fclk_mhz)
     pll = CRYSTAL_MHZ * IO_PLL_FBDIV
     params = {
+        # The HP port's width under the name boards.ZYNQ7000.hp_width_parameter gives
+        # (Vivado writes it beside PCW_S_AXI_HP0_DATA_WIDTH).
+        "C_S_AXI_HP0_DATA_WIDTH": str(design.hp_data_width),
         "PCW_CRYSTAL_PERIPHERAL_FREQMHZ": str(CRYSTAL_MHZ),
         "PCW_IOPLL_CTRL_FBDIV": str(IO_PLL_FBDIV),
         "PCW_IO_IO_PLL_FREQMHZ": f"{pll:.3f}",

@@ -72,6 +72,15 @@ def test_pynq_reads_every_board(tmp_path: Path, board: str) -> None:
         assert [parser.clock_dict[i]["enable"] for i in (1, 2, 3)] == [0, 0, 0]
 
 
+@pytest.mark.parametrize("board", ["pynq-z1", "pynq-z2"])
+@pytest.mark.parametrize("width", [32, 64])
+def test_zynq7000_hp_port_width(tmp_path: Path, board: str, width: int) -> None:
+    path = write(tmp_path, hwh.BlockDesign(board=board, hp_data_width=width))
+    parameters = runtime_parser(path).ip_dict["processing_system7_0"]["parameters"]
+    assert parameters["C_S_AXI_HP0_DATA_WIDTH"] == str(width)
+    assert parameters["PCW_S_AXI_HP0_DATA_WIDTH"] == str(width)
+
+
 @pytest.mark.parametrize("board", ZYNQMP_BOARDS)
 @pytest.mark.parametrize("width", [32, 64, 128])
 def test_hp_port_width_is_what_pynq_programs(tmp_path: Path, board: str, width: int) -> None:

@@ -158,6 +158,7 @@ def test_equal_hardware_equal_values(vivado_hwh: VivadoHwh) -> None:
 
 
 Z7_SAME = [
+    "C_S_AXI_HP0_DATA_WIDTH",
     "PCW_CRYSTAL_PERIPHERAL_FREQMHZ",
     "PCW_IOPLL_CTRL_FBDIV",
     "PCW_IO_IO_PLL_FREQMHZ",
