@@ -14,6 +14,7 @@ import pytest
 from helpers import model_logits
 from pynq import Device
 from reference import reference_digits, reference_logits
+from sim_hooks import BOARD_KEYS
 
 from pynq_mnist.backends import get_backend
 from pynq_mnist.backends.cpu import CpuBackend
@@ -26,9 +27,10 @@ from pynq_mnist.model import Model, load_model
 N_REAL = 512
 
 
-@pytest.fixture(scope="module")
-def sim_backend() -> Iterator[SimBackend]:
-    backend = SimBackend()
+@pytest.fixture(scope="module", params=BOARD_KEYS)
+def sim_backend(request: pytest.FixtureRequest) -> Iterator[SimBackend]:
+    """The sim backend on a virtual board of each PS family."""
+    backend = SimBackend(board=request.param)
     yield backend
     backend.close()
 
@@ -171,6 +173,22 @@ def test_missing_bitstream_lists_where_it_looked(
     (tmp_path / "Pynq-Z2" / "mnist.bit").write_bytes(b"")
     (tmp_path / "Pynq-Z2" / "mnist.hwh").write_text("")
     assert detect.find_bitstream("Pynq-Z2") == tmp_path / "Pynq-Z2" / "mnist.bit"
+
+
+@pytest.mark.sim
+def test_board_env_as_the_image_sets_it_finds_the_boards_overlay(
+    sim_backend: SimBackend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pynq_mnist.board import detect
+
+    env_name = sim_backend.device.env_name
+    assert env_name == {"pynq-z2": "Pynq-Z2", "kv260": "KV260"}[sim_backend.device.board.key]
+    monkeypatch.setattr(detect, "OVERLAYS_DIR", tmp_path)
+    monkeypatch.setenv("BOARD", env_name)
+    (tmp_path / env_name).mkdir()
+    (tmp_path / env_name / "mnist.bit").write_bytes(b"")
+    (tmp_path / env_name / "mnist.hwh").write_text("")
+    assert detect.find_bitstream() == tmp_path / env_name / "mnist.bit"
 
 
 def test_overlay_binds_mnist_accel_by_vlnv() -> None:
