@@ -1,9 +1,11 @@
 """Virtual board: the RTL under Verilator behind a ``pynq.Device``.
 
 ``VirtualDevice`` (needs pynq) lives in :mod:`pynq_mnist.sim.device`, over
-the PS7 SLCR and clocks (``ps7``), the DMA buffer pool (``memory``), the
-MEMORY_MAPPED window (``window``), the PG021 AXI DMA model (``dma``) and the
-fault injection (``faults``). The Verilator build and cache are in
+the PS register blocks and pynq's clock code on them (``ps``; per family:
+``ps7`` the Zynq-7000 SLCR, ``psu`` the Zynq UltraScale+ CRL_APB, CRF_APB,
+AXI_FS and AFIFM), the HP port and its width model (``hp_port``), the DMA
+buffer pool (``memory``), the MEMORY_MAPPED window (``window``), the PG021 AXI
+DMA model (``dma``) and the fault injection (``faults``). The Verilator build and cache are in
 :mod:`pynq_mnist.sim.build`, the ctypes model in :mod:`pynq_mnist.sim.verilator`.
 They are imported lazily so that importing this package stays cheap.
 """
