@@ -255,3 +255,23 @@ def test_a_zynq7000_dma_has_no_msb_register(virtual_board: VirtualDevice) -> Non
     expected = 1 if dev.board.family.dma_addr_width > 32 else 0
     assert mmio.read(dma_reg("S2MM_DA_MSB")) == expected
     mmio.write(dma_reg("S2MM_DA_MSB"), 0)
+
+
+# --- every board ------------------------------------------------------------------------
+
+BOOTS = {  # board: (uname -m, $BOARD, PL clock pynq reads, where its buffers start)
+    "pynq-z1": ("armv7l", "Pynq-Z1", 100.0, 0x1000_0000),
+    "pynq-z2": ("armv7l", "Pynq-Z2", 100.0, 0x1000_0000),
+    "kv260": ("aarch64", "KV260", 149.9985, 0x8_1000_0000),
+    "zcu104": ("aarch64", "ZCU104", 149.9985, 0x1000_0000),
+    "ultra96v2": ("aarch64", "Ultra96V2", 149.9985, 0x1000_0000),
+}
+
+
+@pytest.mark.parametrize("key", BOOTS)
+def test_every_board_boots_with_its_arch_clock_and_memory(key: str) -> None:
+    arch, env_name, fclk0, pool = BOOTS[key]
+    with VirtualDevice(board=key) as dev:
+        assert (dev.arch, dev.env_name, pynq.Clocks.fclk0_mhz) == (arch, env_name, fclk0)
+        buf = pynq.allocate((16,), np.uint32)
+        assert buf.physical_address == pool
