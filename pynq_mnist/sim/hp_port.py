@@ -63,22 +63,28 @@ def write_through(memory: np.ndarray, data: np.ndarray, built: int, width_set: i
     memory[target[keep]] = data[fabric[keep]]
 
 
+def _no_register() -> None:
+    return None
+
+
 @dataclass
 class HpPort:
     """The DMA's memory port: ``built`` bits (the design's .hwh) and the widths set.
 
     ``widths`` returns the (read, write) widths in bits the PS takes beats at
-    now (the AFIFM registers); None for a port without a width register
-    (Zynq-7000), which always matches.
+    now (the AFIFM registers), or None for a port without a width register
+    (Zynq-7000), which is always as built.
     """
 
     built: int
-    widths: Callable[[], tuple[int, int]] | None = None
+    widths: Callable[[], tuple[int, int] | None] = _no_register
 
     def read_width(self) -> int:
         """Bits the PS takes read beats at."""
-        return self.built if self.widths is None else self.widths()[0]
+        widths = self.widths()
+        return self.built if widths is None else widths[0]
 
     def write_width(self) -> int:
         """Bits the PS takes write beats at."""
-        return self.built if self.widths is None else self.widths()[1]
+        widths = self.widths()
+        return self.built if widths is None else widths[1]

@@ -11,6 +11,7 @@ for the family on a device, as a board of that family has it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -123,9 +124,7 @@ class PsRegisters:
         the PS takes it now."""
         parameters = parser.ip_dict[parser.ps_name]["parameters"]
         built = int(parameters.get(family.hp_width_parameter, family.default_hp_width))
-        if self.port_widths(family.hp_width_parameter) is None:
-            return HpPort(built)
-        return HpPort(built, lambda: self.port_widths(family.hp_width_parameter))
+        return HpPort(built, functools.partial(self.port_widths, family.hp_width_parameter))
 
 
 class ClockBinding:
