@@ -46,8 +46,9 @@ proc set_property {args} {
     set d [opt args -dict]
     if {$d ne ""} {
         foreach {k v} $d { rec set_property [lindex $args 0] $k $v }
-        if {[dict exists $d CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ]} {
-            set ::stub_fclk [dict get $d CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ]
+        # The PL clock asked of the PS7 / zynq_ultra_ps_e wizard.
+        foreach key {PCW_FPGA0_PERIPHERAL_FREQMHZ PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ} {
+            if {[dict exists $d CONFIG.$key]} { set ::stub_fclk [dict get $d CONFIG.$key] }
         }
         return
     }
@@ -63,7 +64,8 @@ proc get_property {name obj} {
         STATUS { return $::stub_run_status }
         SLACK { return $::stub_slack }
         DIRECTORY { return $::stub_run_dir }
-        CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ {
+        CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ -
+        CONFIG.PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ {
             if {$::stub_act_fclk ne ""} { return $::stub_act_fclk }
             return $::stub_fclk
         }
