@@ -80,7 +80,7 @@ proc mnist::pl_clock_divisors {board mhz} {
     set best {}
     for {set d0 1} {$d0 < 64} {incr d0} {
         for {set d1 1} {$d1 < 64} {incr d1} {
-            set actual [expr {$pll / ($d0 * $d1)}]
+            set actual [expr {double($pll) / ($d0 * $d1)}]
             set error [expr {abs($actual - $mhz)}]
             if {$error > 1e-4 * $mhz} {
                 continue
