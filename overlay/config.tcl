@@ -21,7 +21,7 @@ namespace eval mnist {
     variable NUM_BANKS_SUPPORTED {32 64 128}
     # make -C overlay BOARD=<one of these> (overlay/Makefile reads this line)
     variable BOARD_KEYS {pynq-z1 pynq-z2 kv260 zcu104 ultra96v2}
-    # boards.BOARDS: memory is {{.hwh address block, base, span} ...} of the DMA's port
+    # boards.BOARDS; memory: {{hwh address block, base, span} ...} for the DMA
     variable BOARDS {
         pynq-z1 {title PYNQ-Z1 env_name Pynq-Z1 family zynq part xc7z020clg400-1 board_part {www.digilentinc.com:pynq-z1:part0:*} fclk_mhz 100 memory {{HP0_DDR_LOWOCM 0x00000000 0x20000000}}}
         pynq-z2 {title PYNQ-Z2 env_name Pynq-Z2 family zynq part xc7z020clg400-1 board_part {tul.com.tw:pynq-z2:part0:*} fclk_mhz 100 memory {{HP0_DDR_LOWOCM 0x00000000 0x20000000}}}

@@ -186,7 +186,7 @@ def render() -> str:
     )
     out.append("    # make -C overlay BOARD=<one of these> (overlay/Makefile reads this line)")
     out.append("    variable BOARD_KEYS {" + tcl_list(list(boards.BOARDS)) + "}")
-    out.append("    # boards.BOARDS: memory is {{.hwh address block, base, span} ...} of the DMA's port")
+    out.append("    # boards.BOARDS; memory: {{hwh address block, base, span} ...} for the DMA")
     out.append("    variable BOARDS {")
     out.extend(_boards_tcl())
     out.append("    }")

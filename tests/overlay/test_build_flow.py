@@ -31,9 +31,8 @@ def test_stub_build_default_out_dir_is_what_the_driver_searches(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     # $BOARD on the PYNQ images; board/detect.py looks in OVERLAYS_DIR/$BOARD.
-    assert [Path(p) for p in result.stdout.split()] == [
-        detect.OVERLAYS_DIR / name for name in ("Pynq-Z1", "Pynq-Z2", "KV260", "ZCU104", "Ultra96V2")
-    ]
+    names = ("Pynq-Z1", "Pynq-Z2", "KV260", "ZCU104", "Ultra96V2")
+    assert [Path(p) for p in result.stdout.split()] == [detect.OVERLAYS_DIR / n for n in names]
     assert detect.BITSTREAM_NAME == "mnist.bit"
 
 
