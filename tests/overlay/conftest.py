@@ -12,3 +12,17 @@ def z2_build(tmp_path_factory: pytest.TempPathFactory) -> StubRun:
     run = run_build(tmp_path_factory.mktemp("z2"))
     assert run.returncode == 0, run.error + run.tcl_error
     return run
+
+
+BOARD_KEYS = ("pynq-z1", "pynq-z2", "kv260", "zcu104", "ultra96v2")
+
+
+@pytest.fixture(scope="session")
+def board_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StubRun]:
+    """Each board's default build (no board files) under the stubs, run once."""
+    runs = {}
+    for key in BOARD_KEYS:
+        run = run_build(tmp_path_factory.mktemp(key), {"board": key})
+        assert run.returncode == 0, run.error + run.tcl_error
+        runs[key] = run
+    return runs
