@@ -311,6 +311,10 @@ proc mnist::assign_addresses {board} {
         }
     }
     foreach {space slave offset range} $expected {
+        if {[llength [get_bd_addr_segs -quiet $slave]] == 0} {
+            error "[ps_name $board] has no address segment $slave for $space (its DDR\
+                   configuration lacks it): build with the board files of $board"
+        }
         assign_bd_address -offset $offset -range $range \
             -target_address_space [get_bd_addr_spaces $space] [get_bd_addr_segs $slave] -force
     }

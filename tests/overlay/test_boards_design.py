@@ -274,3 +274,14 @@ def test_pl_clock_divisors_equal_design_py(key: str) -> None:
             expected.append("error")
     assert _tcl_divisors(key, frequencies) == expected
     assert expected.count("error") > 100 and len(set(expected)) > 200
+
+
+def test_missing_ddr_segment_is_a_clear_error(tmp_path: Path) -> None:
+    """A PS whose DDR configuration has no DDR_HIGH (the KV260's upper 2 GiB) stops the build."""
+    run = run_build(tmp_path, {"board": "kv260"}, missing_segments=("SAXIGP2/HP0_DDR_HIGH",))
+    assert run.returncode == 1
+    assert run.error == (
+        "zynq_ultra_ps_e has no address segment zynq_ultra_ps_e_0/SAXIGP2/HP0_DDR_HIGH for "
+        "axi_dma/Data_MM2S (its DDR configuration lacks it): build with the board files of kv260"
+    )
+    assert not run.of("validate_bd_design")

@@ -148,6 +148,7 @@ def run_build(
     config: Path | None = None,
     patch: tuple[str, str, str] | None = None,
     fake_outputs: bool = True,
+    missing_segments: tuple[str, ...] = (),
 ) -> StubRun:
     """Execute overlay/build.tcl's mnist::main in tclsh with recording stubs."""
     build = tmp_path / "build"
@@ -164,7 +165,8 @@ def run_build(
     argv.update(args or {})
     ports = rtl_ports if isinstance(rtl_ports, str) else " ".join(rtl_ports)
     pins = " ".join(f"{brace(k)} {{{' '.join(sorted(v))}}}" for k, v in XILINX_PINS.items())
-    segs = " ".join(f"{brace(k)} {{{' '.join(sorted(v))}}}" for k, v in XILINX_SEGMENTS.items())
+    segments = {k: sorted(v - set(missing_segments)) for k, v in XILINX_SEGMENTS.items()}
+    segs = " ".join(f"{brace(k)} {{{' '.join(v)}}}" for k, v in segments.items())
     overlay = tmp_path / "overlay"
     shutil.copytree(OVERLAY, overlay, ignore=shutil.ignore_patterns("build", "__pycache__"))
     if config is not None:

@@ -166,6 +166,12 @@ proc connect_bd_intf_net {a b} { rec connect_bd_intf_net $a $b }
 proc connect_bd_net {args} { rec connect_bd_net {*}$args }
 proc get_bd_addr_spaces {path} { check_pin $path; return $path }
 proc get_bd_addr_segs {args} {
+    set quiet [expr {"-quiet" in $args}]
+    flags args {-quiet}
+    if {$quiet} {
+        if {[catch {get_bd_addr_segs {*}$args} found]} { return "" }
+        return $found
+    }
     set of [opt args -of_objects]
     if {$of eq ""} {
         set path [lindex $args 0]
