@@ -38,7 +38,6 @@ from pynq_mnist.sim.device import MappedWindow, VirtualDevice
 
 pytestmark = pytest.mark.board_stack
 
-REPO = Path(__file__).resolve().parents[2]
 NAMINGS = {
     "script": hwh.BlockDesign(),
     "gui": hwh.BlockDesign(accel="mnist_accel_0", dma="axi_dma_0"),
