@@ -33,8 +33,10 @@ namespace eval mnist {
     # these values only have to validate and to give the .hwh the PL clock
     # divisors of the board's reference clock and PLL, which is what pynq
     # reads to set the PL clock at download. PS7: per the boards' reference
-    # manuals (512 MiB DDR3, 16-bit, two MIO banks at 3.3 V / 1.8 V); the
-    # crystal (PS7) / PSS_REF_CLK (ZynqMP) comes from config.tcl.
+    # manuals (512 MiB DDR3, 16-bit, two MIO banks at 3.3 V / 1.8 V). The
+    # crystal (PS7) / PSS_REF_CLK (ZynqMP) comes from config.tcl; the ZynqMP
+    # boards keep the IP's DDR defaults (assign_addresses stops the build if
+    # those lack one of the board's DDR segments).
     variable PS_FALLBACK_PRESET {
         pynq-z1 {
             PCW_PRESET_BANK0_VOLTAGE {LVCMOS 3.3V}
@@ -52,9 +54,6 @@ namespace eval mnist {
             PCW_UIPARAM_DDR_BUS_WIDTH {16 Bit}
             PCW_UIPARAM_DDR_FREQ_MHZ 525
         }
-        kv260 {}
-        zcu104 {}
-        ultra96v2 {}
     }
 }
 
@@ -81,14 +80,14 @@ proc mnist::pl_clock_divisors {board mhz} {
     for {set d0 1} {$d0 < 64} {incr d0} {
         for {set d1 1} {$d1 < 64} {incr d1} {
             set actual [expr {double($pll) / ($d0 * $d1)}]
-            set error [expr {abs($actual - $mhz)}]
-            if {$error > 1e-4 * $mhz} {
+            set deviation [expr {abs($actual - $mhz)}]
+            if {$deviation > 1e-4 * $mhz} {
                 continue
             }
             if {$divisor1_is_one} {
-                set key [list $error $d1 $d0]
+                set key [list $deviation $d1 $d0]
             } else {
-                set key [list $error [expr {max($d0, $d1)}] [expr {-$d0}]]
+                set key [list $deviation [expr {max($d0, $d1)}] [expr {-$d0}]]
             }
             if {$best eq "" || [key_less $key [lindex $best 0]]} {
                 set best [list $key $d0 $d1 $actual]
@@ -161,11 +160,14 @@ proc mnist::configure_ps {board use_board_preset fclk_mhz hp_width} {
         set automation {}
         set actual_key PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ
         # UG1085: M_AXI_GP0 = HPM0_FPD, GP1 = HPM1_FPD, GP2 = HPM0_LPD;
-        # S_AXI_GP2 = S_AXI_HP0_FPD.
+        # S_AXI_GP2 = S_AXI_HP0_FPD. The unused masters go (their clock pins
+        # would be left unconnected), so do the PL-to-PS interrupt inputs.
         set pl_settings [list \
             PSU__USE__M_AXI_GP0 1 \
             PSU__USE__M_AXI_GP1 0 \
             PSU__USE__M_AXI_GP2 0 \
+            PSU__USE__IRQ0 0 \
+            PSU__USE__IRQ1 0 \
             PSU__USE__S_AXI_GP2 1 \
             PSU__SAXIGP2__DATA_WIDTH $hp_width \
             PSU__FPGA_PL0_ENABLE 1 \
@@ -175,8 +177,10 @@ proc mnist::configure_ps {board use_board_preset fclk_mhz hp_width} {
     if {$use_board_preset} {
         apply_bd_automation -rule $rule -config [concat $automation apply_board_preset 1] $ps
     } else {
-        set_property -dict [config_dict [concat $fallback \
-            [dict get $PS_FALLBACK_PRESET $board]]] $ps
+        if {[dict exists $PS_FALLBACK_PRESET $board]} {
+            lappend fallback {*}[dict get $PS_FALLBACK_PRESET $board]
+        }
+        set_property -dict [config_dict $fallback] $ps
         if {[llength $automation] > 0} {
             apply_bd_automation -rule $rule \
                 -config [concat $automation apply_board_preset 0] $ps

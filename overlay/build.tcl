@@ -306,8 +306,7 @@ proc mnist::main {argv} {
     msg INFO "wrote [file join $out_dir ${DESIGN_NAME}.bit] and ${DESIGN_NAME}.hwh"
 }
 
-# tests/test_overlay.py sources this file with Vivado stubs and calls
-# mnist::main itself.
+# tests/overlay sources this file with Vivado stubs and calls mnist::main itself.
 if {![info exists ::mnist_no_main]} {
     if {[catch {mnist::main $::argv} message]} {
         puts stderr "ERROR: \[mnist\] $message"

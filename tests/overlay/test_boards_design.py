@@ -57,6 +57,8 @@ ZYNQMP_SETTINGS = {
     "PSU__USE__M_AXI_GP0": "1",  # M_AXI_HPM0_FPD
     "PSU__USE__M_AXI_GP1": "0",  # M_AXI_HPM1_FPD
     "PSU__USE__M_AXI_GP2": "0",  # M_AXI_HPM0_LPD
+    "PSU__USE__IRQ0": "0",  # pl_ps_irq0: no interrupt is wired
+    "PSU__USE__IRQ1": "0",
     "PSU__USE__S_AXI_GP2": "1",  # S_AXI_HP0_FPD
     "PSU__SAXIGP2__DATA_WIDTH": "128",
     "PSU__FPGA_PL0_ENABLE": "1",
