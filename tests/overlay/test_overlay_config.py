@@ -173,6 +173,13 @@ def test_contract_consistency() -> None:
     # M_AXI_GP0 decodes 0x4000_0000..0x7FFF_FFFF on Zynq-7000 (UG585).
     for window in (accel, dma):
         assert window.start >= 0x4000_0000 and window.stop - 1 <= 0x7FFF_FFFF
+    # M_AXI_HPM0_FPD decodes 0xA000_0000..0xAFFF_FFFF on Zynq UltraScale+ (UG1085).
+    mp_accel = range(boards.ZYNQMP.accel_base, boards.ZYNQMP.accel_base + regmap.ACCEL_RANGE)
+    mp_dma = range(boards.ZYNQMP.dma_base, boards.ZYNQMP.dma_base + regmap.DMA_RANGE)
+    assert mp_accel.stop <= mp_dma.start
+    for window in (mp_accel, mp_dma):
+        assert window.start % len(window) == 0
+        assert window.start >= 0xA000_0000 and window.stop - 1 <= 0xAFFF_FFFF
     # A 10k-image batch in one simple-mode transfer (PG021: length < 2**width).
     length_max = (1 << int(regmap.DMA_PARAMETERS["c_sg_length_width"])) - 1
     assert length_max >= 10_000 * regmap.N_IN
