@@ -287,3 +287,20 @@ def test_missing_ddr_segment_is_a_clear_error(tmp_path: Path) -> None:
         "axi_dma/Data_MM2S (its DDR configuration lacks it): build with the board files of kv260"
     )
     assert not run.of("validate_bd_design")
+
+
+def test_ps_version_missing_from_the_ip_catalog(tmp_path: Path) -> None:
+    """A Vivado whose catalog has another zynq_ultra_ps_e version stops before any cell."""
+    run = run_build(
+        tmp_path,
+        {"board": "zcu104"},
+        version="2022.1",
+        missing_ipdefs=("xilinx.com:ip:zynq_ultra_ps_e:3.5",),
+        other_ipdefs=("xilinx.com:ip:zynq_ultra_ps_e:3.4",),
+    )
+    assert run.returncode == 1
+    assert run.error == (
+        "Vivado 2022.1 has no xilinx.com:ip:zynq_ultra_ps_e:3.5 in its IP catalog "
+        "(it has: xilinx.com:ip:zynq_ultra_ps_e:3.4)"
+    )
+    assert not run.of("create_bd_cell")

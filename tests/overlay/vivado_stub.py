@@ -149,6 +149,8 @@ def run_build(
     patch: tuple[str, str, str] | None = None,
     fake_outputs: bool = True,
     missing_segments: tuple[str, ...] = (),
+    missing_ipdefs: tuple[str, ...] = (),
+    other_ipdefs: tuple[str, ...] = (),
 ) -> StubRun:
     """Execute overlay/build.tcl's mnist::main in tclsh with recording stubs."""
     build = tmp_path / "build"
@@ -196,6 +198,8 @@ def run_build(
         set ::stub_inferred_mm {{mm:S_AXI_CTRL}}
         set ::stub_pins [dict create {pins}]
         set ::stub_segs [dict create {segs}]
+        set ::stub_missing_ipdefs {{{" ".join(missing_ipdefs)}}}
+        set ::stub_other_ipdefs {{{" ".join(other_ipdefs)}}}
         namespace eval ipx {{}}
         {TCL_8_5}
         {STUB_TCL}

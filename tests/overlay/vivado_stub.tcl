@@ -136,6 +136,19 @@ foreach c {create_xgui_files update_checksums check_integrity save_core} {
     proc ipx::$c {args} [list rec ipx::$c]
 }
 # --- block design ---
+# The IP catalog: every VLNV the stub knows pins of, less ::stub_missing_ipdefs,
+# plus ::stub_other_ipdefs; name patterns as string match reads them.
+proc get_ipdefs {args} {
+    flags args {-all -quiet}
+    set catalog [concat [dict keys $::stub_pins] $::stub_other_ipdefs]
+    set out {}
+    foreach vlnv $catalog {
+        if {$vlnv ni $::stub_missing_ipdefs && [string match [lindex $args 0] $vlnv]} {
+            lappend out $vlnv
+        }
+    }
+    return $out
+}
 proc create_bd_design {name} { rec create_bd_design $name }
 proc create_bd_cell {args} {
     set vlnv [opt args -vlnv]
