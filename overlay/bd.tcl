@@ -353,8 +353,30 @@ proc mnist::to_bytes {value} {
     return [expr {$value + 0}]
 }
 
+# Every IP the design instantiates must be in this Vivado's catalog at the
+# version config.tcl names (the .hwh states it; zynq_ultra_ps_e, for one,
+# changes version between Vivado releases): one clear error before any cell.
+proc mnist::check_ip_catalog {board} {
+    variable VLNV
+    variable DMA_VLNV
+    variable RESET_VLNV
+    variable CTRL_IC_VLNV
+    variable MEM_IC_VLNV
+    set vlnvs [list [family_info $board ps_vlnv] $RESET_VLNV $CTRL_IC_VLNV $MEM_IC_VLNV \
+                   $DMA_VLNV $VLNV]
+    foreach vlnv $vlnvs {
+        if {[llength [get_ipdefs -all -quiet $vlnv]] > 0} {
+            continue
+        }
+        set others [get_ipdefs -all -quiet [join [lrange [split $vlnv :] 0 2] :]:*]
+        error "Vivado [version -short] has no $vlnv in its IP catalog\
+               (it has: [expr {[llength $others] ? [join $others {, }] : {no version}}])"
+    }
+}
+
 # Build, validate and save the complete block design.
 proc mnist::create_bd {design_name board use_board_preset fclk_mhz num_banks hp_width} {
+    check_ip_catalog $board
     create_bd_design $design_name
     configure_ps $board $use_board_preset $fclk_mhz $hp_width
     create_cells $board $num_banks
