@@ -189,6 +189,7 @@ proc mnist::configure_ps {board use_board_preset fclk_mhz hp_width} {
     # After the preset, which would otherwise overwrite these.
     set_property -dict [config_dict $pl_settings] $ps
     lassign [pl_clock_divisors $board $fclk_mhz] divisor0 divisor1 expected
+    set expected [format %.6f $expected]
     msg INFO "PL clock: $pll ([family_info $board pll_mhz] MHz) / $divisor0 / $divisor1\
         = $expected MHz"
     set actual [get_property CONFIG.$actual_key $ps]

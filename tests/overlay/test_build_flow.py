@@ -237,7 +237,7 @@ def test_stub_build_warns_on_fclk_rounding(tmp_path: Path) -> None:
     run = run_build(tmp_path, {"fclk_mhz": "125"}, act_fclk="124.0")
     assert run.returncode == 0, run.error
     assert (
-        "CRITICAL_WARNING: [mnist] PL clock requested 125 MHz (IO PLL / 4 / 2 = 125.0 MHz), "
+        "CRITICAL_WARNING: [mnist] PL clock requested 125 MHz (IO PLL / 4 / 2 = 125.000000 MHz), "
         "processing_system7 gives 124.0 MHz"
     ) in run.stdout
     exact = run_build(tmp_path / "exact", {"fclk_mhz": "125"}, act_fclk="125.000000")
