@@ -371,6 +371,7 @@ class MnistAccel(DefaultIP):
             self._recover()
         n = chunk.shape[0]
         src, dst = self._buffers.get(n)
+        pair.check_reach(src, dst)
         src[:] = chunk
         src.flush()
         dst[:] = POISON  # a record the DMA does not overwrite can never pass _decode

@@ -189,9 +189,29 @@ class DmaPair:
             if int(params.get(key, data_width)) != data_width:
                 raise ConfigError(f"axi_dma parameter {key}={params[key]}, expected {data_width}")
         regs = CountingMmio(dma.mmio, count)
-        addr64 = int(params.get("c_addr_width", 32)) > 32
-        self.mm2s = DirectChannel(regs, "MM2S", addr64)
-        self.s2mm = DirectChannel(regs, "S2MM", addr64)
+        self.addr_width = int(params.get("c_addr_width", 32))
+        self.mm2s = DirectChannel(regs, "MM2S", self.addr_width > 32)
+        self.s2mm = DirectChannel(regs, "S2MM", self.addr_width > 32)
+
+    def check_reach(self, *buffers: Any) -> None:
+        """Every buffer lies inside the DMA's address space (before anything is started).
+
+        Raises
+        ------
+        ConfigError
+            A buffer ends at or above 2**c_addr_width: the DMA would read or
+            write another address (PG021: the address registers hold
+            c_addr_width bits).
+        """
+        limit = 1 << self.addr_width
+        for buf in buffers:
+            end = buf.physical_address + buf.nbytes
+            if end > limit:
+                raise ConfigError(
+                    f"DMA buffer at physical {buf.physical_address:#x} ({buf.nbytes} bytes) is "
+                    f"beyond the AXI DMA's {self.addr_width}-bit addresses (c_addr_width): "
+                    "allocate it below that, or use an overlay whose DMA has 64-bit addresses"
+                )
 
     def describe(self, s2mm_sr: int | None = None, mm2s_sr: int | None = None) -> str:
         """Both DMASR values decoded; those not given are read (MM2S first)."""

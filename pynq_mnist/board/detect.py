@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from ..errors import BackendUnavailable
+from ..hardware.boards import BOARDS, board_for_env
 
 __all__ = ["NEEDS_ROOT", "board_available", "board_problem", "find_bitstream"]
 
@@ -48,8 +49,14 @@ def find_bitstream(board: str | None = None) -> Path:
     hwh = bit.with_suffix(".hwh")
     missing = [str(p) for p in (bit, hwh) if not p.is_file()]
     if missing:
+        known = board_for_env(board)
+        remedy = (
+            f"build it with make -C overlay BOARD={known.key} (overlay/README.md)"
+            if known is not None
+            else "overlays are built for " + ", ".join(b.env_name for b in BOARDS.values())
+        )
         raise BackendUnavailable(
-            f"no mnist overlay for board {board}: missing {', '.join(missing)}"
+            f"no mnist overlay for board {board}: missing {', '.join(missing)}; {remedy}"
         )
     return bit
 

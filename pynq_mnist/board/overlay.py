@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..hardware import regmap
 from .accel import DEFAULT_TIMEOUT_S, MnistAccel
 from .detect import find_bitstream
+from .fit import Handoff, check_handoff, check_port_widths, read_handoff
 
 __all__ = ["MnistOverlay", "find_accelerator"]
 
@@ -87,22 +88,36 @@ def _achieved_clock_rates(overlay: Any) -> None:
             clock["frequency"] = float(ps7[0][key])
 
 
-def _fclk0_mhz() -> float:
-    """FCLK_CLK0 as the PS actually runs it (regmap.FCLK_MHZ if it cannot be read)."""
+def _stated_fclk0_mhz(handoff: Handoff) -> float:
+    """PL clock 0 as the .hwh states it (regmap.FCLK_MHZ if it does not)."""
+    for key in ("PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ", "PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ"):
+        try:
+            return float(handoff.ps_parameters[key])
+        except (KeyError, ValueError):
+            continue
+    return float(regmap.FCLK_MHZ)
+
+
+def _fclk0_mhz(handoff: Handoff) -> float:
+    """PL clock 0 as the PS actually runs it (as the .hwh states it if it cannot be read)."""
     from pynq.ps import Clocks
 
     try:
         return float(Clocks.fclk0_mhz)
     except (OSError, RuntimeError, ValueError, AttributeError) as exc:
-        log.warning("cannot read FCLK0 (%s): assuming %s MHz", exc, regmap.FCLK_MHZ)
-        return float(regmap.FCLK_MHZ)
+        stated = _stated_fclk0_mhz(handoff)
+        log.warning("cannot read PL clock 0 (%s): assuming %s MHz", exc, stated)
+        return stated
 
 
 class MnistOverlay(pynq.Overlay):  # type: ignore[misc]
     """The mnist overlay: ``.accel`` (MnistAccel, bound by VLNV) with ``.dma`` attached.
 
     The accelerator and its DMA are found by VLNV and stream wiring
-    (``find_accelerator``), not by instance name.
+    (``find_accelerator``), not by instance name. Before pynq downloads, the
+    ``.hwh`` is checked against the board (PS family, port widths and PL clock
+    pynq can set); after, the PS port-width registers against the design
+    (``fit``).
 
     Parameters
     ----------
@@ -122,7 +137,10 @@ class MnistOverlay(pynq.Overlay):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         path = find_bitstream() if bitfile is None else Path(bitfile)
+        handoff = read_handoff(path.with_suffix(".hwh"))
+        check_handoff(handoff, kwargs.get("device") or pynq.Device.active_device)
         super().__init__(str(path), download=download, **kwargs)
+        check_port_widths(self.ip_dict, self.device, str(path))
         accel_name, dma_name = find_accelerator(
             self.ip_dict, getattr(self, "systemgraph", None), str(path)
         )
@@ -137,7 +155,7 @@ class MnistOverlay(pynq.Overlay):  # type: ignore[misc]
         self.accel = accel
         self.dma = dma
         self.accel.timeout_s = float(timeout_s)
-        self.accel.fclk_mhz = _fclk0_mhz()
+        self.accel.fclk_mhz = _fclk0_mhz(handoff)
         self.accel.attach_dma(self.dma)
 
     def download(self, dtbo: str | None = None) -> None:

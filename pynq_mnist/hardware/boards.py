@@ -57,6 +57,7 @@ class PsFamily:
     mem_slave_port: str  # that port's name in the PS's address blocks (hwh INTERFACE)
     hp_width_parameter: str  # PS parameter (.hwh) stating mem_slave's data width (pynq reads it)
     master_width_parameter: str | None  # the same for ctrl_master (ZynqMP only)
+    ctrl_master_width: int  # ctrl_master's data width in the build
     ctrl_master_clock: str  # PS clock input of ctrl_master
     mem_slave_clock: str  # PS clock input of mem_slave
     pl_clock: str  # PS pin of the PL clock
@@ -94,6 +95,7 @@ ZYNQ7000 = PsFamily(
     mem_slave_port="S_AXI_HP0",
     hp_width_parameter="C_S_AXI_HP0_DATA_WIDTH",
     master_width_parameter=None,
+    ctrl_master_width=32,
     ctrl_master_clock="M_AXI_GP0_ACLK",
     mem_slave_clock="S_AXI_HP0_ACLK",
     pl_clock="FCLK_CLK0",
@@ -129,6 +131,7 @@ ZYNQMP = PsFamily(
     mem_slave_port="SAXIGP2",
     hp_width_parameter="C_SAXIGP2_DATA_WIDTH",
     master_width_parameter="C_MAXIGP0_DATA_WIDTH",
+    ctrl_master_width=128,  # the PS wizard's default, as in the ZCU104 base.hwh
     ctrl_master_clock="maxihpm0_fpd_aclk",
     mem_slave_clock="saxihp0_fpd_aclk",
     pl_clock="pl_clk0",
@@ -171,7 +174,7 @@ class Board:
 
     @property
     def device(self) -> str:
-        """The part's device, e.g. ``xc7z020``, ``xck26`` (SYSTEMINFO DEVICE)."""
+        """The part's device as Vivado's SYSTEMINFO names it: ``7z020``, ``xck26``."""
         return self.systeminfo[0]
 
     @property
@@ -206,7 +209,7 @@ BOARDS: dict[str, Board] = {
             dsp=220,
             bram36=140,
             ram_bytes=512 << 20,
-            systeminfo=("xc7z020", "clg400", "-1"),
+            systeminfo=("7z020", "clg400", "-1"),
         ),
         Board(
             key="pynq-z2",
@@ -220,7 +223,7 @@ BOARDS: dict[str, Board] = {
             dsp=220,
             bram36=140,
             ram_bytes=512 << 20,
-            systeminfo=("xc7z020", "clg400", "-1"),
+            systeminfo=("7z020", "clg400", "-1"),
         ),
         Board(
             key="kv260",

@@ -19,7 +19,6 @@ __all__ = [
     "ACCEL_INSTANCE",
     "ACCEL_RANGE",
     "CRYSTAL_MHZ",
-    "DDR_ADDRESS_BLOCK",
     "DEFAULT_NUM_BANKS",
     "DMA_ADDRESS_BLOCK",
     "DMA_BASE",
@@ -31,7 +30,6 @@ __all__ = [
     "FCLK_MHZ",
     "HP_DATA_WIDTHS",
     "IO_PLL_FBDIV",
-    "PART",
     "PLATFORM",
     "STREAM_DATA_WIDTH",
     "SUPPORTED_NUM_BANKS",
@@ -43,7 +41,6 @@ __all__ = [
 ]
 
 VIVADO_VERSION = "2024.1"
-PART = ("7z020", "clg400", "-1")
 
 # --- the accelerator IP ----------------------------------------------------------
 VLNV = "pynq-mnist.dev:user:mnist_accel:1.0"
@@ -95,7 +92,6 @@ CRYSTAL_MHZ = 50
 IO_PLL_FBDIV = 20
 FCLK_MHZ = 100  # FCLK_CLK0 default of the Zynq-7000 boards (boards.BOARDS: each board's)
 HP_DATA_WIDTHS = (32, 64, 128)  # HP port widths pynq can set (ZU_AXIFM_VALUE)
-DDR_ADDRESS_BLOCK = ("S_AXI_HP0", "HP0_DDR_LOWOCM", 0x0000_0000, 0x2000_0000)
 
 
 def fclk_divisors(mhz: float, family: PsFamily = ZYNQ7000) -> tuple[int, int]:

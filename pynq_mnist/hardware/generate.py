@@ -1,8 +1,11 @@
-"""The one generator: the Verilog header, ``overlay/config.tcl`` and ``overlay/reference.hwh``.
+"""The one generator: the Verilog header, ``overlay/config.tcl`` and the reference ``.hwh`` files.
+
+``overlay/reference.hwh`` is the default (Zynq-7000, PYNQ-Z2) design,
+``overlay/reference-kv260.hwh`` the same design on the ZynqMP reference board.
 
 ::
 
-    python -m pynq_mnist.hardware.generate --write    # regenerate all three
+    python -m pynq_mnist.hardware.generate --write    # regenerate them all
     python -m pynq_mnist.hardware.generate --check    # exit 1 if any is stale
 
 ``make -C hw regmap`` and ``make -C overlay config`` run ``--write``; the
@@ -28,6 +31,7 @@ OUTPUTS: dict[Path, Callable[[], str]] = {
     vh.VH_PATH.relative_to(REPO): vh.render,
     tcl.CONFIG_PATH.relative_to(REPO): tcl.render,
     hwh.REFERENCE_PATH.relative_to(REPO): hwh.render,
+    hwh.REFERENCE_ZYNQMP_PATH.relative_to(REPO): hwh.render_zynqmp_reference,
 }
 
 

@@ -7,7 +7,16 @@ schema of Vivado 2022.1/2024.1 (``EDKSYSTEM EDWVERSION="1.2"``), for the block
 design of ``overlay/bd.tcl`` (cells and nets from ``netlist``), from the same
 source as ``overlay/config.tcl``, so the virtual board and the Vivado build
 cannot disagree. ``overlay/reference.hwh`` is the committed output for the
-default design (``python -m pynq_mnist.hardware.generate``).
+default design, ``overlay/reference-kv260.hwh`` for the same design on the
+KV260 (``python -m pynq_mnist.hardware.generate``).
+
+Every board of ``boards.BOARDS`` renders: a Zynq-7000 board gets the
+``processing_system7`` cell, a Zynq UltraScale+ board the ``zynq_ultra_ps_e``
+cell with the parameter names and value formats of Vivado's own ZCU104
+``base.hwh`` (``tests/hardware/test_hwh_vivado.py`` compares them), its
+accelerator and DMA on M_AXI_HPM0_FPD and the DMA's memory side on
+S_AXI_HP0_FPD (address blocks HP0_DDR_LOW, HP0_DDR_HIGH where the board has
+it, HP0_QSPI, HP0_LPS_OCM).
 
 Instance names and hierarchy are parameters (``BlockDesign``), so the tests
 can build what the Vivado GUI would name ``mnist_accel_0``/``axi_dma_0`` or
@@ -20,19 +29,16 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from . import netlist, pg021, regmap
+from . import netlist, pg021, ps_parameters, regmap
+from .boards import ZYNQ7000, MemoryBlock
 from .design import (
     ACCEL_ADDRESS_BLOCK,
-    ACCEL_BASE,
     ACCEL_CTRL_INTERFACE,
     ACCEL_RANGE,
-    DDR_ADDRESS_BLOCK,
     DMA_ADDRESS_BLOCK,
-    DMA_BASE,
     DMA_RANGE,
     DMA_REGISTER_BYTES,
     IO_PLL_FBDIV,
-    PART,
     PLATFORM,
     BlockDesign,
     fclk_divisors,
@@ -43,13 +49,30 @@ __all__ = [
     "IO_PLL_FBDIV",
     "PLATFORM",
     "REFERENCE_PATH",
+    "REFERENCE_ZYNQMP_BOARD",
+    "REFERENCE_ZYNQMP_PATH",
     "BlockDesign",
     "fclk_divisors",
     "interface_nets",
+    "mem_slave_blocks",
     "render",
+    "render_zynqmp_reference",
 ]
 
 REFERENCE_PATH = Path(__file__).resolve().parents[2] / "overlay" / "reference.hwh"
+# The committed ZynqMP output: the KV260, the one board with DDR above 4 GiB
+# (HP0_DDR_HIGH), so it shows every address block a ZynqMP design has.
+REFERENCE_ZYNQMP_BOARD = "kv260"
+REFERENCE_ZYNQMP_PATH = REFERENCE_PATH.with_name(f"reference-{REFERENCE_ZYNQMP_BOARD}.hwh")
+
+# What else Vivado maps for a DMA on S_AXI_HP0_FPD besides DDR (the ZCU104
+# base.hwh; UG1085 system address map): the QSPI linear window and the
+# low-power domain's OCM and registers.
+_ZYNQMP_HP0_EXTRA = (
+    MemoryBlock("HP0_QSPI", 0xC000_0000, 0x2000_0000),
+    MemoryBlock("HP0_LPS_OCM", 0xFF00_0000, 0x0100_0000),
+)
+_REGISTER_BLOCKS = {"HP0_LPS_OCM"}  # USAGE/MEMTYPE register, as Vivado writes it
 
 # --- XML -------------------------------------------------------------------------
 
@@ -155,12 +178,26 @@ def _interfaces_xml(module: ET.Element, cell: Cell, clk_hz: int) -> None:
             _sub(portmaps, "PORTMAP", LOGICAL=logical, PHYSICAL=physical)
 
 
+def mem_slave_blocks(design: BlockDesign) -> tuple[MemoryBlock, ...]:
+    """The PS address blocks the DMA reaches through the HP port, by base address."""
+    blocks = design.platform.memory
+    if design.family is not ZYNQ7000:
+        blocks += _ZYNQMP_HP0_EXTRA
+    return tuple(sorted(blocks, key=lambda b: b.base))
+
+
+def _range_text(design: BlockDesign, span: int) -> str:
+    # Vivado writes the PS7's ranges in decimal, the zynq_ultra_ps_e's in hex.
+    return str(span) if design.family is ZYNQ7000 else f"0x{span:X}"
+
+
 def render(design: BlockDesign | None = None) -> str:
     """The .hwh text of ``design`` (default: ``design.py``'s names, NUM_BANKS and FCLK)."""
     design = design or BlockDesign()
+    family = design.family
     cells = netlist.cells(design)
-    clk_hz = round(design.fclk_mhz * 1e6)
-    device, package, speed = PART
+    clk_hz = ps_parameters.pl_clock_hz(design)
+    device, package, speed = design.platform.systeminfo
     root = ET.Element(
         "EDKSYSTEM",
         {
@@ -169,7 +206,7 @@ def render(design: BlockDesign | None = None) -> str:
             "VIVADOVERSION": design.vivado_version,
         },
     )
-    _sub(root, "SYSTEMINFO", ARCH="zynq", DEVICE=device, NAME=design.name, PACKAGE=package,
+    _sub(root, "SYSTEMINFO", ARCH=family.arch, DEVICE=device, NAME=design.name, PACKAGE=package,
          SPEEDGRADE=speed)  # fmt: skip
     _sub(root, "EXTERNALPORTS")
     _sub(root, "EXTERNALINTERFACES")
@@ -190,10 +227,11 @@ def render(design: BlockDesign | None = None) -> str:
                       USAGE="register")  # fmt: skip
             _registers_xml(ab, pg021.DMA_REGISTERS)
         elif cell is ps:
-            interface, name, _, span = DDR_ADDRESS_BLOCK
-            block = _sub(module, "ADDRESSBLOCKS")
-            _sub(block, "ADDRESSBLOCK", ACCESS="", INTERFACE=interface, NAME=name,
-                 RANGE=str(span), USAGE="memory")  # fmt: skip
+            for mem in sorted(mem_slave_blocks(design), key=lambda b: b.name):
+                usage = "register" if mem.name in _REGISTER_BLOCKS else "memory"
+                block = _sub(module, "ADDRESSBLOCKS")
+                _sub(block, "ADDRESSBLOCK", ACCESS="", INTERFACE=family.mem_slave_port,
+                     NAME=mem.name, RANGE=_range_text(design, mem.span), USAGE=usage)  # fmt: skip
         params = _sub(module, "PARAMETERS")
         for name, value in cell.parameters.items():
             ET.SubElement(params, "PARAMETER", {"NAME": name, "VALUE": value})
@@ -201,18 +239,20 @@ def render(design: BlockDesign | None = None) -> str:
         _interfaces_xml(module, cell, clk_hz)
         if cell is ps:
             memmap = _sub(module, "MEMORYMAP")
-            _memrange(memmap, accel, ACCEL_ADDRESS_BLOCK, ACCEL_BASE, ACCEL_RANGE,
-                      "M_AXI_GP0", ACCEL_CTRL_INTERFACE, "REGISTER")  # fmt: skip
-            _memrange(memmap, dma, DMA_ADDRESS_BLOCK, DMA_BASE, DMA_RANGE,
-                      "M_AXI_GP0", "S_AXI_LITE", "REGISTER")  # fmt: skip
+            _memrange(memmap, accel, ACCEL_ADDRESS_BLOCK, family.accel_base, ACCEL_RANGE,
+                      family.ctrl_master, ACCEL_CTRL_INTERFACE, "REGISTER")  # fmt: skip
+            _memrange(memmap, dma, DMA_ADDRESS_BLOCK, family.dma_base, DMA_RANGE,
+                      family.ctrl_master, "S_AXI_LITE", "REGISTER")  # fmt: skip
             peripherals = _sub(module, "PERIPHERALS")
             for target in (accel, dma):
                 _sub(peripherals, "PERIPHERAL", INSTANCE=target.instance)
         elif cell is dma:
-            interface, name, base, span = DDR_ADDRESS_BLOCK
             memmap = _sub(module, "MEMORYMAP")
-            for master_if in ("M_AXI_MM2S", "M_AXI_S2MM"):
-                _memrange(memmap, ps, name, base, span, master_if, interface, "MEMORY")
+            for mem in mem_slave_blocks(design):
+                memtype = "REGISTER" if mem.name in _REGISTER_BLOCKS else "MEMORY"
+                for master_if in ("M_AXI_MM2S", "M_AXI_S2MM"):
+                    _memrange(memmap, ps, mem.name, mem.base, mem.span, master_if,
+                              family.mem_slave, memtype)  # fmt: skip
             peripherals = _sub(module, "PERIPHERALS")
             _sub(peripherals, "PERIPHERAL", INSTANCE=ps.instance)
     ET.indent(root, space="  ")
@@ -223,3 +263,8 @@ def render(design: BlockDesign | None = None) -> str:
         " do not edit. -->\n"
         f"{body}\n"
     )
+
+
+def render_zynqmp_reference() -> str:
+    """The .hwh of the default design on the ZynqMP reference board (``REFERENCE_ZYNQMP_PATH``)."""
+    return render(BlockDesign(board=REFERENCE_ZYNQMP_BOARD))

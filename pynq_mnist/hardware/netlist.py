@@ -11,19 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import regmap
+from .boards import ZYNQ7000, PsFamily
 from .design import (
     ACCEL_CTRL_INTERFACE,
-    CRYSTAL_MHZ,
-    DMA_BASE,
     DMA_RANGE,
     DMA_VLNV,
-    IO_PLL_FBDIV,
     PLATFORM,
     STREAM_DATA_WIDTH,
     VLNV,
     BlockDesign,
-    fclk_divisors,
 )
+from .ps_parameters import ps7_parameters, zynqmp_ps_parameters
 
 __all__ = ["Cell", "cells", "interface_nets", "master_drives", "scalar_nets"]
 
@@ -40,6 +38,8 @@ _AXI3 = _signals(
     "BID BREADY BRESP BVALID RDATA RID RLAST RREADY RRESP RVALID "
     "WDATA WID WLAST WREADY WSTRB WVALID"
 )
+# AXI4 of the ZynqMP PS ports (UG1085): no WID, a USER signal per address channel.
+_AXI4_PS = [s for s in _AXI3 if s != "WID"] + ["ARUSER", "AWUSER"]
 _LITE = _signals(
     "AWADDR AWPROT AWVALID AWREADY WDATA WSTRB WVALID WREADY BRESP BVALID BREADY "
     "ARADDR ARPROT ARVALID ARREADY RDATA RRESP RVALID RREADY"
@@ -64,7 +64,9 @@ def master_drives(logical: str) -> bool:
     return request != logical.endswith("READY")
 
 
-def _signal_width(logical: str, addr: int, data: int, id_width: int, axi3: bool) -> int:
+def _signal_width(
+    logical: str, addr: int, data: int, id_width: int, axi3: bool, user: int = 1
+) -> int:
     suffix = logical[2:] if logical.startswith(("AW", "AR")) else logical[1:]
     return {
         "ADDR": addr,
@@ -80,6 +82,7 @@ def _signal_width(logical: str, addr: int, data: int, id_width: int, axi3: bool)
         "LOCK": 2 if axi3 else 1,
         "QOS": 4,
         "ID": id_width,
+        "USER": user,
     }.get(suffix, 1)
 
 
@@ -137,6 +140,7 @@ class Cell:
         id_width: int = 0,
         axi3: bool = False,
         protocol: str | None = None,
+        user: int = 1,
     ) -> None:
         """Add an interface whose physical ports are ``physical.format(logical)``."""
         master = kind in ("MASTER", "INITIATOR")
@@ -145,7 +149,7 @@ class Cell:
         for logical in signals:
             phys = physical.format(lo=logical.lower(), up=logical.upper(), name=logical)
             out = master_drives(logical) == master
-            width = _signal_width(logical, addr, data, id_width, axi3)
+            width = _signal_width(logical, addr, data, id_width, axi3, user)
             self.ports[phys] = _Port(phys, "O" if out else "I", width)
             portmap.append((logical, phys))
         if stream:
@@ -184,48 +188,17 @@ def _read_write_mode(signals: list[str]) -> str:
 # --- the design ----------------------------------------------------------------
 
 
-def _ps7_parameters(design: BlockDesign) -> dict[str, str]:
-    div0, div1 = fclk_divisors(design.fclk_mhz)
-    pll = CRYSTAL_MHZ * IO_PLL_FBDIV
-    params = {
-        "PCW_CRYSTAL_PERIPHERAL_FREQMHZ": str(CRYSTAL_MHZ),
-        "PCW_IOPLL_CTRL_FBDIV": str(IO_PLL_FBDIV),
-        "PCW_IO_IO_PLL_FREQMHZ": f"{pll:.3f}",
-        "PCW_USE_M_AXI_GP0": "1",
-        "PCW_USE_S_AXI_HP0": "1",
-        "PCW_S_AXI_HP0_DATA_WIDTH": "64",
-        "PCW_USE_FABRIC_INTERRUPT": "0",  # no interrupt is wired (overlay/README.md)
-    }
-    for clk in range(4):
-        enabled = clk == 0
-        d0, d1 = (div0, div1) if enabled else (1, 1)
-        params.update(
-            {
-                f"PCW_FPGA_FCLK{clk}_ENABLE": "1" if enabled else "0",
-                f"PCW_EN_CLK{clk}_PORT": "1" if enabled else "0",
-                f"PCW_FPGA{clk}_PERIPHERAL_FREQMHZ": f"{design.fclk_mhz:g}" if enabled else "50",
-                f"PCW_ACT_FPGA{clk}_PERIPHERAL_FREQMHZ": f"{pll / (d0 * d1):.6f}"
-                if enabled
-                else "10.000000",
-                f"PCW_FCLK{clk}_PERIPHERAL_CLKSRC": "IO PLL",
-                f"PCW_FCLK{clk}_PERIPHERAL_DIVISOR0": str(d0),
-                f"PCW_FCLK{clk}_PERIPHERAL_DIVISOR1": str(d1),
-            }
-        )
-    return params
-
-
 def _dma_parameters(design: BlockDesign) -> dict[str, str]:
     p = design.dma_config
     upper = {key.upper(): value for key, value in p.items()}
-    base = DMA_BASE
+    base = design.family.dma_base
     return {
         "C_S_AXI_LITE_ADDR_WIDTH": "10",
         "C_S_AXI_LITE_DATA_WIDTH": "32",
         **upper,
         "C_M_AXI_MM2S_ADDR_WIDTH": p["c_addr_width"],
         "C_M_AXI_S2MM_ADDR_WIDTH": p["c_addr_width"],
-        "C_FAMILY": "zynq",
+        "C_FAMILY": design.family.arch,
         "Component_Name": f"{design.name}_{design.dma.replace('/', '_')}_0",
         **p,
         "EDK_IPTYPE": "PERIPHERAL",
@@ -234,25 +207,58 @@ def _dma_parameters(design: BlockDesign) -> dict[str, str]:
     }
 
 
-def _unconnected(design: BlockDesign) -> dict[str, Cell]:
-    """Every cell of overlay/bd.tcl with its ports and bus interfaces, keyed by role."""
-    dp = design.dma_config
-    ps = Cell(*PLATFORM["ps7"], parameters=_ps7_parameters(design), is_pl=False)
+def _ps7(design: BlockDesign) -> Cell:
+    ps = Cell(*PLATFORM["ps7"], parameters=ps7_parameters(design), is_pl=False)
     ps.bus("M_AXI_GP0", "MASTER", _AXI3, "M_AXI_GP0_{up}", id_width=12, axi3=True)
-    ps.bus("S_AXI_HP0", "SLAVE", _AXI3, "S_AXI_HP0_{up}", data=64, id_width=6, axi3=True)
-    ps.scalar("FCLK_CLK0", "O", sigis="clk", CLKFREQUENCY=str(int(design.fclk_mhz * 1e6)))
+    ps.bus("S_AXI_HP0", "SLAVE", _AXI3, "S_AXI_HP0_{up}", data=design.hp_data_width,
+           id_width=6, axi3=True)  # fmt: skip
+    ps.scalar("FCLK_CLK0", "O", sigis="clk")
     ps.scalar("FCLK_RESET0_N", "O", sigis="rst")
     ps.scalar("M_AXI_GP0_ACLK", "I", sigis="clk")
     ps.scalar("S_AXI_HP0_ACLK", "I", sigis="clk")
+    return ps
 
-    reset = Cell(*PLATFORM["reset"], parameters={"C_FAMILY": "zynq", "C_EXT_RST_WIDTH": "4"})
+
+# Port widths of the ZynqMP PS (PG201): HPM0_FPD 40-bit addresses and 16-bit IDs,
+# HP0_FPD (S_AXI_GP2) 49-bit addresses and 6-bit IDs.
+_HPM0_FPD = {"addr": 40, "id_width": 16, "protocol": "AXI4", "user": 16}
+_HP0_FPD = {"addr": 49, "id_width": 6, "protocol": "AXI4", "user": 1}
+
+
+def _zynq_ultra_ps_e(design: BlockDesign) -> Cell:
+    family = design.family
+    ps = Cell(family.ps_instance, family.ps_vlnv, parameters=zynqmp_ps_parameters(design),
+              is_pl=False)  # fmt: skip
+    ps.bus(family.ctrl_master, "MASTER", _AXI4_PS, "maxigp0_{lo}",
+           data=family.ctrl_master_width, **_HPM0_FPD)  # fmt: skip
+    ps.bus(family.mem_slave, "SLAVE", _AXI4_PS, "saxigp2_{lo}", data=design.hp_data_width,
+           **_HP0_FPD)  # fmt: skip
+    ps.scalar(family.pl_clock, "O", sigis="clk")
+    ps.scalar(family.pl_reset, "O", sigis="rst", POLARITY="ACTIVE_LOW")
+    ps.scalar(family.ctrl_master_clock, "I", sigis="clk")
+    ps.scalar(family.mem_slave_clock, "I", sigis="clk")
+    return ps
+
+
+def _unconnected(design: BlockDesign) -> dict[str, Cell]:
+    """Every cell of overlay/bd.tcl with its ports and bus interfaces, keyed by role."""
+    dp = design.dma_config
+    family = design.family
+    zynq7000 = family is ZYNQ7000
+    ps = _ps7(design) if zynq7000 else _zynq_ultra_ps_e(design)
+    reset_cell = PLATFORM["reset"] if zynq7000 else (family.reset_instance, PLATFORM["reset"][1])
+    reset = Cell(*reset_cell, parameters={"C_FAMILY": family.arch, "C_EXT_RST_WIDTH": "4"})
     reset.scalar("slowest_sync_clk", "I", sigis="clk")
     reset.scalar("ext_reset_in", "I", sigis="rst", POLARITY="ACTIVE_LOW")
     reset.scalar("interconnect_aresetn", "O", sigis="rst", POLARITY="ACTIVE_LOW")
     reset.scalar("peripheral_aresetn", "O", sigis="rst", POLARITY="ACTIVE_LOW")
 
     ctrl = Cell(*PLATFORM["ctrl_ic"], parameters={"NUM_SI": "1", "NUM_MI": "2"})
-    ctrl.bus("S00_AXI", "SLAVE", _AXI3, "S00_AXI_{lo}", id_width=12, axi3=True)
+    if zynq7000:
+        ctrl.bus("S00_AXI", "SLAVE", _AXI3, "S00_AXI_{lo}", id_width=12, axi3=True)
+    else:
+        ctrl.bus("S00_AXI", "SLAVE", _AXI4_PS, "S00_AXI_{lo}", data=family.ctrl_master_width,
+                 **_HPM0_FPD)  # fmt: skip
     ctrl.bus("M00_AXI", "MASTER", _LITE, "M00_AXI_{lo}", protocol="AXI4LITE")
     ctrl.bus("M01_AXI", "MASTER", _LITE, "M01_AXI_{lo}", protocol="AXI4LITE")
     for pin in ("ACLK", "S00_ACLK", "M00_ACLK", "M01_ACLK"):
@@ -263,7 +269,12 @@ def _unconnected(design: BlockDesign) -> dict[str, Cell]:
     mem = Cell(*PLATFORM["mem_ic"], parameters={"NUM_SI": "2", "NUM_MI": "1"})
     mem.bus("S00_AXI", "SLAVE", _READ, "S00_AXI_{lo}", protocol="AXI4")
     mem.bus("S01_AXI", "SLAVE", _WRITE, "S01_AXI_{lo}", protocol="AXI4")
-    mem.bus("M00_AXI", "MASTER", _AXI3, "M00_AXI_{lo}", data=64, id_width=6, axi3=True)
+    if zynq7000:
+        mem.bus("M00_AXI", "MASTER", _AXI3, "M00_AXI_{lo}", data=design.hp_data_width,
+                id_width=6, axi3=True)  # fmt: skip
+    else:
+        mem.bus("M00_AXI", "MASTER", _AXI4_PS, "M00_AXI_{lo}", data=design.hp_data_width,
+                **_HP0_FPD)  # fmt: skip
     mem.scalar("aclk", "I", sigis="clk")
     mem.scalar("aresetn", "I", sigis="rst")
 
@@ -323,25 +334,27 @@ def _unconnected(design: BlockDesign) -> dict[str, Cell]:
     return {"ps7": ps, "reset": reset, "ctrl_ic": ctrl, "mem_ic": mem, "dma": dma, "accel": accel}
 
 
-def interface_nets() -> list[tuple[str, str, str, str]]:
+def interface_nets(family: PsFamily = ZYNQ7000) -> list[tuple[str, str, str, str]]:
     """(master role, interface, slave role, interface) of every AXI connection (bd.tcl order)."""
     return [
-        ("ps7", "M_AXI_GP0", "ctrl_ic", "S00_AXI"),
+        ("ps7", family.ctrl_master, "ctrl_ic", "S00_AXI"),
         ("ctrl_ic", "M00_AXI", "accel", ACCEL_CTRL_INTERFACE),
         ("ctrl_ic", "M01_AXI", "dma", "S_AXI_LITE"),
         ("dma", "M_AXI_MM2S", "mem_ic", "S00_AXI"),
         ("dma", "M_AXI_S2MM", "mem_ic", "S01_AXI"),
-        ("mem_ic", "M00_AXI", "ps7", "S_AXI_HP0"),
+        ("mem_ic", "M00_AXI", "ps7", family.mem_slave),
         ("dma", "M_AXIS_MM2S", "accel", "s_axis"),
         ("accel", "m_axis", "dma", "S_AXIS_S2MM"),
     ]
 
 
-def scalar_nets() -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
+def scalar_nets(
+    family: PsFamily = ZYNQ7000,
+) -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
     """(driver, sinks) of every clock and reset net, as (role, pin); interrupts stay open."""
     clocks = [
-        ("ps7", "M_AXI_GP0_ACLK"),
-        ("ps7", "S_AXI_HP0_ACLK"),
+        ("ps7", family.ctrl_master_clock),
+        ("ps7", family.mem_slave_clock),
         ("reset", "slowest_sync_clk"),
         *[("ctrl_ic", p) for p in ("ACLK", "S00_ACLK", "M00_ACLK", "M01_ACLK")],
         ("mem_ic", "aclk"),
@@ -355,16 +368,16 @@ def scalar_nets() -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
         ("accel", "aresetn"),
     ]
     return [
-        (("ps7", "FCLK_CLK0"), clocks),
-        (("ps7", "FCLK_RESET0_N"), [("reset", "ext_reset_in")]),
+        (("ps7", family.pl_clock), clocks),
+        (("ps7", family.pl_reset), [("reset", "ext_reset_in")]),
         (("reset", "interconnect_aresetn"), [("ctrl_ic", "ARESETN")]),
         (("reset", "peripheral_aresetn"), peripheral_resets),
     ]
 
 
-def _connect(cells: dict[str, Cell]) -> None:
+def _connect(cells: dict[str, Cell], family: PsFamily) -> None:
     """Fill in peers, signal and bus names the way Vivado names them (driver_pin)."""
-    for master_role, master_if, slave_role, slave_if in interface_nets():
+    for master_role, master_if, slave_role, slave_if in interface_nets(family):
         master, slave = cells[master_role], cells[slave_role]
         mif, sif = master.interfaces[master_if], slave.interfaces[slave_if]
         busname = f"{master.instance}_{master_if}"
@@ -378,7 +391,7 @@ def _connect(cells: dict[str, Cell]) -> None:
             if not master_drives(logical):
                 driver, sink = sink, driver
             _link(driver, sink, f"{driver[0].instance}_{driver[1]}")
-    for (drole, dpin), sinks in scalar_nets():
+    for (drole, dpin), sinks in scalar_nets(family):
         driver = cells[drole]
         signame = f"{driver.instance}_{dpin}"
         for srole, spin in sinks:
@@ -395,7 +408,10 @@ def _link(driver: tuple[Cell, str], sink: tuple[Cell, str], signame: str) -> Non
 
 
 def cells(design: BlockDesign) -> dict[str, Cell]:
-    """Every cell of ``design``, keyed by role (ps7, reset, ctrl_ic, mem_ic, dma, accel), wired."""
+    """Every cell of ``design``, keyed by role (ps7, reset, ctrl_ic, mem_ic, dma, accel), wired.
+
+    The role ``ps7`` is the PS of either family (``zynq_ultra_ps_e_0`` on ZynqMP).
+    """
     built = _unconnected(design)
-    _connect(built)
+    _connect(built, design.family)
     return built

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..cache import cache_root
 from ..hardware import hwh
-from ..hardware.design import PART, BlockDesign
+from ..hardware.design import BlockDesign
 
 __all__ = [
     "STANDIN_MAGIC",
@@ -44,7 +44,7 @@ def standin_bit(design: BlockDesign, hwh_text: str) -> bytes:
     """A .bit file: Xilinx header fields a-e around a payload naming the .hwh's digest."""
     payload = STANDIN_MAGIC + standin_digest(hwh_text).encode("ascii") + b"\n"
     payload += b"\0" * (-len(payload) % 4)
-    device, package, _ = PART
+    device, package, _ = design.platform.systeminfo
     header = struct.pack(">H", 9) + bytes.fromhex("0ff00ff00ff00ff000") + struct.pack(">H", 1)
     header += _bit_field(b"a", f"{design.name};UserID=0XFFFFFFFF;Version={design.vivado_version}")
     header += _bit_field(b"b", f"{device}{package}")

@@ -1,4 +1,4 @@
-"""The one generator: the committed .vh, config.tcl and .hwh are fresh; --check can fail."""
+"""The one generator: the committed .vh, config.tcl and .hwh files are fresh; --check can fail."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ TAMPER = {
     "hw/rtl/mnist_regmap.vh": ("32'h4D4E0100", "32'h4D4E0101"),
     "overlay/config.tcl": ("0x40400000", "0x40410000"),
     "overlay/reference.hwh": ('NAME="NUM_BANKS" VALUE="64"', 'NAME="NUM_BANKS" VALUE="32"'),
+    "overlay/reference-kv260.hwh": (
+        'NAME="C_SAXIGP2_DATA_WIDTH" VALUE="128"',
+        'NAME="C_SAXIGP2_DATA_WIDTH" VALUE="64"',
+    ),
 }
 
 
@@ -25,7 +29,7 @@ def test_generated_files_are_fresh() -> None:
         assert "do not edit" in head and "pynq_mnist.hardware.generate" in head, path
 
 
-def test_outputs_are_the_three_files() -> None:
+def test_outputs_are_the_four_files() -> None:
     assert sorted(str(p) for p in generate.OUTPUTS) == sorted(TAMPER)
 
 
