@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from vivado_stub import StubRun, run_build
+from vivado_stub import BOARD_KEYS, StubRun, run_build
 
 
 @pytest.fixture(scope="session")
@@ -12,9 +12,6 @@ def z2_build(tmp_path_factory: pytest.TempPathFactory) -> StubRun:
     run = run_build(tmp_path_factory.mktemp("z2"))
     assert run.returncode == 0, run.error + run.tcl_error
     return run
-
-
-BOARD_KEYS = ("pynq-z1", "pynq-z2", "kv260", "zcu104", "ultra96v2")
 
 
 @pytest.fixture(scope="session")

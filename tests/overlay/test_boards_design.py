@@ -11,9 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import BOARD_KEYS
 from tcl_tools import OVERLAY, brace, tclsh
-from vivado_stub import StubRun, hex_int, run_build
+from vivado_stub import BOARD_KEYS, StubRun, hex_int, run_build
 
 from pynq_mnist.hardware import boards, design, regmap
 

@@ -13,8 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import BOARD_KEYS
-from vivado_stub import StubRun, run_build
+from vivado_stub import BOARD_KEYS, StubRun, run_build
 
 from pynq_mnist.hardware import boards, netlist, regmap
 from pynq_mnist.hardware.design import BlockDesign

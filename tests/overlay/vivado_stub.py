@@ -94,6 +94,9 @@ XILINX_SEGMENTS: dict[str, set[str]] = {
     "xilinx.com:ip:axi_dma:7.1": {"S_AXI_LITE/Reg"},
 }
 
+# make -C overlay BOARD=...: the five boards, written out.
+BOARD_KEYS = ("pynq-z1", "pynq-z2", "kv260", "zcu104", "ultra96v2")
+
 STUB_TCL = (Path(__file__).with_name("vivado_stub.tcl")).read_text()
 
 
