@@ -32,6 +32,11 @@ from pynq_mnist.hardware.boards import BOARDS, ZYNQ7000, ZYNQMP, Board, PsFamily
 OVERHEAD_NS = 1.0
 
 
+def device_name(board: Board) -> str:
+    """The part without package and grade (``xc7z020``, ``xck26``), as the data sheets name it."""
+    return board.part.split("-")[0].removesuffix(board.package)
+
+
 @dataclass(frozen=True)
 class Family:
     """One `synth_xilinx -family` target."""
@@ -58,7 +63,7 @@ class Family:
         """Device (``xc7z020``, ``xck26``, ...) -> the boards built on it."""
         parts: dict[str, list[Board]] = {}
         for board in self.boards:
-            parts.setdefault(board.device, []).append(board)
+            parts.setdefault(device_name(board), []).append(board)
         return parts
 
     @property
