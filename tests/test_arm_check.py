@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -11,9 +12,17 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "arm-check.sh"
 USAGE = "usage: arm-check.sh --arch armhf|arm64"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # A root and a data directory of its own, without MNIST: should the parser let a bad
+    # argument through, the script stops at the data check instead of recopying a real root.
+    env = {**os.environ, "ARM_ROOT": str(tmp_path / "root"), "PYNQ_MNIST_DATA": str(tmp_path)}
     return subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=30, check=False
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=env,
     )
 
 
@@ -28,11 +37,13 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     ],
     ids=["no-arch", "no-value", "unknown-arch", "unknown-arch-equals", "unknown-argument"],
 )
-def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
-    done = _run(*args)
+def test_bad_arguments_exit_2_with_one_line(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    done = _run(tmp_path, *args)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
 
 
-def test_help_prints_usage() -> None:
-    done = _run("--help")
+def test_help_prints_usage(tmp_path: Path) -> None:
+    done = _run(tmp_path, "--help")
     assert (done.returncode, done.stdout, done.stderr) == (0, USAGE + "\n", "")
