@@ -3,19 +3,21 @@
 #   vivado -mode batch -source build.tcl -tclargs board pynq-z2 [key value ...]
 #
 # (normally through `make -C overlay BOARD=pynq-z2`). Keys:
-#   board        pynq-z2 | pynq-z1                          (required)
+#   board        pynq-z1 | pynq-z2 | kv260 | zcu104 | ultra96v2  (required;
+#                config.tcl's BOARDS, from pynq_mnist/hardware/boards.py)
 #   step         ip | bd | bitstream                        (default bitstream)
-#   fclk_mhz     FCLK_CLK0 in MHz                           (default regmap.FCLK_MHZ)
+#   fclk_mhz     the PL clock in MHz (FCLK_CLK0 / pl_clk0)  (default: the board's)
+#   hp_width     the DMA's HP port data width               (default: the PS family's)
 #   num_banks    32 | 64 | 128                              (default regmap.DEFAULT_NUM_BANKS)
 #   jobs         parallel synthesis/implementation jobs     (default 2)
 #   build_dir    scratch directory                          (default ./build/<board>)
 #   out_dir      where mnist.bit + mnist.hwh go  (default pynq_mnist/overlays/<$BOARD>,
-#                $BOARD as PYNQ images set it: Pynq-Z1, Pynq-Z2)
+#                $BOARD as PYNQ images set it: Pynq-Z1, Pynq-Z2, KV260, ZCU104, Ultra96V2)
 #   allow_version_mismatch 0|1  run on an untested Vivado version
 #   allow_timing_failure   0|1  keep a bitstream that does not meet timing
 #   board_repo   a board-files directory for Vivado (set_param board.repoPaths)
 #   require_board_files    0|1  fail when the board part is not installed,
-#                               rather than fall back to bd.tcl's PS7 preset
+#                               rather than fall back to bd.tcl's PS fallback preset
 #
 # Steps: "ip" packages hw/rtl; "bd" also creates the project and the
 # validated block design and copies its .hwh into build_dir; "bitstream" also
@@ -26,20 +28,9 @@ namespace eval mnist {
     variable SCRIPT_DIR [file dirname [file normalize [info script]]]
     variable REPO_ROOT  [file dirname $SCRIPT_DIR]
     variable DESIGN_NAME mnist
-    variable PART xc7z020clg400-1
     # PYNQ v3.1 images (PYNQ-Z1/Z2) were built with 2024.1, v3.0.x with 2022.1.
     variable VIVADO_TARGET 2024.1
     variable VIVADO_SUPPORTED {2024.1 2022.1}
-    # board -> board-part pattern (Digilent PYNQ-Z1, TUL PYNQ-Z2 board files)
-    variable BOARD_PARTS {
-        pynq-z1 www.digilentinc.com:pynq-z1:part0:*
-        pynq-z2 tul.com.tw:pynq-z2:part0:*
-    }
-    # board -> $BOARD on the PYNQ image, the directory pynq_mnist/overlay.py searches
-    variable BOARD_ENV_NAMES {
-        pynq-z1 Pynq-Z1
-        pynq-z2 Pynq-Z2
-    }
 }
 
 source [file join $mnist::SCRIPT_DIR config.tcl]
@@ -48,16 +39,15 @@ source [file join $mnist::SCRIPT_DIR bd.tcl]
 
 # key/value argv -> dict with defaults filled in; errors name the bad value.
 proc mnist::parse_args {argv} {
-    variable BOARD_PARTS
-    variable FCLK_MHZ
+    variable BOARDS
+    variable BOARD_KEYS
     variable NUM_BANKS_DEFAULT
     variable NUM_BANKS_SUPPORTED
     variable REPO_ROOT
-    variable BOARD_ENV_NAMES
     if {[llength $argv] % 2 != 0} {
         error "arguments must be key value pairs, got: $argv"
     }
-    set opts [dict create step bitstream fclk_mhz $FCLK_MHZ num_banks $NUM_BANKS_DEFAULT \
+    set opts [dict create step bitstream fclk_mhz "" hp_width "" num_banks $NUM_BANKS_DEFAULT \
                   jobs 2 build_dir "" out_dir "" board_repo "" \
                   allow_version_mismatch 0 allow_timing_failure 0 require_board_files 0]
     set known [concat board [dict keys $opts]]
@@ -68,19 +58,34 @@ proc mnist::parse_args {argv} {
         dict set opts $key $value
     }
     if {![dict exists $opts board]} {
-        error "missing argument: board ([join [dict keys $BOARD_PARTS] { | }])"
+        error "missing argument: board ([join $BOARD_KEYS { | }])"
     }
     set board [dict get $opts board]
-    if {![dict exists $BOARD_PARTS $board]} {
-        error "board '$board' is not supported ([join [dict keys $BOARD_PARTS] { | }])"
+    if {![dict exists $BOARDS $board]} {
+        error "board '$board' is not supported ([join $BOARD_KEYS { | }])"
     }
     if {[dict get $opts step] ni {ip bd bitstream}} {
         error "step '[dict get $opts step]' must be ip, bd or bitstream"
     }
+    if {[dict get $opts fclk_mhz] eq ""} {
+        dict set opts fclk_mhz [board_info $board fclk_mhz]
+    }
     set fclk [dict get $opts fclk_mhz]
-    # PS7 FCLK outputs are specified up to 250 MHz (DS187).
-    if {![string is double -strict $fclk] || $fclk <= 0 || $fclk > 250} {
-        error "fclk_mhz '$fclk' must be a number in (0, 250]"
+    set family [family_info $board title]
+    # Data-sheet PL clock limits: DS187 (Zynq-7000), DS925 (Zynq UltraScale+).
+    set max_fclk [family_info $board max_fclk_mhz]
+    if {![string is double -strict $fclk] || $fclk <= 0 || $fclk > $max_fclk} {
+        error "fclk_mhz '$fclk' must be a number in (0, $max_fclk] ($family)"
+    }
+    if {[catch {pl_clock_divisors $board $fclk} message]} {
+        error "fclk_mhz '$fclk': $message"
+    }
+    if {[dict get $opts hp_width] eq ""} {
+        dict set opts hp_width [family_info $board default_hp_width]
+    }
+    set hp_widths [family_info $board hp_widths]
+    if {[dict get $opts hp_width] ni $hp_widths} {
+        error "hp_width '[dict get $opts hp_width]' must be one of $hp_widths ($family)"
     }
     if {[dict get $opts num_banks] ni $NUM_BANKS_SUPPORTED} {
         error "num_banks '[dict get $opts num_banks]' must be one of $NUM_BANKS_SUPPORTED"
@@ -106,7 +111,7 @@ proc mnist::parse_args {argv} {
     }
     if {[dict get $opts out_dir] eq ""} {
         dict set opts out_dir \
-            [file join $REPO_ROOT pynq_mnist overlays [dict get $BOARD_ENV_NAMES $board]]
+            [file join $REPO_ROOT pynq_mnist overlays [board_info $board env_name]]
     }
     dict set opts build_dir [file normalize [dict get $opts build_dir]]
     dict set opts out_dir [file normalize [dict get $opts out_dir]]
@@ -136,26 +141,25 @@ proc mnist::check_vivado_version {current allow_mismatch} {
     return mismatch
 }
 
-# The newest installed board part for board, or "" for the PS7 fallback preset
+# The newest installed board part for board, or "" for the PS fallback preset
 # of bd.tcl (an error instead when require is set). Logs which one is used.
 proc mnist::find_board_part {board require} {
-    variable BOARD_PARTS
-    variable PART
-    set pattern [dict get $BOARD_PARTS $board]
+    set pattern [board_info $board board_part]
+    set ps [ps_name $board]
     set parts [lsort -dictionary [get_board_parts -quiet $pattern]]
     if {[llength $parts] > 0} {
         set board_part [lindex $parts end]
-        msg INFO "board part used: $board_part (PS7 from the board preset)"
+        msg INFO "board part used: $board_part ($ps from the board preset)"
         return $board_part
     }
     set text "no board files for $board ($pattern) in Vivado's board repositories\
               (board.repoPaths: '[get_param board.repoPaths]')"
     if {$require} {
         error "$text. Install them, point BOARD_REPO at them, or drop\
-               REQUIRE_BOARD_FILES=1 to build with the PS7 fallback preset."
+               REQUIRE_BOARD_FILES=1 to build with the $ps fallback preset."
     }
-    msg WARNING "$text; using the PS7 fallback preset of bd.tcl"
-    msg INFO "board part used: none (part $PART, PS7 fallback preset)"
+    msg WARNING "$text; using the $ps fallback preset of bd.tcl"
+    msg INFO "board part used: none (part [board_info $board part], $ps fallback preset)"
     return ""
 }
 
@@ -203,7 +207,7 @@ proc mnist::check_timing {report_dir allow_failure} {
     set setup [get_timing_paths -delay_type max -max_paths 1]
     set hold [get_timing_paths -delay_type min -max_paths 1]
     if {[llength $setup] == 0 || [llength $hold] == 0} {
-        error "no timing paths in the routed design: FCLK_CLK0 constrains nothing; see $report"
+        error "no timing paths in the routed design: the PL clock constrains nothing; see $report"
     }
     set wns [get_property SLACK $setup]
     set whs [get_property SLACK $hold]
@@ -231,7 +235,6 @@ proc mnist::check_timing {report_dir allow_failure} {
 proc mnist::main {argv} {
     variable REPO_ROOT
     variable DESIGN_NAME
-    variable PART
 
     set opts [parse_args $argv]
     check_vivado_version [version -short] [dict get $opts allow_version_mismatch]
@@ -240,6 +243,7 @@ proc mnist::main {argv} {
     set out_dir [dict get $opts out_dir]
     set jobs [dict get $opts jobs]
     set step [dict get $opts step]
+    set part [board_info $board part]
     if {[dict get $opts board_repo] ne ""} {
         set_param board.repoPaths [list [dict get $opts board_repo]]
         msg INFO "board repository [dict get $opts board_repo]"
@@ -251,13 +255,13 @@ proc mnist::main {argv} {
     file mkdir $build_dir
 
     set ip_repo [file join $build_dir ip_repo]
-    package_ip [file join $REPO_ROOT hw rtl] $ip_repo [file join $build_dir ip_pkg] $PART
+    package_ip [file join $REPO_ROOT hw rtl] $ip_repo [file join $build_dir ip_pkg] $part
     if {$step eq "ip"} {
         return
     }
 
     set proj_dir [file join $build_dir vivado]
-    create_project -force $DESIGN_NAME $proj_dir -part $PART
+    create_project -force $DESIGN_NAME $proj_dir -part $part
     if {$board_part ne ""} {
         set_property BOARD_PART $board_part [current_project]
     }
@@ -266,7 +270,7 @@ proc mnist::main {argv} {
     update_ip_catalog
 
     create_bd $DESIGN_NAME $board [expr {$board_part ne ""}] \
-        [dict get $opts fclk_mhz] [dict get $opts num_banks]
+        [dict get $opts fclk_mhz] [dict get $opts num_banks] [dict get $opts hp_width]
     set bd_file [get_files ${DESIGN_NAME}.bd]
     generate_target all $bd_file
     set wrapper [make_wrapper -files $bd_file -top]
@@ -302,8 +306,7 @@ proc mnist::main {argv} {
     msg INFO "wrote [file join $out_dir ${DESIGN_NAME}.bit] and ${DESIGN_NAME}.hwh"
 }
 
-# tests/test_overlay.py sources this file with Vivado stubs and calls
-# mnist::main itself.
+# tests/overlay sources this file with Vivado stubs and calls mnist::main itself.
 if {![info exists ::mnist_no_main]} {
     if {[catch {mnist::main $::argv} message]} {
         puts stderr "ERROR: \[mnist\] $message"

@@ -6,7 +6,6 @@ namespace eval mnist {
     variable VLNV                 pynq-mnist.dev:user:mnist_accel:1.0  ;# accelerator IP (driver bindto)
     variable TOP_MODULE           mnist_top  ;# RTL top packaged as the IP
     variable ACCEL_INSTANCE       mnist_accel  ;# block-design cell name
-    variable ACCEL_BASE           0x43C00000  ;# on M_AXI_GP0
     variable ACCEL_RANGE          0x00040000  ;# registers + weight window
     variable ACCEL_CTRL_INTERFACE s_axi_ctrl  ;# AXI4-Lite bus interface
     variable ACCEL_ADDRESS_BLOCK  reg0  ;# the single address block of that interface
@@ -17,26 +16,99 @@ namespace eval mnist {
     variable NUM_BANKS_DEFAULT    64  ;# IP parameter default
     variable DMA_VLNV             xilinx.com:ip:axi_dma:7.1  ;# AXI DMA (PG021)
     variable DMA_INSTANCE         axi_dma  ;# block-design cell name
-    variable DMA_BASE             0x40400000  ;# on M_AXI_GP0
     variable DMA_RANGE            0x00010000  ;# S_AXI_LITE
-    variable FCLK_MHZ             100  ;# FCLK_CLK0 default
+    variable BOARD_DEFAULT        pynq-z2  ;# make -C overlay without BOARD=
     variable NUM_BANKS_SUPPORTED {32 64 128}
-    # PG021 CONFIG.* names, in design.py order
-    variable DMA_PARAMETERS {
-        c_include_sg 0
-        c_sg_length_width 26
-        c_include_mm2s 1
-        c_include_s2mm 1
-        c_m_axi_mm2s_data_width 32
-        c_m_axis_mm2s_tdata_width 32
-        c_m_axi_s2mm_data_width 32
-        c_s_axis_s2mm_tdata_width 32
-        c_include_mm2s_dre 0
-        c_include_s2mm_dre 0
-        c_mm2s_burst_size 16
-        c_s2mm_burst_size 16
-        c_addr_width 32
-        c_micro_dma 0
+    # make -C overlay BOARD=<one of these> (overlay/Makefile reads this line)
+    variable BOARD_KEYS {pynq-z1 pynq-z2 kv260 zcu104 ultra96v2}
+    # boards.BOARDS; memory: {{hwh address block, base, span} ...} for the DMA
+    variable BOARDS {
+        pynq-z1 {title PYNQ-Z1 env_name Pynq-Z1 family zynq part xc7z020clg400-1 board_part {www.digilentinc.com:pynq-z1:part0:*} fclk_mhz 100 memory {{HP0_DDR_LOWOCM 0x00000000 0x20000000}}}
+        pynq-z2 {title PYNQ-Z2 env_name Pynq-Z2 family zynq part xc7z020clg400-1 board_part {tul.com.tw:pynq-z2:part0:*} fclk_mhz 100 memory {{HP0_DDR_LOWOCM 0x00000000 0x20000000}}}
+        kv260 {title {Kria KV260} env_name KV260 family zynqmp part xck26-sfvc784-2LV-c board_part {xilinx.com:kv260_som:part0:*} fclk_mhz 150 memory {{HP0_DDR_LOW 0x00000000 0x80000000} {HP0_DDR_HIGH 0x800000000 0x80000000}}}
+        zcu104 {title ZCU104 env_name ZCU104 family zynqmp part xczu7ev-ffvc1156-2-e board_part {xilinx.com:zcu104:part0:*} fclk_mhz 150 memory {{HP0_DDR_LOW 0x00000000 0x80000000}}}
+        ultra96v2 {title Ultra96-V2 env_name Ultra96V2 family zynqmp part xczu3eg-sbva484-1-e board_part {avnet.com:ultra96v2:part0:*} fclk_mhz 150 memory {{HP0_DDR_LOW 0x00000000 0x80000000}}}
+    }
+    # boards.FAMILIES; dma_parameters: PG021 CONFIG.* names, design.py order
+    variable FAMILIES {
+        zynq {
+            title Zynq-7000
+            arch zynq
+            ps_instance processing_system7_0
+            ps_vlnv xilinx.com:ip:processing_system7:5.5
+            reset_instance rst_ps7_fclk0
+            ctrl_master M_AXI_GP0
+            mem_slave S_AXI_HP0
+            mem_slave_port S_AXI_HP0
+            ctrl_master_clock M_AXI_GP0_ACLK
+            mem_slave_clock S_AXI_HP0_ACLK
+            pl_clock FCLK_CLK0
+            pl_reset FCLK_RESET0_N
+            accel_base 0x43C00000
+            dma_base 0x40400000
+            ref_clk_mhz 50
+            pll_name {IO PLL}
+            pll_mhz 1000
+            pl_divisor1_is_one 0
+            max_fclk_mhz 250
+            default_hp_width 64
+            hp_widths {32 64}
+            dma_parameters {
+                c_include_sg 0
+                c_sg_length_width 26
+                c_include_mm2s 1
+                c_include_s2mm 1
+                c_m_axi_mm2s_data_width 32
+                c_m_axis_mm2s_tdata_width 32
+                c_m_axi_s2mm_data_width 32
+                c_s_axis_s2mm_tdata_width 32
+                c_include_mm2s_dre 0
+                c_include_s2mm_dre 0
+                c_mm2s_burst_size 16
+                c_s2mm_burst_size 16
+                c_addr_width 32
+                c_micro_dma 0
+            }
+        }
+        zynqmp {
+            title {Zynq UltraScale+}
+            arch zynquplus
+            ps_instance zynq_ultra_ps_e_0
+            ps_vlnv xilinx.com:ip:zynq_ultra_ps_e:3.5
+            reset_instance rst_ps8_pl0
+            ctrl_master M_AXI_HPM0_FPD
+            mem_slave S_AXI_HP0_FPD
+            mem_slave_port SAXIGP2
+            ctrl_master_clock maxihpm0_fpd_aclk
+            mem_slave_clock saxihp0_fpd_aclk
+            pl_clock pl_clk0
+            pl_reset pl_resetn0
+            accel_base 0xA0000000
+            dma_base 0xA0040000
+            ref_clk_mhz 33.333
+            pll_name IOPLL
+            pll_mhz 1499.985
+            pl_divisor1_is_one 1
+            max_fclk_mhz 333
+            default_hp_width 128
+            hp_widths {32 64 128}
+            dma_parameters {
+                c_include_sg 0
+                c_sg_length_width 26
+                c_include_mm2s 1
+                c_include_s2mm 1
+                c_m_axi_mm2s_data_width 32
+                c_m_axis_mm2s_tdata_width 32
+                c_m_axi_s2mm_data_width 32
+                c_s_axis_s2mm_tdata_width 32
+                c_include_mm2s_dre 0
+                c_include_s2mm_dre 0
+                c_mm2s_burst_size 16
+                c_s2mm_burst_size 16
+                c_addr_width 64
+                c_micro_dma 0
+            }
+        }
     }
     # {name offset size access description {{field lsb width access description} ...}}
     variable REGISTERS {

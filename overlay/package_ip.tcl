@@ -191,6 +191,7 @@ proc mnist::add_num_banks_parameter {core} {
 # Package rtl_dir (all *.v and *.vh) as $VLNV into ip_repo/<name>_<version>.
 # Returns the IP directory. Uses a throw-away project in work_dir.
 proc mnist::package_ip {rtl_dir ip_repo work_dir part} {
+    variable FAMILIES
     variable VLNV
     variable TOP_MODULE
     lassign [split $VLNV :] vendor library name version
@@ -221,7 +222,13 @@ proc mnist::package_ip {rtl_dir ip_repo work_dir part} {
     set_property DISPLAY_NAME {pynq-mnist int8 MLP 784-128-10 accelerator} $core
     set_property DESCRIPTION {AXI4-Lite control and weight window, AXI4-Stream images in, results out} $core
     set_property VENDOR_DISPLAY_NAME pynq-mnist $core
-    set_property SUPPORTED_FAMILIES {zynq Production} $core
+    # Every PS family of config.tcl: the IP catalog hides an IP from a part of
+    # any other family (zynq: Zynq-7000, zynquplus: Zynq UltraScale+ and Kria).
+    set families {}
+    dict for {name family} $FAMILIES {
+        lappend families [dict get $family arch] Production
+    }
+    set_property SUPPORTED_FAMILIES $families $core
     # Fixed, so that rebuilding unchanged sources gives an identical component.xml.
     set_property CORE_REVISION 1 $core
 

@@ -2,7 +2,7 @@
 
 Run as a script on x86-64 after a deliberate change to the deskew definition,
 to rewrite the file (tests/test_golden_deskew.py compares every other stack,
-including 32-bit ARM, against it)::
+including 32- and 64-bit ARM, against it)::
 
     python tests/golden_deskew.py
 """

@@ -2,8 +2,8 @@
 
 Run as a script on x86-64 with the main CI lane's stack after a deliberate
 change to the preprocessing, the samples or the bundled model, to rewrite the
-file (tests/test_golden.py compares the board-stack lanes and 32-bit ARM
-against it)::
+file (tests/test_golden.py compares the board-stack lanes and 32/64-bit
+ARM against it)::
 
     python tests/golden_outputs.py
 """

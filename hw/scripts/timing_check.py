@@ -1,18 +1,22 @@
 """Structural timing checks on a Yosys `synth_xilinx -flatten` netlist (no Vivado here).
 
 Usage:
-  python scripts/timing_check.py build/netlist_64.json [--ltp build/ltp_64.txt] [--json OUT]
-  python scripts/timing_check.py --synth 64 [--out-dir build]      # run Yosys first
+  python scripts/timing_check.py build/xc7/netlist_64.json [--ltp build/xc7/ltp_64.txt]
+  python scripts/timing_check.py --synth 64 --family xcup [--out-dir build/xcup]  # Yosys first
+  ... --clock-mhz 150 (default: the family's fastest board clock) --json OUT
   ... --modules layer1_inst,layer2_inst                             # fan-out rule scope
 
 What it reports and checks (exit 1 on a violation):
-- logic depth: the longest chain of combinational cells (LUT, MUXF7/8, CARRY4, LUTRAM
+- logic depth: the longest chain of combinational cells (LUT, MUXF7/8/9, CARRY4, LUTRAM
   read, I/O buffers) between sequential cells, overall and per module; with --ltp the
   figure of Yosys `ltp -noff` on the same netlist (flip-flops, SRLs, block RAMs and DSPs
-  deselected, so they cut paths) must agree with it;
-- every DSP48E1 multiplier input (A, B) has a register in front (AREG/BREG >= 1 or driven
-  directly by a fabric flip-flop), MREG = 1 and PREG = 1;
-- every non-constant DSP48E1 control input (OPMODE, ALUMODE, INMODE, CARRYINSEL, CE*, RST*)
+  deselected, so they cut paths) must agree with it; and it must fit the clock
+  (fpga_families.py: the assumed delay per level of the family);
+- every DSP multiplier input (A, B) has a register in front (AREG/BREG >= 1 or driven
+  directly by a fabric flip-flop), MREG = 1 and PREG = 1; on xcup, where Yosys leaves the
+  DSP48E2 unregistered, MREG/PREG may instead be a fabric flip-flop on every used P bit
+  (P drives flip-flop D pins only, no logic in between);
+- every non-constant DSP control input (OPMODE, ALUMODE, INMODE, CARRYINSEL, CE*, RST*)
   is registered: its *REG parameter is 1 or a fabric flip-flop drives the pin directly;
 - no block RAM output (without its DO*_REG) reaches a multiplier input unregistered;
 - no net of the checked modules (--modules; default all: the whole design) has more
@@ -36,150 +40,28 @@ import json
 import re
 import subprocess
 import sys
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 HW = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HW / "scripts"))
+
+from fpga_families import FAMILIES, OVERHEAD_NS, Family  # noqa: E402
+from xilinx_netlist import (  # noqa: E402
+    BRAM_TYPES,
+    CLOCK_PINS,
+    DSP_CONTROL,
+    DSP_TYPES,
+    FF_TYPES,
+    Bit,
+    Netlist,
+    is_control_pin,
+    is_sequential,
+    param,
+)
+
 FANOUT_LIMIT = 64
-
-FF_TYPES = ("FDRE", "FDSE", "FDCE", "FDPE")
-SRL_TYPES = ("SRL16E", "SRLC32E")
-BRAM_TYPES = ("RAMB18E1", "RAMB36E1")
-LUTRAM_RE = re.compile(r"RAM\d+(M|X\d+[SD])$")
-LUTRAM_READ_RE = re.compile(r"(ADDR|DPRA|A\d)")  # pins on the asynchronous read path
-CLOCK_PINS = {"C", "CLK", "WCLK", "CLKARDCLK", "CLKBWRCLK"}
-DSP_CONTROL = {
-    "OPMODE": "OPMODEREG",
-    "ALUMODE": "ALUMODEREG",
-    "INMODE": "INMODEREG",
-    "CARRYINSEL": "CARRYINSELREG",
-}
-MODULE_RE = re.compile(r"(ctrl_inst|stream_in_inst|layer1_inst|layer2_inst|result_out_inst)\.")
-
-Bit = int
-
-
-def is_sequential(cell_type: str) -> bool:
-    """Cells whose outputs start a path (and whose inputs end one) in the depth analysis."""
-    return cell_type in FF_TYPES + SRL_TYPES + BRAM_TYPES or cell_type == "DSP48E1"
-
-
-def is_control_pin(cell_type: str, port: str) -> bool:
-    """Pins whose net is a control net: enables, resets, selects, addresses."""
-    if cell_type in FF_TYPES:
-        return port in ("CE", "R", "S", "CLR", "PRE")
-    if cell_type in SRL_TYPES:
-        return port == "CE" or port.startswith("A")
-    if cell_type == "DSP48E1":
-        return port in DSP_CONTROL or port.startswith(("CE", "RST"))
-    if cell_type in BRAM_TYPES:
-        return port.startswith(("ADDR", "EN", "WE", "RST", "REGCE"))
-    if LUTRAM_RE.match(cell_type):
-        return port == "WE" or bool(LUTRAM_READ_RE.match(port))
-    if cell_type in ("MUXF7", "MUXF8"):
-        return port == "S"
-    return False
-
-
-def param(cell: dict, name: str) -> int:
-    """Integer value of a cell parameter as written by `write_json` (binary string)."""
-    value = cell["parameters"].get(name, "0")
-    if isinstance(value, int):
-        return value
-    return int(value, 2) if re.fullmatch(r"[01]+", value) else 0
-
-
-@dataclass
-class Netlist:
-    """The top module of a flattened netlist with driver and sink maps per bit."""
-
-    cells: dict[str, dict]
-    driver: dict[Bit, tuple[str, str]] = field(default_factory=dict)  # bit -> (cell, port)
-    sinks: dict[Bit, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
-    names: dict[Bit, str] = field(default_factory=dict)
-    inputs: set[Bit] = field(default_factory=set)
-    outputs: set[Bit] = field(default_factory=set)
-
-    @classmethod
-    def load(cls, path: Path) -> Netlist:
-        data = json.loads(path.read_text())
-        tops = [m for m in data["modules"].values() if m["attributes"].get("top")]
-        if len(tops) != 1:
-            raise ValueError(f"{path}: expected one top module, found {len(tops)}")
-        top = tops[0]
-        net = cls(cells=top["cells"])
-        for port in top["ports"].values():
-            bits = {b for b in port["bits"] if isinstance(b, int)}
-            (net.inputs if port["direction"] == "input" else net.outputs).update(bits)
-        for name, cell in net.cells.items():
-            for port, bits in cell["connections"].items():
-                direction = cell["port_directions"][port]
-                for bit in bits:
-                    if not isinstance(bit, int):
-                        continue
-                    if direction == "output":
-                        net.driver[bit] = (name, port)
-                    else:
-                        net.sinks[bit].append((name, port))
-        # readable names: public before generated, then the shortest
-        ranked = sorted(top["netnames"].items(), key=lambda kv: (kv[1]["hide_name"], len(kv[0])))
-        for name, info in ranked:
-            for index, bit in enumerate(info["bits"]):
-                if isinstance(bit, int) and bit not in net.names:
-                    width = len(info["bits"])
-                    net.names[bit] = name if width == 1 else f"{name}[{index}]"
-        return net
-
-    def type_of(self, cell: str) -> str:
-        return self.cells[cell]["type"]
-
-    def module_of_bit(self, bit: Bit) -> str:
-        """Module that owns a net, from its hierarchical name (flattening keeps the path)."""
-        found = MODULE_RE.search(self.names.get(bit, ""))
-        return found.group(1) if found else "mnist_top"
-
-    def owner(self, bit: Bit, memo: dict[Bit, str] | None = None) -> str:
-        """Module that owns a net: its hierarchical name, or for a net Yosys named itself
-        (LUT outputs) the one module its combinational input cone starts in."""
-        memo = {} if memo is None else memo
-        if bit in memo:
-            return memo[bit]
-        name = self.names.get(bit, "")
-        src = self.driver.get(bit)
-        if not name.startswith("$") or src is None:
-            result = self.module_of_bit(bit)
-        elif is_sequential(self.type_of(src[0])):
-            result = self.module_of_cell(src[0])
-        else:
-            memo[bit] = "mnist_top"  # cut (impossible) loops
-            found = {self.owner(b, memo) for b in self.comb_inputs(src[0])}
-            result = found.pop() if len(found) == 1 else "mnist_top"
-        memo[bit] = result
-        return result
-
-    def module_of_cell(self, cell: str) -> str:
-        found = MODULE_RE.search(cell)
-        if found:
-            return found.group(1)
-        for port in ("Q", "O", "P"):
-            bits = self.cells[cell]["connections"].get(port, [])
-            if bits and isinstance(bits[0], int):
-                return self.module_of_bit(bits[0])
-        return "mnist_top"
-
-    def comb_inputs(self, cell: str) -> list[Bit]:
-        """Input bits of a combinational cell that propagate to its outputs."""
-        info = self.cells[cell]
-        lutram = LUTRAM_RE.match(info["type"])
-        return [
-            bit
-            for port, bits in info["connections"].items()
-            if info["port_directions"][port] == "input"
-            and (not lutram or LUTRAM_READ_RE.match(port))
-            for bit in bits
-            if isinstance(bit, int)
-        ]
 
 
 def logic_depth(net: Netlist) -> tuple[int, dict[str, int], dict[str, list[str]]]:
@@ -251,22 +133,30 @@ def registered_by_ff(net: Netlist, bit: Bit) -> bool:
     return src is not None and net.type_of(src[0]) in FF_TYPES
 
 
-def dsp_problems(net: Netlist) -> list[str]:
-    """Violations of the DSP48E1 register rules."""
+def output_to_ffs(net: Netlist, bits: list) -> bool:
+    """True if the used bits drive only flip-flop D pins (a register right at the pins)."""
+    loads = [s for b in bits if isinstance(b, int) for s in net.sinks.get(b, [])]
+    return bool(loads) and all(net.type_of(c) in FF_TYPES and p == "D" for c, p in loads)
+
+
+def dsp_problems(net: Netlist, fam: Family) -> list[str]:
+    """Violations of the DSP register rules (fabric registers count on xcup, see above)."""
     problems = []
     for name, cell in net.cells.items():
-        if cell["type"] != "DSP48E1":
+        if cell["type"] not in DSP_TYPES:
             continue
         conn = cell["connections"]
+        fabric = fam.dsp_registers_in_fabric and output_to_ffs(net, conn["P"])
+        no_ff = " and no flip-flop right at P" if fam.dsp_registers_in_fabric else ""
         if cell["parameters"].get("USE_MULT", "MULTIPLY") != "NONE":
             for port, reg in (("A", "AREG"), ("B", "BREG")):
                 live = [b for b in conn[port] if isinstance(b, int)]
                 if param(cell, reg) == 0 and not all(registered_by_ff(net, b) for b in live):
                     problems.append(f"{name}: multiplier input {port} not registered")
-            if param(cell, "MREG") != 1:
-                problems.append(f"{name}: MREG=0")
-        if param(cell, "PREG") != 1:
-            problems.append(f"{name}: PREG=0")
+            if param(cell, "MREG") != 1 and not fabric:
+                problems.append(f"{name}: MREG=0{no_ff}")
+        if param(cell, "PREG") != 1 and not fabric:
+            problems.append(f"{name}: PREG=0{no_ff}")
         for port, bits in conn.items():
             if port in DSP_CONTROL:
                 reg = param(cell, DSP_CONTROL[port])
@@ -285,7 +175,7 @@ def bram_to_multiplier(net: Netlist) -> list[str]:
     """Block RAM outputs without DO*_REG reaching a DSP multiplier input with no register."""
     problems = []
     for name, cell in net.cells.items():
-        if cell["type"] != "DSP48E1":
+        if cell["type"] not in DSP_TYPES:
             continue
         for port, reg in (("A", "AREG"), ("B", "BREG")):
             if param(cell, reg) != 0:
@@ -300,7 +190,8 @@ def bram_to_multiplier(net: Netlist) -> list[str]:
                 src, src_port = net.driver[bit]
                 src_type = net.type_of(src)
                 if src_type in BRAM_TYPES:
-                    out_reg = "DOA_REG" if src_port.startswith(("DOA", "DOPA")) else "DOB_REG"
+                    port_a = src_port.startswith(("DOA", "DOPA", "DOUTA", "DOUTPA"))
+                    out_reg = "DOA_REG" if port_a else "DOB_REG"
                     if param(net.cells[src], out_reg) == 0:
                         problems.append(f"{src} -> {name}.{port}: block RAM output unregistered")
                         break
@@ -342,18 +233,31 @@ def parse_ltp(text: str) -> int:
     return int(found.group(1))
 
 
+def infer_family(net: Netlist) -> Family:
+    """xcup if the netlist holds an UltraScale primitive (DSP48E2, RAMB*E2, MUXF9), else xc7."""
+    types = {c["type"] for c in net.cells.values()}
+    ultrascale = {"DSP48E2", "RAMB18E2", "RAMB36E2", "MUXF9"}
+    return FAMILIES["xcup" if types & ultrascale else "xc7"]
+
+
 def analyze(
     netlist: Path,
     ltp_report: Path | None = None,
     limit: int = FANOUT_LIMIT,
     modules: tuple[str, ...] | None = None,
+    family: Family | None = None,
+    clock_mhz: float | None = None,
 ) -> dict:
     """All figures of one netlist and the violations in `modules` (None: everywhere).
 
     Fan-out: in the checked modules every net (control or data) must stay within
-    the limit; control nets over it elsewhere are listed under "outside".
+    the limit; control nets over it elsewhere are listed under "outside". The
+    family defaults to the one of the netlist's primitives, the clock to the
+    fastest PL clock of that family's boards.
     """
     net = Netlist.load(netlist)
+    fam = family or infer_family(net)
+    clock = clock_mhz or fam.clock_mhz
     depth, per_module, paths = logic_depth(net)
     control = fanout(net, control_only=True)
     every = fanout(net, control_only=False)
@@ -366,11 +270,14 @@ def analyze(
         "netlist": str(netlist),
         "fanout_limit": limit,
         "modules": list(modules) if modules else "all",
+        "family": fam.name,
+        "clock_mhz": clock,
+        "max_levels": fam.max_levels(clock),
         "cells": dict(Counter(c["type"] for c in net.cells.values())),
         "depth": depth,
         "depth_per_module": per_module,
         "depth_paths": paths,
-        "dsp": dsp_problems(net),
+        "dsp": dsp_problems(net, fam),
         "bram_to_multiplier": bram_to_multiplier(net),
         "fanout_over_limit": [vars(n) for n in internal if n.loads > limit and checked(n.module)],
         "outside": [vars(n) for n in control if n.loads > limit and not checked(n.module)],
@@ -395,14 +302,20 @@ def analyze(
     )
     if "ltp" in report and report["ltp"] != depth:
         report["problems"].append(f"Yosys ltp {report['ltp']} != computed depth {depth}")
+    if depth > report["max_levels"]:
+        report["problems"].append(
+            f"logic depth {depth} > {report['max_levels']} levels at {clock:g} MHz "
+            f"({fam.level_ns} ns per level + {OVERHEAD_NS} ns, assumed for {fam.name})"
+        )
     return report
 
 
-def synthesize(num_banks: int, out_dir: Path) -> tuple[Path, Path]:
+def synthesize(num_banks: int, out_dir: Path, family: str = "xc7") -> tuple[Path, Path]:
     """Run Yosys (scripts/synth.ys.in) for NUM_BANKS; returns (netlist, ltp report)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     script = (HW / "scripts" / "synth.ys.in").read_text()
     script = script.replace("@NUM_BANKS@", str(num_banks)).replace("@OUT@", str(out_dir))
+    script = script.replace("@FAMILY@", family)
     ys = out_dir / f"synth_{num_banks}.ys"
     ys.write_text(script)
     log = out_dir / f"synth_{num_banks}.log"
@@ -422,6 +335,10 @@ def format_report(report: dict) -> str:
     lines = [f"{report['netlist']}:"]
     ltp = f" (Yosys ltp -noff: {report['ltp']})" if "ltp" in report else ""
     lines.append(f"  logic depth {report['depth']}{ltp}")
+    lines.append(
+        f"  {report['family']} at {report['clock_mhz']:g} MHz: "
+        f"{report['max_levels']} levels fit (assumed budget, fpga_families.py)"
+    )
     mods = ", ".join(f"{m} {d}" for m, d in sorted(report["depth_per_module"].items()))
     lines.append(f"  depth per module: {mods}")
     lines.append("  longest path: " + " -> ".join(report["depth_paths"]["*"]))
@@ -435,8 +352,9 @@ def format_report(report: dict) -> str:
     lines.append("  largest control nets:")
     for n in report["control_top"]:
         lines.append(f"    {n['loads']:5d}  {n['name']}  ({n['driver']}, {n['module']})")
-    dsps = report["cells"].get("DSP48E1", 0)
-    lines.append(f"  DSP48E1 register violations: {len(report['dsp'])} (of {dsps} DSPs)")
+    dsp = FAMILIES[report["family"]].dsp
+    dsps = report["cells"].get(dsp, 0)
+    lines.append(f"  {dsp} register violations: {len(report['dsp'])} (of {dsps} DSPs)")
     lines.append(f"  block RAM -> multiplier unregistered: {len(report['bram_to_multiplier'])}")
     scope = "all modules" if report["modules"] == "all" else ", ".join(report["modules"])
     lines.append(
@@ -457,14 +375,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("netlist", nargs="?", type=Path, help="write_json netlist")
     parser.add_argument("--ltp", type=Path, help="Yosys ltp report of the same netlist")
     parser.add_argument("--synth", type=int, metavar="NUM_BANKS", help="synthesize first")
-    parser.add_argument("--out-dir", type=Path, default=HW / "build")
+    parser.add_argument("--family", choices=sorted(FAMILIES), help="default: from the netlist")
+    parser.add_argument("--clock-mhz", type=float, help="default: the family's board clock")
+    parser.add_argument("--out-dir", type=Path, help="default: build/<family>")
     parser.add_argument("--limit", type=int, default=FANOUT_LIMIT, help="control net fanout")
     parser.add_argument("--modules", help="comma-separated instances to check (default: all)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
+    if args.clock_mhz is not None and args.clock_mhz <= 0:
+        parser.error(f"--clock-mhz {args.clock_mhz:g}: must be positive")
     if args.synth is not None:
+        name = args.family or "xc7"
+        out_dir = args.out_dir or HW / "build" / name
         try:
-            args.netlist, args.ltp = synthesize(args.synth, args.out_dir)
+            args.netlist, args.ltp = synthesize(args.synth, out_dir, name)
         except RuntimeError as exc:
             parser.exit(2, f"{exc}\n")
     if args.netlist is None:
@@ -473,7 +397,8 @@ def main(argv: list[str]) -> int:
         parser.error(f"{args.netlist}: no such netlist")
     modules = tuple(args.modules.split(",")) if args.modules else None
     try:
-        report = analyze(args.netlist, args.ltp, args.limit, modules)
+        fam = FAMILIES[args.family] if args.family else None
+        report = analyze(args.netlist, args.ltp, args.limit, modules, fam, args.clock_mhz)
     except (OSError, ValueError, KeyError) as exc:  # JSONDecodeError is a ValueError
         parser.exit(2, f"cannot read the netlist or the ltp report: {exc!r}\n")
     sys.stdout.write(format_report(report) + "\n")

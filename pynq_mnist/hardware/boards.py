@@ -169,6 +169,8 @@ class Board:
     memory: tuple[MemoryBlock, ...]  # DDR the DMA reaches, low to high
     dsp: int  # DSP slices of the part (DSP48E1 / DSP48E2)
     bram36: int  # 36 Kb block RAMs of the part
+    luts: int  # CLB LUTs of the part
+    ffs: int  # CLB flip-flops of the part
     ram_bytes: int  # the board's PS memory
     systeminfo: tuple[str, str, str]  # part as the .hwh SYSTEMINFO splits it
 
@@ -188,7 +190,7 @@ class Board:
         return self.systeminfo[2]
 
 
-# Parts, DSP and BRAM counts: DS190 (Zynq-7000), DS891 (Zynq UltraScale+),
+# Parts, DSP, BRAM, LUT and FF counts: DS190 (Zynq-7000), DS891 (Zynq UltraScale+),
 # DS987 (Kria K26). Board-file names as Vivado's board store lists them.
 # FCLK: 100 MHz on the Z1/Z2 (the PYNQ base overlays' FCLK0); 150 MHz on the
 # UltraScale+ boards (IOPLL / 10 = 149.9985 MHz): the RTL's timing target
@@ -208,6 +210,8 @@ BOARDS: dict[str, Board] = {
             memory=(_DDR_LOW_7000,),
             dsp=220,
             bram36=140,
+            luts=53_200,
+            ffs=106_400,
             ram_bytes=512 << 20,
             systeminfo=("7z020", "clg400", "-1"),
         ),
@@ -222,6 +226,8 @@ BOARDS: dict[str, Board] = {
             memory=(_DDR_LOW_7000,),
             dsp=220,
             bram36=140,
+            luts=53_200,
+            ffs=106_400,
             ram_bytes=512 << 20,
             systeminfo=("7z020", "clg400", "-1"),
         ),
@@ -236,6 +242,8 @@ BOARDS: dict[str, Board] = {
             memory=(_DDR_LOW_MP, _DDR_HIGH_MP),
             dsp=1248,
             bram36=144,
+            luts=117_120,
+            ffs=234_240,
             ram_bytes=4 << 30,
             systeminfo=("xck26", "sfvc784", "-2LV"),
         ),
@@ -250,6 +258,8 @@ BOARDS: dict[str, Board] = {
             memory=(_DDR_LOW_MP,),
             dsp=1728,
             bram36=312,
+            luts=230_400,
+            ffs=460_800,
             ram_bytes=2 << 30,
             systeminfo=("xczu7ev", "ffvc1156", "-2"),
         ),
@@ -264,6 +274,8 @@ BOARDS: dict[str, Board] = {
             memory=(_DDR_LOW_MP,),
             dsp=360,
             bram36=216,
+            luts=70_560,
+            ffs=141_120,
             ram_bytes=2 << 30,
             systeminfo=("xczu3eg", "sbva484", "-1"),
         ),

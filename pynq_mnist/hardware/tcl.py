@@ -1,9 +1,10 @@
 """``overlay/config.tcl``: what the Vivado scripts share with the driver, as Tcl variables.
 
-The Vivado scripts read every name, address, range, DMA parameter and register
-they share with the driver and the virtual board from ``config.tcl``; nothing of
-that kind is typed into the Tcl by hand. :func:`render` writes it from
-``design`` and ``regmap`` (``python -m pynq_mnist.hardware.generate``).
+The Vivado scripts read every name, address, range, DMA parameter, register,
+board and PS family they share with the driver and the virtual board from
+``config.tcl``; nothing of that kind is typed into the Tcl by hand.
+:func:`render` writes it from ``design``, ``boards`` and ``regmap``
+(``python -m pynq_mnist.hardware.generate``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import design, regmap
+from . import boards, design, regmap
 
 __all__ = ["CONFIG_PATH", "render", "tcl_list", "tcl_word"]
 
@@ -59,6 +60,93 @@ def _registers_tcl() -> list[str]:
     return lines
 
 
+def _hex(value: int) -> str:
+    return f"0x{value:08X}"
+
+
+def _number(value: float) -> str:
+    """A float as the shortest text that reads back equal (Tcl and Python parse it alike)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
+def _family_dma_parameters(family: boards.PsFamily) -> dict[str, str]:
+    """design.dma_config of the family's boards (one DMA build per family).
+
+    Raises
+    ------
+    ValueError
+        Two boards of the family would build different DMAs.
+    """
+    configs = {
+        tuple(design.BlockDesign(board=key).dma_config.items())
+        for key, b in boards.BOARDS.items()
+        if b.family is family
+    }
+    if len(configs) != 1:
+        raise ValueError(f"boards of {family.title} disagree on the AXI DMA build")
+    return dict(configs.pop())
+
+
+def _families_tcl() -> list[str]:
+    lines = []
+    for name, f in boards.FAMILIES.items():
+        values: list[tuple[str, Any]] = [
+            ("title", f.title),
+            ("arch", f.arch),
+            ("ps_instance", f.ps_instance),
+            ("ps_vlnv", f.ps_vlnv),
+            ("reset_instance", f.reset_instance),
+            ("ctrl_master", f.ctrl_master),
+            ("mem_slave", f.mem_slave),
+            ("mem_slave_port", f.mem_slave_port),
+            ("ctrl_master_clock", f.ctrl_master_clock),
+            ("mem_slave_clock", f.mem_slave_clock),
+            ("pl_clock", f.pl_clock),
+            ("pl_reset", f.pl_reset),
+            ("accel_base", _hex(f.accel_base)),
+            ("dma_base", _hex(f.dma_base)),
+            ("ref_clk_mhz", _number(f.ref_clk_mhz)),
+            ("pll_name", f.pll_name),
+            ("pll_mhz", _number(f.pll_mhz)),
+            ("pl_divisor1_is_one", int(f.pl_divisor1_is_one)),
+            ("max_fclk_mhz", _number(f.max_fclk_mhz)),
+            ("default_hp_width", f.default_hp_width),
+            # Power-on width is the port's widest (UG585 HP: 32/64, UG1085 S_AXI_HP: 32..128).
+            ("hp_widths", [w for w in design.HP_DATA_WIDTHS if w <= f.default_hp_width]),
+        ]
+        lines.append(f"        {name} {{")
+        for key, value in values:
+            word = "{" + tcl_list(value) + "}" if isinstance(value, list) else tcl_word(value)
+            lines.append(f"            {key} {word}")
+        lines.append("            dma_parameters {")
+        for key, value in _family_dma_parameters(f).items():
+            lines.append(f"                {tcl_word(key)} {tcl_word(value)}")
+        lines.append("            }")
+        lines.append("        }")
+    return lines
+
+
+def _boards_tcl() -> list[str]:
+    lines = []
+    for key, b in boards.BOARDS.items():
+        memory = " ".join(
+            "{" + tcl_list([m.name, _hex(m.base), _hex(m.span)]) + "}" for m in b.memory
+        )
+        fields = tcl_list(
+            [
+                "title", b.title,
+                "env_name", b.env_name,
+                "family", b.family.name,
+                "part", b.part,
+                "board_part", b.board_part,
+                "fclk_mhz", _number(b.fclk_mhz),
+            ]
+        )  # fmt: skip
+        lines.append(f"        {tcl_word(key)} {{{fields} memory {{{memory}}}}}")
+    return lines
+
+
 def render() -> str:
     """Return the text of overlay/config.tcl."""
     d = design
@@ -66,7 +154,6 @@ def render() -> str:
         ("VLNV", d.VLNV, "accelerator IP (driver bindto)"),
         ("TOP_MODULE", d.TOP_MODULE, "RTL top packaged as the IP"),
         ("ACCEL_INSTANCE", d.ACCEL_INSTANCE, "block-design cell name"),
-        ("ACCEL_BASE", f"0x{d.ACCEL_BASE:08X}", "on M_AXI_GP0"),
         ("ACCEL_RANGE", f"0x{d.ACCEL_RANGE:08X}", "registers + weight window"),
         ("ACCEL_CTRL_INTERFACE", d.ACCEL_CTRL_INTERFACE, "AXI4-Lite bus interface"),
         (
@@ -81,9 +168,8 @@ def render() -> str:
         ("NUM_BANKS_DEFAULT", d.DEFAULT_NUM_BANKS, "IP parameter default"),
         ("DMA_VLNV", d.DMA_VLNV, "AXI DMA (PG021)"),
         ("DMA_INSTANCE", d.DMA_INSTANCE, "block-design cell name"),
-        ("DMA_BASE", f"0x{d.DMA_BASE:08X}", "on M_AXI_GP0"),
         ("DMA_RANGE", f"0x{d.DMA_RANGE:08X}", "S_AXI_LITE"),
-        ("FCLK_MHZ", d.FCLK_MHZ, "FCLK_CLK0 default"),
+        ("BOARD_DEFAULT", boards.DEFAULT_BOARD, "make -C overlay without BOARD="),
     ]
     out = [
         "# overlay/config.tcl: generated from pynq_mnist/hardware, do not edit.",
@@ -98,10 +184,15 @@ def render() -> str:
     out.append(
         "    variable NUM_BANKS_SUPPORTED " + "{" + tcl_list(list(d.SUPPORTED_NUM_BANKS)) + "}"
     )
-    out.append("    # PG021 CONFIG.* names, in design.py order")
-    out.append("    variable DMA_PARAMETERS {")
-    for key, value in d.DMA_PARAMETERS.items():
-        out.append(f"        {tcl_word(key)} {tcl_word(value)}")
+    out.append("    # make -C overlay BOARD=<one of these> (overlay/Makefile reads this line)")
+    out.append("    variable BOARD_KEYS {" + tcl_list(list(boards.BOARDS)) + "}")
+    out.append("    # boards.BOARDS; memory: {{hwh address block, base, span} ...} for the DMA")
+    out.append("    variable BOARDS {")
+    out.extend(_boards_tcl())
+    out.append("    }")
+    out.append("    # boards.FAMILIES; dma_parameters: PG021 CONFIG.* names, design.py order")
+    out.append("    variable FAMILIES {")
+    out.extend(_families_tcl())
     out.append("    }")
     out.append(
         "    # {name offset size access description {{field lsb width access description} ...}}"

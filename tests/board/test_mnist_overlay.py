@@ -11,7 +11,6 @@ Select these tests with ``-m board_stack`` (they run on every pynq lane).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,14 +31,13 @@ from pynq_mnist.backends.sim import SimBackend
 from pynq_mnist.board import detect, overlay
 from pynq_mnist.data import load_mnist
 from pynq_mnist.errors import AcceleratorError, BackendUnavailable, ConfigError
-from pynq_mnist.hardware import hwh, netlist, regmap
+from pynq_mnist.hardware import hwh, regmap
 from pynq_mnist.model import load_model
 from pynq_mnist.sim.bitstream import STANDIN_MAGIC, standin_bitstream
 from pynq_mnist.sim.device import MappedWindow, VirtualDevice
 
 pytestmark = pytest.mark.board_stack
 
-REPO = Path(__file__).resolve().parents[2]
 NAMINGS = {
     "script": hwh.BlockDesign(),
     "gui": hwh.BlockDesign(accel="mnist_accel_0", dma="axi_dma_0"),
@@ -59,45 +57,6 @@ def test_images(mnist_dir: Path) -> np.ndarray:
 
 
 # --- the generated .hwh ------------------------------------------------------------
-
-
-def _bd_tcl() -> str:
-    return (REPO / "overlay" / "bd.tcl").read_text()
-
-
-def test_platform_cells_are_bd_tcl_s() -> None:
-    text = _bd_tcl()
-    tcl_names = {"ps7": "PS7", "reset": "RESET", "ctrl_ic": "CTRL_IC", "mem_ic": "MEM_IC"}
-    for role, (cell, vlnv) in hwh.PLATFORM.items():
-        prefix = tcl_names[role]
-        assert re.search(rf"variable {prefix}_CELL\s+{re.escape(cell)}\n", text), role
-        assert re.search(rf"variable {prefix}_VLNV\s+{re.escape(vlnv)}\n", text), role
-
-
-def _tcl_pin_list(text: str, head: str) -> list[tuple[str, str]]:
-    """The `$cell/pin` words of the Tcl list that follows ``head``, as (role, pin)."""
-    body = text.split(head, 1)[1].split("]", 1)[0]
-    roles = {"$ps": "ps7", "$PS7_CELL": "ps7", "$CTRL_IC_CELL": "ctrl_ic", "$MEM_IC_CELL": "mem_ic",
-             "$dma": "dma", "$acc": "accel", "$RESET_CELL": "reset"}  # fmt: skip
-    pins = []
-    for word in body.split():
-        if "/" in word:
-            cell, pin = word.split("/", 1)
-            pins.append(
-                (roles[cell], pin.replace("$ACCEL_CTRL_INTERFACE", regmap.ACCEL_CTRL_INTERFACE))
-            )
-    return pins
-
-
-def test_wiring_is_bd_tcl_s() -> None:
-    """Every AXI connection, clock and reset pin of the .hwh is the one bd.tcl makes."""
-    text = _bd_tcl()
-    pairs = _tcl_pin_list(text, "foreach {from to} [list")
-    nets = [(m, mi, s, si) for (m, mi), (s, si) in zip(pairs[::2], pairs[1::2], strict=True)]
-    assert nets == hwh.interface_nets()
-    scalar = dict(netlist.scalar_nets())
-    assert _tcl_pin_list(text, "set clock_pins [list") == scalar[("ps7", "FCLK_CLK0")]
-    assert _tcl_pin_list(text, "set reset_pins [list") == scalar[("reset", "peripheral_aresetn")]
 
 
 def test_every_register_and_field_has_access_and_bits() -> None:

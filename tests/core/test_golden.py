@@ -3,7 +3,7 @@
 The preprocessing of the bundled sample images and the CPU backend's logits
 (samples and all 10k MNIST test images) were computed once on x86-64 with the
 main lane's numpy and Pillow. The board-stack lanes (Python 3.10, numpy 1.21.5,
-Pillow 9.0.1) and scripts/armhf-check.sh (32-bit ARM, Debian's numpy/Pillow)
+Pillow 9.0.1) and scripts/arm-check.sh (armhf and arm64, Debian's numpy/Pillow)
 must reproduce them exactly. After a deliberate change to the preprocessing,
 the samples or the bundled model: ``python tests/golden_outputs.py``.
 """

@@ -1,7 +1,7 @@
 """The deskewed MNIST test set is bit-identical on every stack (tests/golden/deskew_x86_64.npz).
 
 Computed once on x86-64 (``python tests/golden_deskew.py``); the board-stack
-lanes (numpy 1.21.5) and scripts/armhf-check.sh (32-bit ARM) must reproduce it.
+lanes (numpy 1.21.5) and scripts/arm-check.sh (armhf and arm64) must reproduce it.
 """
 
 from __future__ import annotations

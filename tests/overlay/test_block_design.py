@@ -1,5 +1,6 @@
-"""The block design build.tcl creates under the stubs: DMA parameters, addresses, wiring,
-the PS7, board files, and agreement with the virtual board's ``description()``.
+"""The PYNQ-Z2 block design build.tcl creates under the stubs: DMA parameters, the PS7,
+board files, and agreement with the virtual board's ``description()`` (every board's
+cells, wiring and addresses: test_boards_design.py).
 
 Pin and address-segment names of the Xilinx IP are checked against the product
 guides (PG021, PG082, PG059, PG247, PG164, xlconcat) by the stub's catalog.
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import test_boards_design
 from vivado_stub import StubRun, hex_int, run_build
 
 from pynq_mnist.hardware import regmap
@@ -68,66 +70,6 @@ def test_stub_build_matches_virtual_board(z2_build: StubRun, virtual_board: Virt
     )
 
 
-def test_stub_build_addresses(z2_build: StubRun) -> None:
-    ps_data = "processing_system7_0/Data"
-    assigned = {
-        (space, slave): (hex_int(offset), hex_int(rng))
-        for space, slave, offset, rng in z2_build.of("assign_bd_address")
-    }
-    assert assigned == {
-        (ps_data, f"{regmap.ACCEL_INSTANCE}/{regmap.ACCEL_CTRL_INTERFACE}/reg0"): (
-            regmap.ACCEL_BASE,
-            regmap.ACCEL_RANGE,
-        ),
-        (ps_data, f"{regmap.DMA_INSTANCE}/S_AXI_LITE/Reg"): (regmap.DMA_BASE, regmap.DMA_RANGE),
-        (f"{regmap.DMA_INSTANCE}/Data_MM2S", "processing_system7_0/S_AXI_HP0/HP0_DDR_LOWOCM"): (
-            0,
-            512 << 20,
-        ),
-        (f"{regmap.DMA_INSTANCE}/Data_S2MM", "processing_system7_0/S_AXI_HP0/HP0_DDR_LOWOCM"): (
-            0,
-            512 << 20,
-        ),
-    }
-
-
-def _nets(run: StubRun) -> list[set[str]]:
-    return [set(c) for c in run.of("connect_bd_net")]
-
-
-def test_stub_build_wiring(z2_build: StubRun) -> None:
-    ps = "processing_system7_0"
-    dma = regmap.DMA_INSTANCE
-    acc = regmap.ACCEL_INSTANCE
-    intf = {tuple(c) for c in z2_build.of("connect_bd_intf_net")}
-    assert (f"{dma}/M_AXIS_MM2S", f"{acc}/s_axis") in intf
-    assert (f"{acc}/m_axis", f"{dma}/S_AXIS_S2MM") in intf
-    assert (f"{ps}/M_AXI_GP0", "ps7_axi_periph/S00_AXI") in intf
-    assert ("axi_mem_smc/M00_AXI", f"{ps}/S_AXI_HP0") in intf
-    ctrl = {b for a, b in intf if a.startswith("ps7_axi_periph/M")}
-    assert ctrl == {f"{acc}/{regmap.ACCEL_CTRL_INTERFACE}", f"{dma}/S_AXI_LITE"}
-    # One clock domain: every clock pin on FCLK_CLK0.
-    (clock,) = [n for n in _nets(z2_build) if f"{ps}/FCLK_CLK0" in n]
-    assert {
-        f"{acc}/aclk",
-        f"{dma}/s_axi_lite_aclk",
-        f"{dma}/m_axi_mm2s_aclk",
-        f"{dma}/m_axi_s2mm_aclk",
-        f"{ps}/M_AXI_GP0_ACLK",
-        f"{ps}/S_AXI_HP0_ACLK",
-    } <= clock
-    (reset,) = [n for n in _nets(z2_build) if "rst_ps7_fclk0/peripheral_aresetn" in n]
-    assert {f"{acc}/aresetn", f"{dma}/axi_resetn"} <= reset
-    # No interrupt is wired: pynq 3.x creates Interrupt objects only behind an axi_intc,
-    # which the design does not have (overlay/README.md, "Interrupts").
-    interrupt_pins = {f"{acc}/interrupt", f"{dma}/mm2s_introut", f"{dma}/s2mm_introut"}
-    wired = set().union(*_nets(z2_build))
-    assert not wired & (interrupt_pins | {f"{ps}/IRQ_F2P"})
-    cells = dict((name, vlnv) for name, vlnv in z2_build.of("create_bd_cell"))
-    assert set(cells) == {ps, "rst_ps7_fclk0", "ps7_axi_periph", "axi_mem_smc", dma, acc}
-    assert all(v.split(":")[2] not in ("xlconcat", "axi_intc") for v in cells.values())
-
-
 def test_stub_build_ps7(z2_build: StubRun) -> None:
     ps = z2_build.props("processing_system7_0")
     assert float(ps["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"]) == regmap.FCLK_MHZ
@@ -182,7 +124,7 @@ def test_stub_checks_can_fail(tmp_path: Path) -> None:
     run = run_build(tmp_path / "run", config=drifted)
     assert run.returncode == 0, run.error
     with pytest.raises(AssertionError):
-        test_stub_build_addresses(run)
+        test_boards_design.test_addresses({"pynq-z2": run}, "pynq-z2")
     with pytest.raises(AssertionError):
         test_stub_build_dma_parameters(run)
     # A misspelt Xilinx pin is caught by the stub pin catalog.

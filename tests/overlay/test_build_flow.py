@@ -23,37 +23,56 @@ def test_stub_build_default_out_dir_is_what_the_driver_searches(tmp_path: Path) 
         set ::mnist_no_main 1
         foreach cmd {{version get_board_parts}} {{ proc $cmd args {{}} }}
         source {brace(OVERLAY / "build.tcl")}
-        foreach b {{pynq-z1 pynq-z2}} {{
+        foreach b {{pynq-z1 pynq-z2 kv260 zcu104 ultra96v2}} {{
             puts [dict get [mnist::parse_args [list board $b]] out_dir]
         }}
         """,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    z1, z2 = (Path(p) for p in result.stdout.split())
-    # $BOARD on PYNQ images is Pynq-Z1 / Pynq-Z2; board/detect.py looks in OVERLAYS_DIR/$BOARD.
-    assert z1 == detect.OVERLAYS_DIR / "Pynq-Z1"
-    assert z2 == detect.OVERLAYS_DIR / "Pynq-Z2"
+    # $BOARD on the PYNQ images; board/detect.py looks in OVERLAYS_DIR/$BOARD.
+    names = ("Pynq-Z1", "Pynq-Z2", "KV260", "ZCU104", "Ultra96V2")
+    assert [Path(p) for p in result.stdout.split()] == [detect.OVERLAYS_DIR / n for n in names]
     assert detect.BITSTREAM_NAME == "mnist.bit"
 
 
-@pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        ({"board": "zcu104"}, "board 'zcu104' is not supported"),
-        ({"num_banks": "16"}, "num_banks '16' must be one of 32 64 128"),
-        ({"fclk_mhz": "300"}, "fclk_mhz '300'"),
-        ({"jobs": "0"}, "jobs '0'"),
-        ({"step": "synth"}, "step 'synth'"),
-        ({"colour": "red"}, "unknown argument 'colour'"),
-    ],
-)
+BAD_ARGUMENTS = [
+    (
+        {"board": "zc104"},
+        "board 'zc104' is not supported (pynq-z1 | pynq-z2 | kv260 | zcu104 | ultra96v2)",
+    ),
+    ({"num_banks": "16"}, "num_banks '16' must be one of 32 64 128"),
+    ({"fclk_mhz": "300"}, "fclk_mhz '300' must be a number in (0, 250] (Zynq-7000)"),
+    (
+        {"board": "kv260", "fclk_mhz": "400"},
+        "fclk_mhz '400' must be a number in (0, 333] (Zynq UltraScale+)",
+    ),
+    (
+        {"fclk_mhz": "150"},
+        "fclk_mhz '150': PL clock 150 MHz is not the IO PLL (1000 MHz) divided by two "
+        "6-bit divisors",
+    ),
+    (
+        {"board": "zcu104", "fclk_mhz": "149"},
+        "fclk_mhz '149': PL clock 149 MHz is not the IOPLL (1499.985 MHz) divided by two "
+        "6-bit divisors",
+    ),
+    ({"hp_width": "128"}, "hp_width '128' must be one of 32 64 (Zynq-7000)"),
+    ({"board": "ultra96v2", "hp_width": "256"}, "hp_width '256' must be one of 32 64 128"),
+    ({"jobs": "0"}, "jobs '0'"),
+    ({"step": "synth"}, "step 'synth'"),
+    ({"colour": "red"}, "unknown argument 'colour'"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), BAD_ARGUMENTS)
 def test_stub_build_rejects_bad_arguments(
     tmp_path: Path, args: dict[str, str], fragment: str
 ) -> None:
     run = run_build(tmp_path, args, fake_outputs=False)
     assert run.returncode == 1
     assert fragment in run.error
+    assert "\n" not in run.error.strip()
     assert not run.of("create_project")
 
 
@@ -152,13 +171,14 @@ def _board_part_lines(run: StubRun) -> list[str]:
 
 def test_stub_build_logs_the_board_part_used(tmp_path: Path, z2_build: StubRun) -> None:
     assert _board_part_lines(z2_build) == [
-        "INFO: [mnist] board part used: none (part xc7z020clg400-1, PS7 fallback preset)"
+        "INFO: [mnist] board part used: none (part xc7z020clg400-1, "
+        "processing_system7 fallback preset)"
     ]
     part = "tul.com.tw:pynq-z2:part0:1.0"
     run = run_build(tmp_path, {"step": "bd"}, board_parts=(part,))
     assert run.returncode == 0, run.error
     assert _board_part_lines(run) == [
-        f"INFO: [mnist] board part used: {part} (PS7 from the board preset)"
+        f"INFO: [mnist] board part used: {part} (processing_system7 from the board preset)"
     ]
 
 
@@ -214,26 +234,62 @@ def test_stub_build_fails_on_failed_run(tmp_path: Path) -> None:
 
 
 def test_stub_build_warns_on_fclk_rounding(tmp_path: Path) -> None:
-    run = run_build(tmp_path, {"fclk_mhz": "150"}, act_fclk="142.857132")
+    run = run_build(tmp_path, {"fclk_mhz": "125"}, act_fclk="124.0")
     assert run.returncode == 0, run.error
-    assert "FCLK_CLK0 requested 150 MHz" in run.stdout
+    assert (
+        "CRITICAL_WARNING: [mnist] PL clock requested 125 MHz (IO PLL / 4 / 2 = 125.000000 MHz), "
+        "processing_system7 gives 124.0 MHz"
+    ) in run.stdout
+    exact = run_build(tmp_path / "exact", {"fclk_mhz": "125"}, act_fclk="125.000000")
+    assert "CRITICAL_WARNING" not in exact.stdout
 
 
-def test_make_fclk_mhz_reaches_the_ps7_clock(tmp_path: Path) -> None:
-    """`make -C overlay FCLK_MHZ=150` hands fclk_mhz 150 to build.tcl, which sets FCLK0."""
+def _make_tclargs(*variables: str) -> dict[str, str]:
     make = shutil.which("make")
     assert make is not None, "make is not installed"
     dry = subprocess.run(
-        [make, "-s", "-n", "-C", str(OVERLAY), "FCLK_MHZ=150", "bitstream", "VIVADO=vivado"],
+        [make, "-s", "-n", "-C", str(OVERLAY), *variables, "bitstream", "VIVADO=vivado"],
         capture_output=True,
         text=True,
         check=True,
     )
     (command,) = [line for line in dry.stdout.splitlines() if "-tclargs" in line]
     tclargs = command.split("-tclargs", 1)[1].split()
-    args = dict(zip(tclargs[::2], tclargs[1::2], strict=True))
-    assert args["fclk_mhz"] == "150"
+    return dict(zip(tclargs[::2], tclargs[1::2], strict=True))
+
+
+def test_make_fclk_mhz_reaches_the_ps7_clock(tmp_path: Path) -> None:
+    """`make -C overlay FCLK_MHZ=125` hands fclk_mhz 125 to build.tcl, which sets FCLK0."""
+    args = _make_tclargs("FCLK_MHZ=125")
+    assert args["fclk_mhz"] == "125"
     args.pop("build_dir")  # run_build puts the build under tmp_path
-    run = run_build(tmp_path, args, act_fclk="150")
+    run = run_build(tmp_path, args, act_fclk="125")
     assert run.returncode == 0, run.error
-    assert run.props("processing_system7_0")["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "150"
+    assert run.props("processing_system7_0")["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "125"
+
+
+def test_make_zynqmp_options_reach_the_ps(tmp_path: Path) -> None:
+    """BOARD, FCLK_MHZ and HP_WIDTH of make reach zynq_ultra_ps_e's configuration."""
+    args = _make_tclargs("BOARD=zcu104", "FCLK_MHZ=187.5", "HP_WIDTH=64")
+    assert (args["board"], args["fclk_mhz"], args["hp_width"]) == ("zcu104", "187.5", "64")
+    args.pop("build_dir")
+    run = run_build(tmp_path, args)
+    assert run.returncode == 0, run.error
+    ps = run.props("zynq_ultra_ps_e_0")
+    assert ps["CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"] == "187.5"
+    assert ps["CONFIG.PSU__SAXIGP2__DATA_WIDTH"] == "64"
+    # 1499.985 MHz / 8 = 187.498125 MHz
+    assert "PL clock: IOPLL (1499.985 MHz) / 8 / 1 = 187.498125 MHz" in run.stdout
+
+
+def test_makefile_rejects_an_unknown_board() -> None:
+    make = shutil.which("make")
+    assert make is not None, "make is not installed"
+    result = subprocess.run(
+        [make, "-n", "-C", str(OVERLAY), "BOARD=zc104"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert (
+        "BOARD=zc104 is not supported; use one of: pynq-z1 pynq-z2 kv260 zcu104 ultra96v2"
+        in result.stderr
+    )

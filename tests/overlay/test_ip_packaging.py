@@ -184,6 +184,11 @@ def test_stub_build_packages_ip_with_regmap_vlnv(z2_build: StubRun) -> None:
     assert cells[regmap.ACCEL_INSTANCE] == regmap.VLNV
 
 
+def test_stub_build_ip_supports_every_family(z2_build: StubRun) -> None:
+    """Zynq-7000 and Zynq UltraScale+ (the .hwh SYSTEMINFO ARCH of each board's part)."""
+    assert z2_build.props("core")["SUPPORTED_FAMILIES"] == "zynq Production zynquplus Production"
+
+
 def test_stub_build_declares_every_interface(z2_build: StubRun) -> None:
     removed = [c[0] for c in z2_build.of("ipx::remove_bus_interface")]
     assert removed == ["S_AXI_CTRL", "aclk"], "auto-inferred interfaces must be replaced"

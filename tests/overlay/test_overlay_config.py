@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from tcl_tools import OVERLAY, brace, tclsh
+from vivado_stub import BOARD_KEYS
 
-from pynq_mnist.hardware import regmap
+from pynq_mnist.hardware import boards, design, regmap
 
 # --- config.tcl: generated, fresh, equal to regmap ---------------------------------
 
@@ -23,7 +24,6 @@ SCALARS = (
     "VLNV",
     "TOP_MODULE",
     "ACCEL_INSTANCE",
-    "ACCEL_BASE",
     "ACCEL_RANGE",
     "ACCEL_CTRL_INTERFACE",
     "AXIL_ADDR_WIDTH",
@@ -33,9 +33,8 @@ SCALARS = (
     "NUM_BANKS_DEFAULT",
     "DMA_VLNV",
     "DMA_INSTANCE",
-    "DMA_BASE",
     "DMA_RANGE",
-    "FCLK_MHZ",
+    "BOARD_DEFAULT",
 )
 
 
@@ -49,7 +48,16 @@ def _config_from_tcl(path: Path) -> dict[str, Any]:
         proc out {{args}} {{ puts -nonewline "[join $args \\x1f]\\x1e" }}
         foreach name {{{" ".join(SCALARS)}}} {{ out S $name [set mnist::$name] }}
         out L NUM_BANKS_SUPPORTED {{*}}$mnist::NUM_BANKS_SUPPORTED
-        foreach {{k v}} $mnist::DMA_PARAMETERS {{ out D $k $v }}
+        out L BOARD_KEYS {{*}}$mnist::BOARD_KEYS
+        dict for {{board info}} $mnist::BOARDS {{
+            dict for {{k v}} $info {{ out B $board $k $v }}
+        }}
+        dict for {{family info}} $mnist::FAMILIES {{
+            dict for {{k v}} $info {{
+                if {{$k ne "dma_parameters"}} {{ out P $family $k $v }}
+            }}
+            foreach {{k v}} [dict get $info dma_parameters] {{ out D $family $k $v }}
+        }}
         foreach r $mnist::REGISTERS {{
             lassign $r name offset size access description fields
             out R $name [expr {{$offset}}] $size $access $description
@@ -58,7 +66,7 @@ def _config_from_tcl(path: Path) -> dict[str, Any]:
     """
     result = tclsh(script)
     assert result.returncode == 0, result.stderr
-    cfg: dict[str, Any] = {"DMA_PARAMETERS": {}, "REGISTERS": {}}
+    cfg: dict[str, Any] = {"DMA_PARAMETERS": {}, "REGISTERS": {}, "BOARDS": {}, "FAMILIES": {}}
     for record in filter(None, result.stdout.split("\x1e")):
         kind, *rest = record.split("\x1f")
         if kind == "S":
@@ -66,7 +74,11 @@ def _config_from_tcl(path: Path) -> dict[str, Any]:
         elif kind == "L":
             cfg[rest[0]] = rest[1:]
         elif kind == "D":
-            cfg["DMA_PARAMETERS"][rest[0]] = rest[1]
+            cfg["DMA_PARAMETERS"].setdefault(rest[0], {})[rest[1]] = rest[2]
+        elif kind == "B":
+            cfg["BOARDS"].setdefault(rest[0], {})[rest[1]] = rest[2]
+        elif kind == "P":
+            cfg["FAMILIES"].setdefault(rest[0], {})[rest[1]] = rest[2]
         elif kind == "R":
             name, offset, size, access, description = rest
             cfg["REGISTERS"][name] = {
@@ -91,7 +103,6 @@ def test_config_tcl_values_equal_regmap() -> None:
     cfg = _config_from_tcl(OVERLAY / "config.tcl")
     assert cfg["VLNV"] == regmap.VLNV
     assert cfg["ACCEL_INSTANCE"] == regmap.ACCEL_INSTANCE
-    assert int(cfg["ACCEL_BASE"], 16) == regmap.ACCEL_BASE
     assert int(cfg["ACCEL_RANGE"], 16) == regmap.ACCEL_RANGE
     assert cfg["ACCEL_CTRL_INTERFACE"] == regmap.ACCEL_CTRL_INTERFACE
     assert int(cfg["AXIL_ADDR_WIDTH"]) == regmap.AXIL_ADDR_WIDTH
@@ -102,12 +113,53 @@ def test_config_tcl_values_equal_regmap() -> None:
     assert tuple(int(n) for n in cfg["NUM_BANKS_SUPPORTED"]) == tuple(regmap.SUPPORTED_NUM_BANKS)
     assert cfg["DMA_VLNV"] == regmap.DMA_VLNV
     assert cfg["DMA_INSTANCE"] == regmap.DMA_INSTANCE
-    assert int(cfg["DMA_BASE"], 16) == regmap.DMA_BASE
     assert int(cfg["DMA_RANGE"], 16) == regmap.DMA_RANGE
-    assert float(cfg["FCLK_MHZ"]) == regmap.FCLK_MHZ
-    assert cfg["DMA_PARAMETERS"] == regmap.DMA_PARAMETERS
-    assert list(cfg["DMA_PARAMETERS"]) == list(regmap.DMA_PARAMETERS)
     assert cfg["REGISTERS"] == regmap.REGISTERS
+
+
+def test_config_tcl_boards_equal_boards_py() -> None:
+    cfg = _config_from_tcl(OVERLAY / "config.tcl")
+    assert cfg["BOARD_DEFAULT"] == boards.DEFAULT_BOARD
+    assert tuple(cfg["BOARD_KEYS"]) == BOARD_KEYS
+    assert list(cfg["BOARDS"]) == cfg["BOARD_KEYS"]
+    for key, board in boards.BOARDS.items():
+        tcl = cfg["BOARDS"][key]
+        assert (tcl["env_name"], tcl["part"], tcl["board_part"]) == (
+            board.env_name,
+            board.part,
+            board.board_part,
+        )
+        assert (tcl["family"], float(tcl["fclk_mhz"])) == (board.family.name, board.fclk_mhz)
+        memory = [block.split() for block in tcl["memory"].strip("{}").split("} {")]
+        assert [(n, int(b, 16), int(s, 16)) for n, b, s in memory] == [
+            (m.name, m.base, m.span) for m in board.memory
+        ]
+
+
+def test_config_tcl_families_equal_boards_py() -> None:
+    cfg = _config_from_tcl(OVERLAY / "config.tcl")
+    assert list(cfg["FAMILIES"]) == ["zynq", "zynqmp"]
+    for name, family in boards.FAMILIES.items():
+        tcl = cfg["FAMILIES"][name]
+        for field in (
+            "ps_instance", "ps_vlnv", "reset_instance", "ctrl_master", "mem_slave",
+            "mem_slave_port", "ctrl_master_clock", "mem_slave_clock", "pl_clock", "pl_reset",
+            "pll_name", "title", "arch",
+        ):  # fmt: skip
+            assert tcl[field] == getattr(family, field), field
+        assert int(tcl["accel_base"], 16) == family.accel_base
+        assert int(tcl["dma_base"], 16) == family.dma_base
+        assert float(tcl["pll_mhz"]) == family.pll_mhz
+        assert float(tcl["max_fclk_mhz"]) == family.max_fclk_mhz
+        assert int(tcl["default_hp_width"]) == family.default_hp_width
+        board = next(b for b in boards.BOARDS.values() if b.family is family)
+        assert cfg["DMA_PARAMETERS"][name] == design.BlockDesign(board=board.key).dma_config
+    # The literal values of UG585/UG1085 the block design depends on.
+    assert cfg["FAMILIES"]["zynq"]["hp_widths"] == "32 64"
+    assert cfg["FAMILIES"]["zynqmp"]["hp_widths"] == "32 64 128"
+    assert cfg["DMA_PARAMETERS"]["zynq"]["c_addr_width"] == "32"
+    assert cfg["DMA_PARAMETERS"]["zynqmp"]["c_addr_width"] == "64"
+    assert cfg["FAMILIES"]["zynqmp"]["pll_mhz"] == "1499.985"  # 33.333 MHz x 90 / 2
 
 
 def test_contract_consistency() -> None:
@@ -122,6 +174,13 @@ def test_contract_consistency() -> None:
     # M_AXI_GP0 decodes 0x4000_0000..0x7FFF_FFFF on Zynq-7000 (UG585).
     for window in (accel, dma):
         assert window.start >= 0x4000_0000 and window.stop - 1 <= 0x7FFF_FFFF
+    # M_AXI_HPM0_FPD decodes 0xA000_0000..0xAFFF_FFFF on Zynq UltraScale+ (UG1085).
+    mp_accel = range(boards.ZYNQMP.accel_base, boards.ZYNQMP.accel_base + regmap.ACCEL_RANGE)
+    mp_dma = range(boards.ZYNQMP.dma_base, boards.ZYNQMP.dma_base + regmap.DMA_RANGE)
+    assert mp_accel.stop <= mp_dma.start
+    for window in (mp_accel, mp_dma):
+        assert window.start % len(window) == 0
+        assert window.start >= 0xA000_0000 and window.stop - 1 <= 0xAFFF_FFFF
     # A 10k-image batch in one simple-mode transfer (PG021: length < 2**width).
     length_max = (1 << int(regmap.DMA_PARAMETERS["c_sg_length_width"])) - 1
     assert length_max >= 10_000 * regmap.N_IN

@@ -12,8 +12,9 @@ from tcl_tools import OVERLAY, ROOT, brace, tclsh
 
 # Interface/pin/address-space names of the Xilinx IP the block design wires,
 # per the product guides (PG021 AXI DMA simple mode, PG082 processing_system7,
-# PG164 proc_sys_reset, PG059 axi_interconnect, PG247 smartconnect); xlconcat
-# InN/dout. The accelerator's come from the stubbed packaging itself.
+# PG164 proc_sys_reset, PG059 axi_interconnect, PG247 smartconnect, PG201
+# zynq_ultra_ps_e); xlconcat InN/dout. The accelerator's come from the stubbed
+# packaging itself.
 XILINX_PINS: dict[str, set[str]] = {
     "xilinx.com:ip:processing_system7:5.5": {
         "M_AXI_GP0",
@@ -25,6 +26,23 @@ XILINX_PINS: dict[str, set[str]] = {
         "M_AXI_GP0_ACLK",
         "S_AXI_HP0_ACLK",
         "IRQ_F2P",
+        "Data",
+    },
+    "xilinx.com:ip:zynq_ultra_ps_e:3.5": {
+        "M_AXI_HPM0_FPD",
+        "M_AXI_HPM1_FPD",
+        "M_AXI_HPM0_LPD",
+        "S_AXI_HP0_FPD",
+        "S_AXI_HP1_FPD",
+        "maxihpm0_fpd_aclk",
+        "maxihpm1_fpd_aclk",
+        "maxihpm0_lpd_aclk",
+        "saxihp0_fpd_aclk",
+        "saxihp1_fpd_aclk",
+        "pl_clk0",
+        "pl_clk1",
+        "pl_resetn0",
+        "pl_ps_irq0",
         "Data",
     },
     "xilinx.com:ip:axi_dma:7.1": {
@@ -67,8 +85,17 @@ XILINX_PINS: dict[str, set[str]] = {
 # Slave address segments (interface/block) of the Xilinx IP, as the Address Editor names them.
 XILINX_SEGMENTS: dict[str, set[str]] = {
     "xilinx.com:ip:processing_system7:5.5": {"S_AXI_HP0/HP0_DDR_LOWOCM"},
+    "xilinx.com:ip:zynq_ultra_ps_e:3.5": {
+        "SAXIGP2/HP0_DDR_LOW",
+        "SAXIGP2/HP0_DDR_HIGH",
+        "SAXIGP2/HP0_LPS_OCM",
+        "SAXIGP2/HP0_QSPI",
+    },
     "xilinx.com:ip:axi_dma:7.1": {"S_AXI_LITE/Reg"},
 }
+
+# make -C overlay BOARD=...: the five boards, written out.
+BOARD_KEYS = ("pynq-z1", "pynq-z2", "kv260", "zcu104", "ultra96v2")
 
 STUB_TCL = (Path(__file__).with_name("vivado_stub.tcl")).read_text()
 
@@ -124,6 +151,9 @@ def run_build(
     config: Path | None = None,
     patch: tuple[str, str, str] | None = None,
     fake_outputs: bool = True,
+    missing_segments: tuple[str, ...] = (),
+    missing_ipdefs: tuple[str, ...] = (),
+    other_ipdefs: tuple[str, ...] = (),
 ) -> StubRun:
     """Execute overlay/build.tcl's mnist::main in tclsh with recording stubs."""
     build = tmp_path / "build"
@@ -140,7 +170,8 @@ def run_build(
     argv.update(args or {})
     ports = rtl_ports if isinstance(rtl_ports, str) else " ".join(rtl_ports)
     pins = " ".join(f"{brace(k)} {{{' '.join(sorted(v))}}}" for k, v in XILINX_PINS.items())
-    segs = " ".join(f"{brace(k)} {{{' '.join(sorted(v))}}}" for k, v in XILINX_SEGMENTS.items())
+    segments = {k: sorted(v - set(missing_segments)) for k, v in XILINX_SEGMENTS.items()}
+    segs = " ".join(f"{brace(k)} {{{' '.join(v)}}}" for k, v in segments.items())
     overlay = tmp_path / "overlay"
     shutil.copytree(OVERLAY, overlay, ignore=shutil.ignore_patterns("build", "__pycache__"))
     if config is not None:
@@ -170,6 +201,8 @@ def run_build(
         set ::stub_inferred_mm {{mm:S_AXI_CTRL}}
         set ::stub_pins [dict create {pins}]
         set ::stub_segs [dict create {segs}]
+        set ::stub_missing_ipdefs {{{" ".join(missing_ipdefs)}}}
+        set ::stub_other_ipdefs {{{" ".join(other_ipdefs)}}}
         namespace eval ipx {{}}
         {TCL_8_5}
         {STUB_TCL}

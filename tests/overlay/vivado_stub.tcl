@@ -46,8 +46,9 @@ proc set_property {args} {
     set d [opt args -dict]
     if {$d ne ""} {
         foreach {k v} $d { rec set_property [lindex $args 0] $k $v }
-        if {[dict exists $d CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ]} {
-            set ::stub_fclk [dict get $d CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ]
+        # The PL clock asked of the PS7 / zynq_ultra_ps_e wizard.
+        foreach key {PCW_FPGA0_PERIPHERAL_FREQMHZ PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ} {
+            if {[dict exists $d CONFIG.$key]} { set ::stub_fclk [dict get $d CONFIG.$key] }
         }
         return
     }
@@ -63,7 +64,8 @@ proc get_property {name obj} {
         STATUS { return $::stub_run_status }
         SLACK { return $::stub_slack }
         DIRECTORY { return $::stub_run_dir }
-        CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ {
+        CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ -
+        CONFIG.PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ {
             if {$::stub_act_fclk ne ""} { return $::stub_act_fclk }
             return $::stub_fclk
         }
@@ -134,6 +136,19 @@ foreach c {create_xgui_files update_checksums check_integrity save_core} {
     proc ipx::$c {args} [list rec ipx::$c]
 }
 # --- block design ---
+# The IP catalog: every VLNV the stub knows pins of, less ::stub_missing_ipdefs,
+# plus ::stub_other_ipdefs; name patterns as string match reads them.
+proc get_ipdefs {args} {
+    flags args {-all -quiet}
+    set catalog [concat [dict keys $::stub_pins] $::stub_other_ipdefs]
+    set out {}
+    foreach vlnv $catalog {
+        if {$vlnv ni $::stub_missing_ipdefs && [string match [lindex $args 0] $vlnv]} {
+            lappend out $vlnv
+        }
+    }
+    return $out
+}
 proc create_bd_design {name} { rec create_bd_design $name }
 proc create_bd_cell {args} {
     set vlnv [opt args -vlnv]
@@ -164,6 +179,12 @@ proc connect_bd_intf_net {a b} { rec connect_bd_intf_net $a $b }
 proc connect_bd_net {args} { rec connect_bd_net {*}$args }
 proc get_bd_addr_spaces {path} { check_pin $path; return $path }
 proc get_bd_addr_segs {args} {
+    set quiet [expr {"-quiet" in $args}]
+    flags args {-quiet}
+    if {$quiet} {
+        if {[catch {get_bd_addr_segs {*}$args} found]} { return "" }
+        return $found
+    }
     set of [opt args -of_objects]
     if {$of eq ""} {
         set path [lindex $args 0]
