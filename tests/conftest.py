@@ -19,8 +19,6 @@ TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 sys.path.insert(0, str(TESTS_DIR))
 
-from sim_hooks import BOARD_KEYS  # noqa: E402 -- on the path from here
-
 from pynq_mnist.hardware.boards import DEFAULT_BOARD  # noqa: E402
 
 DEFAULT_SEED = 20261125
@@ -87,11 +85,14 @@ def board_key() -> str:
     return DEFAULT_BOARD
 
 
-@pytest.fixture(scope="module", params=BOARD_KEYS)
+@pytest.fixture(scope="module")
 def virtual_board(request: pytest.FixtureRequest) -> Iterator[VirtualDevice]:
-    """One virtual board (default banks) per test module and PS family, pynq's active
-    device while it lives."""
+    """One virtual board (default banks) per test module, pynq's active device while it lives.
+
+    The default board, or the board ``request.param`` names where a directory parametrizes
+    it indirectly (tests/sim does, for one board of each PS family).
+    """
     from pynq_mnist.sim.device import VirtualDevice
 
-    with VirtualDevice(board=request.param) as device:
+    with VirtualDevice(board=getattr(request, "param", DEFAULT_BOARD)) as device:
         yield device

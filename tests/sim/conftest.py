@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from sim_hooks import reset_counters
+from sim_hooks import BOARD_KEYS, reset_counters
 
 from pynq_mnist.sim.device import VirtualDevice
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every virtual-board test here runs on one board of each PS family."""
+    if "virtual_board" in metafunc.fixturenames:
+        metafunc.parametrize("virtual_board", BOARD_KEYS, indirect=True, scope="module")
 
 
 @pytest.fixture
