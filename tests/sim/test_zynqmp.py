@@ -197,6 +197,19 @@ def test_overlay_without_download_keeps_the_boot_width_until_pynq_downloads(
         check_results(np.frombuffer(exact, np.int32), w1, w2, s1, s2, images)
 
 
+def test_the_drivers_port_check_reads_the_afifm_registers(memory_mapped: bool) -> None:
+    """The driver reads FABRIC_WIDTH through pynq.MMIO and refuses the mismatched port; a
+    download (pynq sets the port) makes the same overlay load."""
+    from pynq_mnist.board.overlay import MnistOverlay
+    from pynq_mnist.errors import ConfigError
+
+    design = BlockDesign(board=KV260, hp_data_width=64)
+    with VirtualDevice(board=KV260, boot_design=design, memory_mapped=memory_mapped) as dev:
+        with pytest.raises(ConfigError, match=r"set to 128 bits .* built for 64"):
+            MnistOverlay(standin_bitstream(design), device=dev, download=False)
+        MnistOverlay(standin_bitstream(design), device=dev).accel.close()
+
+
 # --- 64-bit DMA addresses -------------------------------------------------------------
 
 
