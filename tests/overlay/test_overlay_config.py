@@ -199,16 +199,24 @@ def _grouped_hex(n: int) -> str:
 
 
 def test_readme_address_map_matches_regmap() -> None:
+    """Both families' bases and the ranges in overlay/README.md's address map."""
+    from pynq_mnist.hardware.boards import ZYNQ7000, ZYNQMP
+
     rows = {
-        m.group(1): (m.group(2), m.group(3))
+        m.group(1): m.group(2, 3, 4)
         for m in re.finditer(
-            r"^\| `(\w+)` \| [^|]+\| [^|]+\| `(0x[0-9A-F_]+)` \| ([^|]+?) \|",
+            r"^\| `(\w+)` \| [^|]+\| [^|]+\| `(0x[0-9A-F_]+)` \| `(0x[0-9A-F_]+)` \| ([^|]+?) \|",
             (OVERLAY / "README.md").read_text(),
             re.M,
         )
     }
     assert rows[regmap.ACCEL_INSTANCE] == (
-        _grouped_hex(regmap.ACCEL_BASE),
+        _grouped_hex(ZYNQ7000.accel_base),
+        _grouped_hex(ZYNQMP.accel_base),
         _kib(regmap.ACCEL_RANGE),
     )
-    assert rows[regmap.DMA_INSTANCE] == (_grouped_hex(regmap.DMA_BASE), _kib(regmap.DMA_RANGE))
+    assert rows[regmap.DMA_INSTANCE] == (
+        _grouped_hex(ZYNQ7000.dma_base),
+        _grouped_hex(ZYNQMP.dma_base),
+        _kib(regmap.DMA_RANGE),
+    )
