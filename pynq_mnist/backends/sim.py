@@ -9,21 +9,41 @@ and ``pynq.lib.dma.DMA`` by VLNV, exactly as on a board.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from ..board.overlay import MnistOverlay
-from ..hardware import hwh
+from ..errors import BackendUnavailable
+from ..hardware import boards, hwh
 from ..sim.bitstream import standin_bitstream
 from ..sim.device import VirtualDevice
 from .base import AcceleratorBackend, Inference
 
-__all__ = ["SIM_TIMEOUT_S", "SimBackend"]
+__all__ = ["SIM_BOARD_ENV", "SIM_TIMEOUT_S", "SimBackend"]
+
+SIM_BOARD_ENV = "PYNQ_MNIST_SIM_BOARD"
 
 # The Verilated RTL runs ~30x slower than the 100 MHz fabric: a 10k-image
 # transfer takes seconds of wall time, so the sim's deadline is longer.
 SIM_TIMEOUT_S = 60.0
+
+
+def _board_from_env() -> str:
+    """The virtual board's board: ``$PYNQ_MNIST_SIM_BOARD``, else the default.
+
+    Raises
+    ------
+    BackendUnavailable
+        Not a supported board.
+    """
+    key = os.environ.get(SIM_BOARD_ENV, "").strip().lower() or boards.DEFAULT_BOARD
+    if key not in boards.BOARDS:
+        raise BackendUnavailable(
+            f"${SIM_BOARD_ENV}={key!r} is not a board: choose one of {', '.join(boards.BOARDS)}"
+        )
+    return key
 
 
 class SimBackend(AcceleratorBackend):
@@ -43,7 +63,8 @@ class SimBackend(AcceleratorBackend):
         NUM_BANKS and board must be the device's. Default: regmap's names on
         the device's board.
     **device_kwargs
-        Passed to ``VirtualDevice`` when ``device`` is None.
+        Passed to ``VirtualDevice`` when ``device`` is None; its ``board``
+        defaults to ``$PYNQ_MNIST_SIM_BOARD`` (``kv260``, ...), else a PYNQ-Z2.
     """
 
     name = "sim"
@@ -56,7 +77,10 @@ class SimBackend(AcceleratorBackend):
         design: hwh.BlockDesign | None = None,
         **device_kwargs: Any,
     ) -> None:
-        self.device = device if device is not None else VirtualDevice(**device_kwargs)
+        if device is None:
+            device_kwargs.setdefault("board", _board_from_env())
+            device = VirtualDevice(**device_kwargs)
+        self.device = device
         self.device.make_active()
         try:
             if design is None:

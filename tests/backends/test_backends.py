@@ -253,3 +253,19 @@ def test_a_deskew_model_sees_the_same_deskewed_pixels_on_every_backend(
     untransformed = Classifier(plain, CpuBackend()).classify(images)
     np.testing.assert_array_equal(untransformed.network_input, images)
     np.testing.assert_array_equal(untransformed.logits, model_logits(plain, images))
+
+
+def test_sim_board_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pynq_mnist.backends.sim import SimBackend
+
+    monkeypatch.setenv("PYNQ_MNIST_SIM_BOARD", "KV260 ")
+    with SimBackend() as backend:
+        assert backend.device.board.key == "kv260"
+        assert backend.dma.description["parameters"]["c_addr_width"] == "64"
+    monkeypatch.setenv("PYNQ_MNIST_SIM_BOARD", "zc104")
+    with pytest.raises(BackendUnavailable) as info:
+        SimBackend()
+    assert str(info.value) == (
+        "$PYNQ_MNIST_SIM_BOARD='zc104' is not a board: choose one of "
+        "pynq-z1, pynq-z2, kv260, zcu104, ultra96v2"
+    )
