@@ -20,18 +20,16 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ..errors import ConfigError
-from ..hardware.boards import BOARDS, FAMILIES, PsFamily
+from ..hardware.boards import BOARDS, FAMILIES, ZYNQMP, PsFamily
 
 __all__ = ["Handoff", "check_handoff", "check_port_widths", "read_handoff"]
 
 # SYSTEMINFO ARCH of a .hwh and `uname -m` of the board's Linux, per family.
 _FAMILY_BY_ARCH = {family.arch: family for family in FAMILIES.values()}
 _FAMILY_BY_MACHINE = {family.machine: family for family in FAMILIES.values()}
-_PS_MODTYPES = {"processing_system7": "zynq", "zynq_ultra_ps_e": "zynqmp"}
+# MODTYPE of the PS cell (the VLNV's name part) -> family.
+_FAMILY_BY_MODTYPE = {family.ps_modtype: family for family in FAMILIES.values()}
 _DIVISOR_MAX = 63  # 6-bit PL clock divisors (UG585 FPGA0_CLK_CTRL, UG1085 PL0_REF_CTRL)
-# What pynq writes per width (pl_server/embedded_device.py: ZU_AXIFM_VALUE, ZU_FPD_SLCR_VALUE).
-_SETTABLE_WIDTHS = ("32", "64", "128")
-_ZYNQMP_PS_VLNV = "xilinx.com:ip:zynq_ultra_ps_e:"
 
 
 @dataclass(frozen=True)
@@ -70,9 +68,8 @@ def read_handoff(hwh_path: str | Path) -> Handoff:
     parameters: dict[str, str] = {}
     ps_family = None
     for module in root.iter("MODULE"):
-        family = _PS_MODTYPES.get(module.get("MODTYPE", ""))
-        if family is not None:
-            ps_family = FAMILIES[family]
+        ps_family = _FAMILY_BY_MODTYPE.get(module.get("MODTYPE", ""))
+        if ps_family is not None:
             parameters = {
                 p.get("NAME", ""): p.get("VALUE", "")
                 for p in module.iterfind("PARAMETERS/PARAMETER")
@@ -114,14 +111,13 @@ def check_handoff(handoff: Handoff, device: Any) -> None:
             f"({_machine(device)}): use the overlay built for this board "
             f"({_family_boards(board_family)}; make -C overlay BOARD=...)"
         )
-    params = handoff.ps_parameters
     if family.master_width_parameter is not None:  # Zynq-7000: pynq sets no port widths
-        for width_parameter in (family.hp_width_parameter, family.master_width_parameter):
-            width = params.get(width_parameter)
-            if width is not None and width not in _SETTABLE_WIDTHS:
+        for parameter, _, _, codes in _port_width_registers():
+            width = handoff.ps_parameters.get(parameter)
+            if width is not None and width not in codes:
                 raise ConfigError(
-                    f"{handoff.path}: {width_parameter}={width} is not a width pynq can set "
-                    f"on the PS ({'/'.join(_SETTABLE_WIDTHS)} bits)"
+                    f"{handoff.path}: {parameter}={width} is not a width pynq can set "
+                    f"on the PS ({'/'.join(codes)} bits)"
                 )
     _check_pl_clock(handoff)
 
@@ -161,7 +157,8 @@ def _check_pl_clock(handoff: Handoff) -> None:
 
 
 def _port_width_registers() -> list[tuple[str, int, tuple[int, int], dict[str, int]]]:
-    """(PS parameter, register address, (msb, lsb), width -> code) of every width pynq sets."""
+    """(PS parameter, register address, (msb, lsb), width -> code) of every width pynq sets
+    (``pl_server/embedded_device.py``: ``ZU_FPD_SLCR_REG``/``ZU_AXIFM_REG`` and their codes)."""
     from pynq.pl_server import embedded_device as ed
 
     rows = []
@@ -191,11 +188,7 @@ def check_port_widths(ip_dict: dict[str, Any], device: Any, source: str) -> None
     """
     from pynq import MMIO
 
-    ps = [
-        d
-        for d in ip_dict.values()
-        if str(d.get("type", "")).startswith("xilinx.com:ip:zynq_ultra_ps_e:")
-    ]
+    ps = [d for d in ip_dict.values() if ZYNQMP.is_ps(str(d.get("type", "")))]
     if not ps:
         return
     params = ps[0].get("parameters", {})

@@ -15,6 +15,7 @@ import pynq
 
 from ..errors import ConfigError
 from ..hardware import regmap
+from ..hardware.boards import ZYNQ7000
 from .accel import DEFAULT_TIMEOUT_S, MnistAccel
 from .detect import find_bitstream
 from .fit import Handoff, check_handoff, check_port_widths, read_handoff
@@ -78,9 +79,7 @@ def _achieved_clock_rates(overlay: Any) -> None:
     divisors and ignores the frequency.
     """
     ps7 = [
-        d["parameters"]
-        for d in overlay.ip_dict.values()
-        if str(d.get("type", "")).startswith("xilinx.com:ip:processing_system7:")
+        d["parameters"] for d in overlay.ip_dict.values() if ZYNQ7000.is_ps(str(d.get("type", "")))
     ]
     for index, clock in overlay.clock_dict.items():
         key = f"PCW_ACT_FPGA{index}_PERIPHERAL_FREQMHZ"

@@ -74,6 +74,21 @@ class PsFamily:
     default_hp_width: int  # mem_slave's data width at power-on and in the build
 
     @property
+    def ps_modtype(self) -> str:
+        """The PS cell's MODTYPE, its VLNV's name: ``processing_system7``, ``zynq_ultra_ps_e``."""
+        return self.ps_vlnv.split(":")[2]
+
+    def is_ps(self, vlnv: str) -> bool:
+        """Whether ``vlnv`` (an ip_dict ``type``) is this family's PS, at any version."""
+        return vlnv.rsplit(":", 1)[0] == self.ps_vlnv.rsplit(":", 1)[0]
+
+    @property
+    def hp_widths(self) -> tuple[int, ...]:
+        """The widths its HP ports can be built for: up to the power-on width (UG585: 32/64,
+        UG1085: 32/64/128)."""
+        return tuple(w for w in (32, 64, 128) if w <= self.default_hp_width)
+
+    @property
     def pll_mhz(self) -> float:
         """The PL clock's source PLL output, as pynq's clock code computes it."""
         return self.ref_clk_mhz * self.pll_fbdiv / (2 if self.pll_div2 else 1)

@@ -18,7 +18,6 @@ __all__ = [
     "ACCEL_CTRL_INTERFACE",
     "ACCEL_INSTANCE",
     "ACCEL_RANGE",
-    "CRYSTAL_MHZ",
     "DEFAULT_NUM_BANKS",
     "DMA_ADDRESS_BLOCK",
     "DMA_BASE",
@@ -28,9 +27,8 @@ __all__ = [
     "DMA_REGISTER_BYTES",
     "DMA_VLNV",
     "FCLK_MHZ",
-    "HP_DATA_WIDTHS",
-    "IO_PLL_FBDIV",
     "PLATFORM",
+    "RESET_VLNV",
     "STREAM_DATA_WIDTH",
     "SUPPORTED_NUM_BANKS",
     "TOP_MODULE",
@@ -79,19 +77,15 @@ DMA_PARAMETERS: dict[str, str] = {
     "c_micro_dma": "0",
 }
 
-# --- the platform: PS7, reset, interconnects ----------------------------------------
-# Platform cells of overlay/bd.tcl (the overlay tests check they agree).
+# --- the platform: reset, interconnects ----------------------------------------------
+# Platform cells of overlay/bd.tcl the two PS families share (the overlay tests check
+# they agree); the PS and its reset cell's name are the family's (boards.PsFamily).
+RESET_VLNV = "xilinx.com:ip:proc_sys_reset:5.0"
 PLATFORM = {
-    "ps7": ("processing_system7_0", "xilinx.com:ip:processing_system7:5.5"),
-    "reset": ("rst_ps7_fclk0", "xilinx.com:ip:proc_sys_reset:5.0"),
     "ctrl_ic": ("ps7_axi_periph", "xilinx.com:ip:axi_interconnect:2.1"),
     "mem_ic": ("axi_mem_smc", "xilinx.com:ip:smartconnect:1.0"),
 }
-# PS7 clocking of the PYNQ-Z1/Z2 images: 50 MHz crystal, IO PLL x20 = 1000 MHz.
-CRYSTAL_MHZ = 50
-IO_PLL_FBDIV = 20
-FCLK_MHZ = 100  # FCLK_CLK0 default of the Zynq-7000 boards (boards.BOARDS: each board's)
-HP_DATA_WIDTHS = (32, 64, 128)  # HP port widths pynq can set (ZU_AXIFM_VALUE)
+FCLK_MHZ = boards.BOARDS[DEFAULT_BOARD].fclk_mhz  # the default board's PL clock
 
 
 def fclk_divisors(mhz: float, family: PsFamily = ZYNQ7000) -> tuple[int, int]:
@@ -147,8 +141,11 @@ class BlockDesign:
             object.__setattr__(self, "fclk_mhz", platform.fclk_mhz)
         if self.hp_data_width is None:
             object.__setattr__(self, "hp_data_width", platform.family.default_hp_width)
-        if self.hp_data_width not in HP_DATA_WIDTHS:
-            raise ValueError(f"hp_data_width={self.hp_data_width}: not one of {HP_DATA_WIDTHS}")
+        if self.hp_data_width not in platform.family.hp_widths:
+            raise ValueError(
+                f"hp_data_width={self.hp_data_width}: {platform.family.title} HP ports are "
+                f"{'/'.join(map(str, platform.family.hp_widths))} bits"
+            )
         if not 0 < self.fclk_mhz <= platform.family.max_fclk_mhz:
             raise ValueError(
                 f"PL clock {self.fclk_mhz} MHz: {platform.family.title} allows "

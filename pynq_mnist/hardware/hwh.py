@@ -38,16 +38,12 @@ from .design import (
     DMA_ADDRESS_BLOCK,
     DMA_RANGE,
     DMA_REGISTER_BYTES,
-    IO_PLL_FBDIV,
-    PLATFORM,
     BlockDesign,
     fclk_divisors,
 )
 from .netlist import Cell, interface_nets
 
 __all__ = [
-    "IO_PLL_FBDIV",
-    "PLATFORM",
     "REFERENCE_PATH",
     "REFERENCE_ZYNQMP_BOARD",
     "REFERENCE_ZYNQMP_PATH",

@@ -17,6 +17,7 @@ from .design import (
     DMA_RANGE,
     DMA_VLNV,
     PLATFORM,
+    RESET_VLNV,
     STREAM_DATA_WIDTH,
     VLNV,
     BlockDesign,
@@ -208,7 +209,8 @@ def _dma_parameters(design: BlockDesign) -> dict[str, str]:
 
 
 def _ps7(design: BlockDesign) -> Cell:
-    ps = Cell(*PLATFORM["ps7"], parameters=ps7_parameters(design), is_pl=False)
+    family = design.family
+    ps = Cell(family.ps_instance, family.ps_vlnv, parameters=ps7_parameters(design), is_pl=False)
     ps.bus("M_AXI_GP0", "MASTER", _AXI3, "M_AXI_GP0_{up}", id_width=12, axi3=True)
     ps.bus("S_AXI_HP0", "SLAVE", _AXI3, "S_AXI_HP0_{up}", data=design.hp_data_width,
            id_width=6, axi3=True)  # fmt: skip
@@ -246,8 +248,8 @@ def _unconnected(design: BlockDesign) -> dict[str, Cell]:
     family = design.family
     zynq7000 = family is ZYNQ7000
     ps = _ps7(design) if zynq7000 else _zynq_ultra_ps_e(design)
-    reset_cell = PLATFORM["reset"] if zynq7000 else (family.reset_instance, PLATFORM["reset"][1])
-    reset = Cell(*reset_cell, parameters={"C_FAMILY": family.arch, "C_EXT_RST_WIDTH": "4"})
+    reset = Cell(family.reset_instance, RESET_VLNV,
+                 parameters={"C_FAMILY": family.arch, "C_EXT_RST_WIDTH": "4"})  # fmt: skip
     reset.scalar("slowest_sync_clk", "I", sigis="clk")
     reset.scalar("ext_reset_in", "I", sigis="rst", POLARITY="ACTIVE_LOW")
     reset.scalar("interconnect_aresetn", "O", sigis="rst", POLARITY="ACTIVE_LOW")

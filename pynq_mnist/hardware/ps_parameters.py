@@ -11,21 +11,22 @@ from __future__ import annotations
 import struct
 
 from .boards import ZYNQ7000
-from .design import CRYSTAL_MHZ, IO_PLL_FBDIV, BlockDesign, fclk_divisors
+from .design import BlockDesign, fclk_divisors
 
 __all__ = ["pl_clock_hz", "ps7_parameters", "vivado_mhz", "zynqmp_ps_parameters"]
 
 
 def ps7_parameters(design: BlockDesign) -> dict[str, str]:
     """The processing_system7 parameters pynq reads, as Vivado names them (PYNQ-Z2 base.hwh)."""
-    div0, div1 = fclk_divisors(design.fclk_mhz)
-    pll = CRYSTAL_MHZ * IO_PLL_FBDIV
+    family = design.family
+    div0, div1 = fclk_divisors(design.fclk, family)
+    pll = family.pll_mhz
     params = {
         # The HP port's width under the name boards.ZYNQ7000.hp_width_parameter gives
         # (Vivado writes it beside PCW_S_AXI_HP0_DATA_WIDTH).
         "C_S_AXI_HP0_DATA_WIDTH": str(design.hp_data_width),
-        "PCW_CRYSTAL_PERIPHERAL_FREQMHZ": str(CRYSTAL_MHZ),
-        "PCW_IOPLL_CTRL_FBDIV": str(IO_PLL_FBDIV),
+        "PCW_CRYSTAL_PERIPHERAL_FREQMHZ": f"{family.ref_clk_mhz:g}",
+        "PCW_IOPLL_CTRL_FBDIV": str(family.pll_fbdiv),
         "PCW_IO_IO_PLL_FREQMHZ": f"{pll:.3f}",
         "PCW_USE_M_AXI_GP0": "1",
         "PCW_USE_S_AXI_HP0": "1",
@@ -39,7 +40,7 @@ def ps7_parameters(design: BlockDesign) -> dict[str, str]:
             {
                 f"PCW_FPGA_FCLK{clk}_ENABLE": "1" if enabled else "0",
                 f"PCW_EN_CLK{clk}_PORT": "1" if enabled else "0",
-                f"PCW_FPGA{clk}_PERIPHERAL_FREQMHZ": f"{design.fclk_mhz:g}" if enabled else "50",
+                f"PCW_FPGA{clk}_PERIPHERAL_FREQMHZ": f"{design.fclk:g}" if enabled else "50",
                 f"PCW_ACT_FPGA{clk}_PERIPHERAL_FREQMHZ": f"{pll / (d0 * d1):.6f}"
                 if enabled
                 else "10.000000",

@@ -112,8 +112,7 @@ def _families_tcl() -> list[str]:
             ("pl_divisor1_is_one", int(f.pl_divisor1_is_one)),
             ("max_fclk_mhz", _number(f.max_fclk_mhz)),
             ("default_hp_width", f.default_hp_width),
-            # Power-on width is the port's widest (UG585 HP: 32/64, UG1085 S_AXI_HP: 32..128).
-            ("hp_widths", [w for w in design.HP_DATA_WIDTHS if w <= f.default_hp_width]),
+            ("hp_widths", list(f.hp_widths)),
         ]
         lines.append(f"        {name} {{")
         for key, value in values:

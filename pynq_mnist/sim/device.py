@@ -79,6 +79,20 @@ def _parse_hwh(path: str, mtime_ns: int, size: int) -> Any:
     return parser
 
 
+def _active_state() -> tuple[bool, Any]:
+    """pynq's active-device setting as it is now: (set at all, the device)."""
+    return "_active_device" in pynq.Device.__dict__, pynq.Device.__dict__.get("_active_device")
+
+
+def _restore_active_state(state: tuple[bool, Any]) -> None:
+    """Put back what :func:`_active_state` returned."""
+    had, previous = state
+    if had:
+        pynq.Device.active_device = previous
+    elif "_active_device" in pynq.Device.__dict__:
+        del pynq.Device._active_device
+
+
 class VirtualDevice(Closing, pynq.Device):
     """A PYNQ device whose PL is the Verilated ``mnist_top`` plus an AXI DMA model.
 
@@ -181,8 +195,7 @@ class VirtualDevice(Closing, pynq.Device):
         ``close()`` restores the previous active device and clocks.
         """
         if self._restore_active is None:
-            had = "_active_device" in pynq.Device.__dict__
-            self._restore_active = (had, pynq.Device.__dict__.get("_active_device"))
+            self._restore_active = _active_state()
         pynq.Device.active_device = self
         self._clocks.bind(self, self.ps.clocks_class)
 
@@ -236,16 +249,12 @@ class VirtualDevice(Closing, pynq.Device):
 
     @contextlib.contextmanager
     def _active(self) -> Iterator[None]:
-        had = "_active_device" in pynq.Device.__dict__
-        previous = pynq.Device.__dict__.get("_active_device")
+        state = _active_state()
         pynq.Device.active_device = self
         try:
             yield
         finally:
-            if had:
-                pynq.Device.active_device = previous
-            else:
-                del pynq.Device._active_device
+            _restore_active_state(state)
 
     @staticmethod
     def _check_standin(bit: Path) -> None:
@@ -369,13 +378,9 @@ class VirtualDevice(Closing, pynq.Device):
         self._pool.clear()
         self._clocks.unbind()
         if self._restore_active is not None:
-            had, previous = self._restore_active
-            self._restore_active = None
+            state, self._restore_active = self._restore_active, None
             if pynq.Device.__dict__.get("_active_device") is self:
-                if had:
-                    pynq.Device.active_device = previous
-                else:
-                    del pynq.Device._active_device
+                _restore_active_state(state)
 
     def _model(self) -> SimModel:
         if self.model is None:

@@ -113,7 +113,7 @@ class PsRegisters:
         """
         family = board.family
         ps_type = str(parser.ip_dict.get(getattr(parser, "ps_name", ""), {}).get("type", ""))
-        if ps_type.rsplit(":", 1)[0] != family.ps_vlnv.rsplit(":", 1)[0]:
+        if not family.is_ps(ps_type):
             raise AcceleratorError(
                 f"sim: the design's PS is {ps_type or 'missing'}; this virtual "
                 f"{board.title} has a {family.title} PS ({family.ps_vlnv})"

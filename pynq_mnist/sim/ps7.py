@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..hardware import design
+from ..hardware.boards import ZYNQ7000
 from .ps import PsRegisters, RegisterBlock, field_value
 
 __all__ = ["SLCR_BASE", "SLCR_SPAN", "Ps7"]
@@ -24,7 +24,7 @@ SLCR_SPAN = 0x200
 # Values of the PYNQ-Z1/Z2 boot: 50 MHz crystal, ARM PLL x26 / 2 = 650 MHz
 # CPU, IO PLL x20 = 1000 MHz, DDR PLL x21; FPGA1..3_CLK_CTRL at the UG585 reset
 # value; FPGA0 as the booted design sets it (Ps7.boot).
-_PLL_FBDIV = {"ARM_PLL_CTRL": 26, "DDR_PLL_CTRL": 21, "IO_PLL_CTRL": design.IO_PLL_FBDIV}
+_PLL_FBDIV = {"ARM_PLL_CTRL": 26, "DDR_PLL_CTRL": 21, "IO_PLL_CTRL": ZYNQ7000.pll_fbdiv}
 _ARM_DIVISOR = 2
 _FPGA_CLK_RESET = 0x0010_1800
 
