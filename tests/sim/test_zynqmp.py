@@ -261,6 +261,21 @@ def test_a_32_bit_dma_cannot_reach_ddr_high(kv260: VirtualDevice) -> None:
     assert mmio.read(dma_reg("MM2S_DMASR")) & (DEC_ERR | HALTED) == DEC_ERR | HALTED
 
 
+def test_a_40_bit_dma_drives_only_40_address_bits(kv260: VirtualDevice) -> None:
+    """c_addr_width 40 (PG021: the DMA drives c_addr_width bits): MSB bits above bit 39 do
+    not reach the bus, so the transfer still lands in the buffer."""
+    overlay(kv260, BlockDesign(board=KV260, dma_parameters=(("c_addr_width", "40"),)))
+    buf = pynq.allocate((4, regmap.N_IN), np.uint8)
+    assert buf.physical_address >> 32 == 8
+    mmio = dma_mmio(kv260)
+    mmio.write(dma_reg("MM2S_DMACR"), 1)
+    mmio.write(dma_reg("MM2S_SA"), buf.physical_address & 0xFFFF_FFFF)
+    mmio.write(dma_reg("MM2S_SA_MSB"), 0xAB00 | buf.physical_address >> 32)  # bits 47:40 set
+    mmio.write(dma_reg("MM2S_LENGTH"), buf.nbytes)
+    assert kv260.dma.addresses["mm2s"] == buf.physical_address
+    assert mmio.read(dma_reg("MM2S_DMASR")) & (DEC_ERR | HALTED) == 0
+
+
 def test_a_zynq7000_dma_has_no_msb_register(virtual_board: VirtualDevice) -> None:
     dev = virtual_board
     mmio = dma_mmio(dev)
